@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+
+	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/storage/blob"
+)
+
+// nodeFlags are shared by serve and the admin commands, so that a command
+// run without a server (or `serve` itself) opens the same stores. Each reads
+// a COMMUNS_* environment variable and the config file given by --config.
+func nodeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "configuration file (.toml or .yaml); keys are the flag names", EnvVars: []string{"COMMUNS_CONFIG"}},
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "data", Value: "./communs-data", Usage: "data folder: catalog, keys, local files, admin socket", EnvVars: []string{"COMMUNS_DATA"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "public-url", Value: "http://localhost:8080", Usage: "external URL of this node, as users and other hubs reach it", EnvVars: []string{"COMMUNS_PUBLIC_URL"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "name", Value: "Hub Communs", Usage: "display name of this hub", EnvVars: []string{"COMMUNS_NAME"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "hub", Value: "local", Usage: "slug of this hub, given to resources that name none", EnvVars: []string{"COMMUNS_HUB"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "disk", Usage: "where files live: disk or s3", EnvVars: []string{"COMMUNS_STORAGE"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-endpoint", Usage: "S3 endpoint host[:port], e.g. minio.example:9000 or s3.fr-par.scw.cloud", EnvVars: []string{"COMMUNS_S3_ENDPOINT"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-bucket", Value: "communs", Usage: "S3 bucket (created if missing)", EnvVars: []string{"COMMUNS_S3_BUCKET"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-access-key", Usage: "S3 access key", EnvVars: []string{"COMMUNS_S3_ACCESS_KEY"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-secret-key", Usage: "S3 secret key", EnvVars: []string{"COMMUNS_S3_SECRET_KEY"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-region", Usage: "S3 region (empty for MinIO)", EnvVars: []string{"COMMUNS_S3_REGION"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "s3-insecure", Usage: "plain HTTP to the S3 endpoint (local MinIO only)", EnvVars: []string{"COMMUNS_S3_INSECURE"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-path-style", Value: "auto", Usage: "bucket addressing: auto, path or virtual", EnvVars: []string{"COMMUNS_S3_PATH_STYLE"}}),
+		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "allow-license", Usage: "also accept this licence (SPDX id, repeatable), e.g. CC-BY-NC-SA-4.0", EnvVars: []string{"COMMUNS_ALLOW_LICENSE"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-file-size", Value: "2GiB", Usage: "largest file accepted (e.g. 500MB, 2GiB)", EnvVars: []string{"COMMUNS_MAX_FILE_SIZE"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"COMMUNS_LOG_LEVEL"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"COMMUNS_LOG_FORMAT"}}),
+	}
+}
+
+// loadConfigFile makes the --config file a source for the flags above;
+// flags and environment variables still win over it.
+func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
+	return altsrc.InitInputSourceWithContext(flags, func(c *cli.Context) (altsrc.InputSourceContext, error) {
+		path := c.String("config")
+		if path == "" {
+			return &altsrc.MapInputSource{}, nil
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("--config %s: %w", path, err)
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".toml":
+			return altsrc.NewTomlSourceFromFile(path)
+		case ".yaml", ".yml":
+			return altsrc.NewYamlSourceFromFile(path)
+		}
+		return nil, fmt.Errorf("--config %s: use a .toml or .yaml file", path)
+	})
+}
+
+// config is the node's settings, read from flags, environment and file.
+type config struct {
+	Data        string
+	PublicURL   string
+	Name        string
+	Hub         string
+	Storage     string
+	S3          blob.S3Config
+	Allow       []string
+	MaxFileSize int64
+	LogLevel    string
+	LogFormat   string
+}
+
+func readConfig(c *cli.Context) (config, error) {
+	cfg := config{
+		Data: c.String("data"), PublicURL: strings.TrimRight(c.String("public-url"), "/"), Name: c.String("name"),
+		Hub: c.String("hub"), Storage: c.String("storage"), Allow: c.StringSlice("allow-license"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
+		S3: blob.S3Config{Endpoint: c.String("s3-endpoint"), Bucket: c.String("s3-bucket"), AccessKey: c.String("s3-access-key"),
+			SecretKey: c.String("s3-secret-key"), Region: c.String("s3-region"), Insecure: c.Bool("s3-insecure"), PathStyle: c.String("s3-path-style")},
+	}
+	// One --allow-license value may also hold a comma-separated list (env var).
+	var allow []string
+	for _, a := range cfg.Allow {
+		allow = append(allow, strings.Split(a, ",")...)
+	}
+	cfg.Allow = allow
+	n, err := parseSize(c.String("max-file-size"))
+	if err != nil {
+		return cfg, fmt.Errorf("--max-file-size: %w", err)
+	}
+	cfg.MaxFileSize = n
+	abs, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		return cfg, fmt.Errorf("--data: %w", err)
+	}
+	cfg.Data = abs
+	switch cfg.Storage {
+	case "disk":
+	case "s3":
+		if cfg.S3.Endpoint == "" || cfg.S3.AccessKey == "" || cfg.S3.SecretKey == "" {
+			return cfg, fmt.Errorf("--storage s3 needs --s3-endpoint, --s3-access-key and --s3-secret-key (or COMMUNS_S3_ENDPOINT, COMMUNS_S3_ACCESS_KEY, COMMUNS_S3_SECRET_KEY)")
+		}
+	default:
+		return cfg, fmt.Errorf("--storage %q: use disk or s3", cfg.Storage)
+	}
+	if !slugOK(cfg.Hub) {
+		return cfg, fmt.Errorf("--hub %q: use lowercase letters, digits and hyphens", cfg.Hub)
+	}
+	return cfg, nil
+}
+
+func slugOK(s string) bool {
+	return node.ValidateID(s) == nil
+}
+
+// parseSize reads "2GiB", "500MB", "10 Mo" or a byte count.
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TIB", 1 << 40}, {"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10},
+		{"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"TO", 1e12}, {"GO", 1e9}, {"MO", 1e6}, {"KO", 1e3}, {"B", 1}, {"O", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, fmt.Errorf("%q is not a size such as 500MB or 2GiB", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func newLogger(cfg config) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.LogFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
+}
+
+// stores are the concrete adapters a node runs on.
+type stores struct {
+	catalog interface {
+		node.Catalog
+		node.Accounts
+		Close() error
+	}
+	blobs node.Blobs
+}
+
+func (s *stores) Close() error {
+	if s.catalog != nil {
+		return s.catalog.Close()
+	}
+	return nil
+}
+
+func newService(ctx context.Context, cfg config, log *slog.Logger) (*node.Service, *stores, error) {
+	st, err := openStores(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	policy, err := node.NewPolicy(cfg.Allow...)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	svc, err := node.New(node.Config{Catalog: st.catalog, Accounts: st.catalog, Blobs: st.blobs, Policy: policy,
+		Hub: cfg.Hub, MaxFileSize: cfg.MaxFileSize, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return svc, st, nil
+}

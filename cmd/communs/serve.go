@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+
+	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/storage/blob"
+	"github.com/communs-numerique/communs/storage/catalog"
+)
+
+const socketName = "communs.sock"
+
+func serveCommand() *cli.Command {
+	flags := append(nodeFlags(),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: []string{"COMMUNS_LISTEN"}}),
+	)
+	return &cli.Command{
+		Name:   "serve",
+		Usage:  "démarrer le nœud / start the node",
+		Flags:  flags,
+		Before: loadConfigFile(flags),
+		Action: func(c *cli.Context) error {
+			cfg, err := readConfig(c)
+			if err != nil {
+				return err
+			}
+			return serve(c.Context, cfg, c.String("listen"))
+		},
+	}
+}
+
+func openStores(ctx context.Context, cfg config) (*stores, error) {
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return nil, fmt.Errorf("create data folder %s: %w", cfg.Data, err)
+	}
+	cat, err := catalog.Open(filepath.Join(cfg.Data, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	st := &stores{catalog: cat}
+	switch cfg.Storage {
+	case "s3":
+		s3, err := blob.NewS3(ctx, cfg.S3)
+		if err != nil {
+			cat.Close()
+			return nil, fmt.Errorf("S3 storage at %s: %w", cfg.S3.Endpoint, err)
+		}
+		st.blobs = s3
+	default:
+		d, err := blob.NewDisk(filepath.Join(cfg.Data, "blobs"))
+		if err != nil {
+			cat.Close()
+			return nil, err
+		}
+		st.blobs = d
+	}
+	return st, nil
+}
+
+func serve(ctx context.Context, cfg config, listen string) error {
+	log, err := newLogger(cfg)
+	if err != nil {
+		return err
+	}
+	svc, st, err := newService(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	sock, err := listenSocket(filepath.Join(cfg.Data, socketName))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	public := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(ln) }()
+	go func() { errc <- admin.Serve(sock) }()
+	fmt.Fprintf(os.Stderr, "Communs « %s » : %s (écoute sur %s)\nDonnées / data: %s (fichiers / files: %s)\n",
+		cfg.Name, cfg.PublicURL, ln.Addr(), cfg.Data, storageLabel(cfg))
+	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage)
+
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case sig := <-sigc:
+		log.Info("shutting down", "signal", sig.String())
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	go func() {
+		// A second signal means "now": in-flight uploads are dropped, and
+		// their temp files never become visible.
+		<-sigc
+		log.Warn("second signal: exiting at once")
+		os.Exit(1)
+	}()
+	_ = admin.Shutdown(shutdownCtx)
+	if err := public.Shutdown(shutdownCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func storageLabel(cfg config) string {
+	if cfg.Storage == "s3" {
+		return "s3://" + cfg.S3.Endpoint + "/" + cfg.S3.Bucket
+	}
+	return filepath.Join(cfg.Data, "blobs")
+}
+
+// listenSocket opens the admin socket, replacing a stale one left by a
+// crash; bbolt's lock already guarantees no other node uses this folder.
+func listenSocket(path string) (net.Listener, error) {
+	_ = os.Remove(path)
+	old := syscall.Umask(0o077)
+	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket %s: %w", path, err)
+	}
+	return ln, nil
+}

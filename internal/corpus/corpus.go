@@ -1,0 +1,246 @@
+// Package corpus reads the shared demo corpus (../shared/data/resources.jsonl)
+// and generates the deterministic file bytes it describes, so that tests,
+// benchmarks and demos on two machines produce identical files and digests.
+package corpus
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// Path finds resources.jsonl: $COMMUNS_CORPUS, else ../shared/data beside the
+// repository root (where CI clones it).
+func Path() (string, error) {
+	if p := os.Getenv("COMMUNS_CORPUS"); p != "" {
+		return p, nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "..", "shared", "data", "resources.jsonl")
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("corpus not found at %s (set COMMUNS_CORPUS): %w", p, err)
+			}
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("corpus: no go.mod above the working directory; set COMMUNS_CORPUS")
+		}
+		dir = parent
+	}
+}
+
+// Load reads every resource of the corpus, in file order.
+func Load(path string) ([]node.Resource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open corpus: %w", err)
+	}
+	defer f.Close()
+	var out []node.Resource
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var r node.Resource
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("corpus line %d: %w", line, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+// MustLoad loads the corpus found by Path or fails the test.
+func MustLoad(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}) []node.Resource {
+	t.Helper()
+	p, err := Path()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	rs, err := Load(p)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return rs
+}
+
+// signature returns the leading bytes that make a file plausible for its type.
+func signature(name string) []byte {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".pdf":
+		return []byte("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	case ".zip", ".odt", ".odp", ".epub":
+		return []byte("PK\x03\x04")
+	case ".png":
+		return []byte("\x89PNG\r\n\x1a\n")
+	case ".mp4":
+		return []byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom")
+	}
+	return nil
+}
+
+func isText(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".md", ".csv", ".txt":
+		return true
+	}
+	return false
+}
+
+// Content returns a reader of exactly size deterministic bytes for the file
+// name of resource id: a PRNG seeded from "id/name", behind the format's
+// signature (plain UTF-8 text for md/csv). It never holds the file in memory.
+func Content(id, name string, size int64) io.Reader {
+	seed := fnv64(id + "/" + name)
+	return &generator{
+		rng:    rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		prefix: signature(name),
+		text:   isText(name),
+		left:   size,
+	}
+}
+
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+type generator struct {
+	rng    *rand.Rand
+	prefix []byte
+	text   bool
+	left   int64
+}
+
+
+func (g *generator) Read(p []byte) (int, error) {
+	if g.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > g.left {
+		p = p[:g.left]
+	}
+	n := 0
+	if len(g.prefix) > 0 {
+		n = copy(p, g.prefix)
+		g.prefix = g.prefix[n:]
+	}
+	if g.text {
+		// ASCII only, so a cut at any size still leaves valid UTF-8.
+		for ; n < len(p); n++ {
+			p[n] = "abcdefghijklmnopqrstuvwxyz ,.;\n"[g.rng.IntN(31)]
+		}
+	} else {
+		for n < len(p) {
+			v := g.rng.Uint64()
+			for k := 0; k < 8 && n < len(p); k++ {
+				p[n] = byte(v >> (8 * k))
+				n++
+			}
+		}
+	}
+	g.left -= int64(n)
+	return n, nil
+}
+
+// WriteKits writes one kit folder per resource under dir: resource.json and
+// its files. Files larger than maxFileSize (when > 0) are written at that
+// size and the resource.json records the reduced size, so quick tests skip
+// the big videos while keeping every resource.
+func WriteKits(dir string, rs []node.Resource, maxFileSize int64) error {
+	for _, r := range rs {
+		kit := filepath.Join(dir, r.ID)
+		if err := os.MkdirAll(kit, 0o755); err != nil {
+			return err
+		}
+		for i, f := range r.Files {
+			size := f.Size
+			if maxFileSize > 0 && size > maxFileSize {
+				size = maxFileSize
+			}
+			r.Files[i].Size = size
+			if err := writeFile(filepath.Join(kit, f.Name), Content(r.ID, f.Name, size)); err != nil {
+				return err
+			}
+		}
+		meta, err := json.MarshalIndent(kitJSON(r), "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(kit, "resource.json"), append(meta, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KitFile is a file entry of resource.json.
+type KitFile struct {
+	Name      string `json:"name"`
+	MediaType string `json:"media_type"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256,omitempty"`
+}
+
+// Kit is the resource.json format: the 14 corpus fields.
+type Kit struct {
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Summary     string    `json:"summary"`
+	Description string    `json:"description"`
+	Kind        string    `json:"kind"`
+	Themes      []string  `json:"themes"`
+	Audience    []string  `json:"audience"`
+	Level       string    `json:"level"`
+	License     string    `json:"license"`
+	Language    string    `json:"language"`
+	Authors     []string  `json:"authors"`
+	Hub         string    `json:"hub"`
+	Published   string    `json:"published"`
+	Files       []KitFile `json:"files"`
+}
+
+func kitJSON(r node.Resource) Kit {
+	k := Kit{ID: r.ID, Title: r.Title, Summary: r.Summary, Description: r.Description, Kind: r.Kind,
+		Themes: r.Themes, Audience: r.Audience, Level: r.Level, License: r.License, Language: r.Language,
+		Authors: r.Authors, Hub: r.Hub, Published: r.Published}
+	for _, f := range r.Files {
+		k.Files = append(k.Files, KitFile{Name: f.Name, MediaType: f.MediaType, Size: f.Size, SHA256: f.SHA256})
+	}
+	return k
+}
+
+func writeFile(path string, r io.Reader) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

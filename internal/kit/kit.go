@@ -1,0 +1,270 @@
+// Package kit reads kit folders (a resource.json beside the files it lists)
+// and imports them into a node, locally or through the admin socket.
+package kit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// File is a files entry of resource.json.
+type File struct {
+	Name      string `json:"name"`
+	MediaType string `json:"media_type"`
+	Size      *int64 `json:"size"`
+	SHA256    string `json:"sha256,omitempty"`
+}
+
+// Meta is resource.json: the fields of the shared corpus.
+type Meta struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Summary     string   `json:"summary"`
+	Description string   `json:"description"`
+	Kind        string   `json:"kind"`
+	Themes      []string `json:"themes"`
+	Audience    []string `json:"audience"`
+	Level       string   `json:"level"`
+	License     string   `json:"license"`
+	Language    string   `json:"language"`
+	Authors     []string `json:"authors"`
+	Hub         string   `json:"hub"`
+	Published   string   `json:"published"`
+	Files       []File   `json:"files"`
+}
+
+// Kit is a parsed kit folder.
+type Kit struct {
+	Dir  string
+	Meta Meta
+}
+
+// Resource is the kit's metadata as a resource without files.
+func (k Kit) Resource() node.Resource {
+	m := k.Meta
+	return node.Resource{ID: m.ID, Title: m.Title, Summary: m.Summary, Description: m.Description, Kind: m.Kind,
+		Themes: m.Themes, Audience: m.Audience, Level: m.Level, License: m.License, Language: m.Language,
+		Authors: m.Authors, Hub: m.Hub, Published: m.Published}
+}
+
+// Read parses and checks one kit folder: resource.json must decode with no
+// unknown field, and every listed file must be there with the listed size.
+func Read(dir string) (Kit, error) {
+	k := Kit{Dir: dir}
+	data, err := os.ReadFile(filepath.Join(dir, "resource.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return k, errors.New("no resource.json in this folder")
+		}
+		return k, fmt.Errorf("read resource.json: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&k.Meta); err != nil {
+		return k, fmt.Errorf("resource.json is not valid: %w", err)
+	}
+	if k.Meta.ID == "" {
+		k.Meta.ID = filepath.Base(dir)
+	}
+	if len(k.Meta.Files) == 0 {
+		return k, errors.New("resource.json lists no files")
+	}
+	for _, f := range k.Meta.Files {
+		if err := node.ValidateFileName(f.Name); err != nil {
+			return k, err
+		}
+		st, err := os.Stat(filepath.Join(dir, f.Name))
+		if err != nil {
+			return k, fmt.Errorf("file %q listed in resource.json is missing from the folder", f.Name)
+		}
+		if !st.Mode().IsRegular() {
+			return k, fmt.Errorf("file %q is not a regular file", f.Name)
+		}
+		if f.Size != nil && *f.Size != st.Size() {
+			return k, fmt.Errorf("file %q is %d bytes but resource.json says %d", f.Name, st.Size(), *f.Size)
+		}
+	}
+	return k, nil
+}
+
+// Uploads streams the kit's files one after the other.
+func (k Kit) Uploads() node.Uploads {
+	return func(yield func(node.Upload) error) error {
+		for _, f := range k.Meta.Files {
+			if err := func() error {
+				fh, err := os.Open(filepath.Join(k.Dir, f.Name))
+				if err != nil {
+					return err
+				}
+				defer fh.Close()
+				st, err := fh.Stat()
+				if err != nil {
+					return err
+				}
+				return yield(node.Upload{Name: f.Name, MediaType: f.MediaType, Body: fh, Size: st.Size(), SHA256: f.SHA256})
+			}(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// Backend is where kits are imported: a node.Service, or the admin socket's
+// client while the server runs.
+type Backend interface {
+	Get(ctx context.Context, id string) (node.Resource, error)
+	Publish(ctx context.Context, r node.Resource, files node.Uploads, replace bool) (node.Resource, error)
+}
+
+// Outcome of one kit.
+type Outcome string
+
+const (
+	Imported  Outcome = "imported"
+	Updated   Outcome = "updated"
+	Unchanged Outcome = "unchanged"
+	Refused   Outcome = "refused"
+)
+
+// Result reports one kit.
+type Result struct {
+	Dir     string
+	ID      string
+	Outcome Outcome
+	Err     error
+}
+
+// Summary counts the outcomes of an import.
+type Summary map[Outcome]int
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d imported, %d updated, %d unchanged, %d refused", s[Imported], s[Updated], s[Unchanged], s[Refused])
+}
+
+// Folders lists the kit folders under root, sorted, or root itself when it
+// is a kit folder.
+func Folders(root string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(root, "resource.json")); err == nil {
+		return []string{root}, nil
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("read import folder: %w", err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name()[0] != '.' {
+			dirs = append(dirs, filepath.Join(root, e.Name()))
+		}
+	}
+	sort.Strings(dirs)
+	return dirs, nil
+}
+
+// Import imports one kit folder. Running it twice changes nothing: a kit
+// whose metadata and file digests match the stored resource is unchanged,
+// one that differs replaces it in one step.
+func Import(ctx context.Context, b Backend, dir string) Result {
+	res := Result{Dir: dir, ID: filepath.Base(dir)}
+	k, err := Read(dir)
+	if k.Meta.ID != "" {
+		res.ID = k.Meta.ID
+	}
+	if err != nil {
+		res.Outcome, res.Err = Refused, err
+		return res
+	}
+	existing, err := b.Get(ctx, k.Meta.ID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, node.ErrInvalid) {
+		res.Outcome, res.Err = Refused, err
+		return res
+	}
+	if exists {
+		same, err := k.sameAs(existing)
+		if err != nil {
+			res.Outcome, res.Err = Refused, err
+			return res
+		}
+		if same {
+			res.Outcome = Unchanged
+			return res
+		}
+	}
+	if _, err := b.Publish(ctx, k.Resource(), k.Uploads(), exists); err != nil {
+		res.Outcome, res.Err = Refused, err
+		return res
+	}
+	res.Outcome = Imported
+	if exists {
+		res.Outcome = Updated
+	}
+	return res
+}
+
+// sameAs compares the kit with a stored resource, hashing local files only
+// when names and sizes already agree.
+func (k Kit) sameAs(r node.Resource) (bool, error) {
+	want := k.Resource()
+	want.Normalize()
+	if want.Language == "" {
+		want.Language = r.Language
+	}
+	if want.Hub == "" {
+		want.Hub = r.Hub
+	}
+	if want.Published == "" {
+		want.Published = r.Published
+	}
+	if want.Title != r.Title || want.Summary != r.Summary || want.Description != r.Description ||
+		want.Kind != r.Kind || want.Level != r.Level || want.License != r.License || want.Language != r.Language ||
+		want.Hub != r.Hub || want.Published != r.Published || !slices.Equal(want.Themes, r.Themes) ||
+		!slices.Equal(want.Audience, r.Audience) || !slices.Equal(want.Authors, r.Authors) ||
+		len(k.Meta.Files) != len(r.Files) {
+		return false, nil
+	}
+	for i, f := range k.Meta.Files {
+		stored := r.Files[i]
+		st, err := os.Stat(filepath.Join(k.Dir, f.Name))
+		if err != nil {
+			return false, err
+		}
+		if stored.Name != f.Name || stored.Size != st.Size() {
+			return false, nil
+		}
+		sum, err := fileSHA256(filepath.Join(k.Dir, f.Name))
+		if err != nil {
+			return false, err
+		}
+		if sum != stored.SHA256 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,117 @@
+// Package testnode starts real nodes in-process for tests: a bbolt catalog
+// in a temp folder, a disk or S3 blob store, and the HTTP handlers on a
+// loopback port.
+package testnode
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/storage/blob"
+	"github.com/communs-numerique/communs/storage/catalog"
+)
+
+// Options tune a test node.
+type Options struct {
+	// Dir is the data folder; empty means a new t.TempDir(). Reusing a Dir
+	// restarts a node on the same data.
+	Dir string
+	// Blobs replaces the disk store (e.g. an S3 store on a test MinIO).
+	Blobs       node.Blobs
+	Allow       []string
+	MaxFileSize int64
+	Hub         string
+}
+
+// Node is a running test node.
+type Node struct {
+	Dir     string
+	URL     string
+	Service *node.Service
+	Catalog *catalog.Store
+	Blobs   node.Blobs
+	Server  *httptest.Server
+	// Token is an editor's API token, Client uses it.
+	Token  string
+	Client *web.Client
+	closed bool
+}
+
+// Start starts a node and stops it when the test ends.
+func Start(t testing.TB, opt Options) *Node {
+	t.Helper()
+	if opt.Dir == "" {
+		opt.Dir = t.TempDir()
+	}
+	cat, err := catalog.Open(filepath.Join(opt.Dir, "catalog.db"))
+	if err != nil {
+		t.Fatalf("open catalog: %v", err)
+	}
+	blobs := opt.Blobs
+	if blobs == nil {
+		d, err := blob.NewDisk(filepath.Join(opt.Dir, "blobs"))
+		if err != nil {
+			t.Fatalf("open disk store: %v", err)
+		}
+		blobs = d
+	}
+	policy, err := node.NewPolicy(opt.Allow...)
+	if err != nil {
+		t.Fatalf("policy: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("COMMUNS_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: blobs, Policy: policy, Hub: opt.Hub, MaxFileSize: opt.MaxFileSize, Logger: log})
+	if err != nil {
+		t.Fatalf("service: %v", err)
+	}
+	n := &Node{Dir: opt.Dir, Service: svc, Catalog: cat, Blobs: blobs}
+	n.Server = httptest.NewUnstartedServer(nil)
+	n.URL = "http://" + n.Server.Listener.Addr().String()
+	n.Server.Config.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log}).Handler()
+	n.Server.Start()
+	ctx := context.Background()
+	users, _ := svc.ListUsers(ctx)
+	name := "editor"
+	for _, u := range users {
+		if u.Name == name {
+			name = ""
+		}
+	}
+	if name != "" {
+		_, tok, err := svc.AddUser(ctx, name, node.RoleEditor)
+		if err != nil {
+			t.Fatalf("add editor: %v", err)
+		}
+		n.Token = tok
+	} else {
+		tok, err := svc.NewToken(ctx, "editor")
+		if err != nil {
+			t.Fatalf("token: %v", err)
+		}
+		n.Token = tok
+	}
+	n.Client = web.NewClient(n.URL, n.Token)
+	t.Cleanup(n.Close)
+	return n
+}
+
+// Close stops the server and closes the catalog; the data folder stays, so
+// Start with the same Dir restarts the node.
+func (n *Node) Close() {
+	if n.closed {
+		return
+	}
+	n.closed = true
+	n.Server.Close()
+	n.Catalog.Close()
+}

@@ -1,0 +1,239 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Cursor names in the catalog. indexRebuildCursor is non-zero while a
+// rebuild is unfinished, so a node killed mid-rebuild starts it again.
+const (
+	indexCursor        = "search"
+	indexRebuildCursor = "search-rebuild"
+	indexBatch         = 500
+)
+
+// Indexer keeps the search index equal to the catalog by following the
+// catalog's change feed. Writes never wait for it: they only append to the
+// feed, in their own transaction, and nudge the indexer.
+type Indexer struct {
+	catalog Catalog
+	index   Index
+	engine  string
+	log     *slog.Logger
+	wake    chan struct{}
+
+	mu      sync.Mutex
+	lastErr error
+	lastRun time.Time
+}
+
+// NewIndexer returns an indexer; engine names the engine for status lines.
+func NewIndexer(c Catalog, idx Index, engine string, log *slog.Logger) *Indexer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Indexer{catalog: c, index: idx, engine: engine, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Notify asks the indexer to look at the feed now.
+func (ix *Indexer) Notify() {
+	select {
+	case ix.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run applies changes until ctx ends, retrying with backoff while the
+// engine is down. A rebuild left unfinished by a crash is redone first.
+func (ix *Indexer) Run(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := ix.resumeRebuild(ctx)
+		if err == nil {
+			_, err = ix.Drain(ctx)
+		}
+		ix.mu.Lock()
+		ix.lastErr, ix.lastRun = err, time.Now()
+		ix.mu.Unlock()
+		wait := 5 * time.Second
+		if err != nil && ctx.Err() == nil {
+			ix.log.Warn("search index behind the catalog; will retry", "engine", ix.engine, "retry_in", backoff, "err", err)
+			wait = backoff
+			backoff = min(backoff*2, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+		case <-ix.wake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (ix *Indexer) resumeRebuild(ctx context.Context) error {
+	pending, err := ix.catalog.Cursor(ctx, indexRebuildCursor)
+	if err != nil || pending == 0 {
+		return err
+	}
+	ix.log.Info("resuming an unfinished search index rebuild")
+	return ix.Rebuild(ctx, nil)
+}
+
+// Drain applies every change after the indexer's cursor and returns how
+// many it applied.
+func (ix *Indexer) Drain(ctx context.Context) (int, error) {
+	applied := 0
+	for {
+		after, err := ix.catalog.Cursor(ctx, indexCursor)
+		if err != nil {
+			return applied, err
+		}
+		changes, err := ix.catalog.Changes(ctx, after, indexBatch)
+		if err != nil || len(changes) == 0 {
+			return applied, err
+		}
+		if err := ix.apply(ctx, changes); err != nil {
+			return applied, err
+		}
+		if err := ix.catalog.SetCursor(ctx, indexCursor, changes[len(changes)-1].Seq); err != nil {
+			return applied, err
+		}
+		applied += len(changes)
+	}
+}
+
+// apply indexes the current state of each changed resource: replaying a
+// change twice is harmless, so a crash between apply and SetCursor is too.
+func (ix *Indexer) apply(ctx context.Context, changes []Change) error {
+	seen := map[string]bool{}
+	var upserts []Resource
+	var deletes []string
+	for i := len(changes) - 1; i >= 0; i-- { // newest state wins
+		id := changes[i].ResourceID
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		r, err := ix.catalog.Get(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			deletes = append(deletes, id)
+		case err != nil:
+			return err
+		default:
+			upserts = append(upserts, r)
+		}
+	}
+	if len(upserts) > 0 {
+		if err := ix.index.Upsert(ctx, upserts); err != nil {
+			return fmt.Errorf("index %d resources: %w", len(upserts), err)
+		}
+	}
+	if len(deletes) > 0 {
+		if err := ix.index.Delete(ctx, deletes); err != nil {
+			return fmt.Errorf("remove %d resources from the index: %w", len(deletes), err)
+		}
+	}
+	return nil
+}
+
+// Rebuild recreates the index from the catalog. progress, when not nil, is
+// called after each batch with the count done and the total.
+func (ix *Indexer) Rebuild(ctx context.Context, progress func(done, total int)) error {
+	// Changes made during the rebuild are replayed afterwards from this
+	// point; replaying is idempotent, so nothing can be missed.
+	last, err := ix.catalog.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
+		return err
+	}
+	if err := ix.index.Reset(ctx); err != nil {
+		return fmt.Errorf("reset index: %w", err)
+	}
+	total, err := ix.catalog.Count(ctx)
+	if err != nil {
+		return err
+	}
+	done, cursor := 0, ""
+	for {
+		rs, next, err := ix.catalog.List(ctx, ListOptions{After: cursor, Limit: indexBatch})
+		if err != nil {
+			return err
+		}
+		if len(rs) > 0 {
+			if err := ix.index.Upsert(ctx, rs); err != nil {
+				return fmt.Errorf("rebuild: index batch: %w", err)
+			}
+		}
+		done += len(rs)
+		if progress != nil {
+			progress(done, total)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if err := ix.catalog.SetCursor(ctx, indexCursor, last); err != nil {
+		return err
+	}
+	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 0); err != nil {
+		return err
+	}
+	_, err = ix.Drain(ctx)
+	return err
+}
+
+// IndexStatus describes how far the index is behind the catalog.
+type IndexStatus struct {
+	Engine         string    `json:"engine"`
+	Backlog        uint64    `json:"backlog"`
+	Documents      int       `json:"documents"`
+	Resources      int       `json:"resources"`
+	RebuildPending bool      `json:"rebuild_pending"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastRun        time.Time `json:"last_run"`
+}
+
+// Status reports the backlog and the engine's document count.
+func (ix *Indexer) Status(ctx context.Context) (IndexStatus, error) {
+	st := IndexStatus{Engine: ix.engine}
+	cur, err := ix.catalog.Cursor(ctx, indexCursor)
+	if err != nil {
+		return st, err
+	}
+	last, err := ix.catalog.LastSeq(ctx)
+	if err != nil {
+		return st, err
+	}
+	if last > cur {
+		st.Backlog = last - cur
+	}
+	if p, _ := ix.catalog.Cursor(ctx, indexRebuildCursor); p != 0 {
+		st.RebuildPending = true
+	}
+	if st.Resources, err = ix.catalog.Count(ctx); err != nil {
+		return st, err
+	}
+	ix.mu.Lock()
+	if ix.lastErr != nil {
+		st.LastError = ix.lastErr.Error()
+	}
+	st.LastRun = ix.lastRun
+	ix.mu.Unlock()
+	n, err := ix.index.Count(ctx)
+	if err != nil {
+		st.LastError = err.Error()
+		return st, nil
+	}
+	st.Documents = n
+	return st, nil
+}

@@ -1,0 +1,303 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// maxMetadataBody bounds JSON bodies: metadata is small, files go elsewhere.
+const maxMetadataBody = 1 << 20
+
+// ResourceInput is the metadata a client sends to publish a resource.
+type ResourceInput struct {
+	ID          string   `json:"id,omitempty"`
+	Title       string   `json:"title"`
+	Summary     string   `json:"summary"`
+	Description string   `json:"description"`
+	Kind        string   `json:"kind"`
+	Themes      []string `json:"themes"`
+	Audience    []string `json:"audience"`
+	Level       string   `json:"level"`
+	License     string   `json:"license"`
+	Language    string   `json:"language"`
+	Authors     []string `json:"authors"`
+	Hub         string   `json:"hub,omitempty"`
+	Published   string   `json:"published,omitempty"`
+}
+
+// Resource converts the input to a domain resource.
+func (in ResourceInput) Resource() node.Resource {
+	return node.Resource{ID: in.ID, Title: in.Title, Summary: in.Summary, Description: in.Description,
+		Kind: in.Kind, Themes: in.Themes, Audience: in.Audience, Level: in.Level, License: in.License,
+		Language: in.Language, Authors: in.Authors, Hub: in.Hub, Published: in.Published}
+}
+
+// FileJSON is a file as the API shows it.
+type FileJSON struct {
+	node.File
+	URL string `json:"url"`
+}
+
+// ResourceJSON is a resource as the API shows it, with its URLs.
+type ResourceJSON struct {
+	node.Resource
+	URL   string     `json:"url"`
+	ZipURL string    `json:"zip_url"`
+	Local bool       `json:"local"`
+	Files []FileJSON `json:"files"`
+}
+
+func (s *Server) resourceJSON(r node.Resource) ResourceJSON {
+	out := ResourceJSON{Resource: r, URL: s.resourceURL(r.ID), ZipURL: s.resourceURL(r.ID) + ".zip", Local: r.Local(), Files: []FileJSON{}}
+	for _, f := range r.Files {
+		u := s.fileURL(r.ID, f.Name)
+		if f.SHA256 == "" && f.RemoteURL != "" {
+			u = f.RemoteURL
+		}
+		out.Files = append(out.Files, FileJSON{File: f, URL: u})
+	}
+	if out.Themes == nil {
+		out.Themes = []string{}
+	}
+	if out.Audience == nil {
+		out.Audience = []string{}
+	}
+	if out.Authors == nil {
+		out.Authors = []string{}
+	}
+	return out
+}
+
+// decodeJSON reads a bounded JSON body and refuses unknown fields, so a
+// typo in a field name is reported instead of silently ignored.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return fmt.Errorf("send JSON with Content-Type: application/json (got %q): %w", r.Header.Get("Content-Type"), errUnsupportedType)
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMetadataBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("JSON body larger than %d bytes: %w", maxMetadataBody, node.ErrTooLarge)
+		}
+		return fmt.Errorf("invalid JSON body: %v: %w", err, errBadRequest)
+	}
+	if dec.More() {
+		return fmt.Errorf("invalid JSON body: more than one value: %w", errBadRequest)
+	}
+	return nil
+}
+
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 || limit > 100 {
+		limit = 20
+	}
+	origin := q.Get("origin")
+	if origin != "" && origin != "local" && origin != "remote" {
+		s.writeError(w, r, &node.ValidationError{Field: "origin", Rule: "must be local or remote", Code: "invalid"})
+		return
+	}
+	items, next, err := s.svc.List(r.Context(), node.ListOptions{After: q.Get("cursor"), Limit: limit, Origin: origin})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	total, err := s.svc.Catalog().Count(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := struct {
+		Items []ResourceJSON `json:"items"`
+		Next  string         `json:"next,omitempty"`
+		Total int            `json:"total"`
+	}{Items: []ResourceJSON{}, Next: next, Total: total}
+	for _, it := range items {
+		out.Items = append(out.Items, s.resourceJSON(it))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) {
+	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.resourceJSON(res))
+}
+
+// apiCreate publishes a resource from JSON metadata, or from a
+// multipart/form-data body whose first part "resource" holds the metadata
+// and whose following "file" parts hold the files: the resource then appears
+// with all its files at once. ?replace=true replaces an existing resource.
+func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.editor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	replace := r.URL.Query().Get("replace") == "true"
+	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var (
+		res node.Resource
+		err error
+	)
+	switch mt {
+	case "application/json":
+		var in ResourceInput
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		res, err = s.svc.Publish(r.Context(), in.Resource(), nil, replace)
+	case "multipart/form-data":
+		res, err = s.publishMultipart(r, params["boundary"], replace)
+	default:
+		err = fmt.Errorf("send application/json metadata, or multipart/form-data with a resource part then file parts (got %q): %w", r.Header.Get("Content-Type"), errUnsupportedType)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", s.resourceURL(res.ID))
+	writeJSON(w, http.StatusCreated, s.resourceJSON(res))
+}
+
+func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool) (node.Resource, error) {
+	if boundary == "" {
+		return node.Resource{}, fmt.Errorf("multipart body without boundary: %w", errBadRequest)
+	}
+	mr := multipart.NewReader(r.Body, boundary)
+	part, err := mr.NextPart()
+	if err != nil {
+		return node.Resource{}, fmt.Errorf("read multipart body: %v: %w", err, errBadRequest)
+	}
+	if part.FormName() != "resource" {
+		return node.Resource{}, fmt.Errorf("the first part must be named \"resource\" and hold the JSON metadata (got %q): %w", part.FormName(), errBadRequest)
+	}
+	var in ResourceInput
+	dec := json.NewDecoder(io.LimitReader(part, maxMetadataBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return node.Resource{}, fmt.Errorf("invalid resource JSON: %v: %w", err, errBadRequest)
+	}
+	uploads := func(yield func(node.Upload) error) error {
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read multipart body: %v: %w", err, errBadRequest)
+			}
+			if p.FormName() != "file" || p.FileName() == "" {
+				return fmt.Errorf("parts after \"resource\" must be named \"file\" and carry a filename (got %q): %w", p.FormName(), errBadRequest)
+			}
+			size := int64(-1)
+			if v := p.Header.Get("Content-Length"); v != "" {
+				if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+					size = n
+				}
+			}
+			u := node.Upload{Name: p.FileName(), MediaType: p.Header.Get("Content-Type"), Body: p, Size: size, SHA256: p.Header.Get("X-Sha256")}
+			if err := yield(u); err != nil {
+				return err
+			}
+		}
+	}
+	return s.svc.Publish(r.Context(), in.Resource(), uploads, replace)
+}
+
+func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.editor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p node.Patch
+	if err := decodeJSON(w, r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.svc.Update(r.Context(), r.PathValue("id"), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.resourceJSON(res))
+}
+
+func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.editor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.Delete(r.Context(), r.PathValue("id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiPutFile streams the request body into storage: nothing is buffered
+// beyond the copy buffer, so files of several GB work.
+func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.editor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if r.ContentLength > s.svc.MaxFileSize() {
+		// Refuse before reading: the client learns at once, nothing is stored.
+		s.writeError(w, r, fmt.Errorf("file is %s, larger than this node's limit of %s (--max-file-size): %w",
+			node.HumanSize(r.ContentLength), node.HumanSize(s.svc.MaxFileSize()), node.ErrTooLarge))
+		return
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		s.writeError(w, r, fmt.Errorf("send the file's bytes as the request body, not a multipart form: %w", errUnsupportedType))
+		return
+	}
+	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: r.Body,
+		Size: r.ContentLength, SHA256: r.Header.Get("X-Sha256")}
+	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, FileJSON{File: f, URL: s.fileURL(r.PathValue("id"), f.Name)})
+}
+
+func (s *Server) apiDeleteFile(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.editor(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.svc.DeleteFile(r.Context(), r.PathValue("id"), r.PathValue("name")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) apiLicenses(w http.ResponseWriter, r *http.Request) {
+	type lic struct {
+		node.License
+		Accepted bool `json:"accepted"`
+	}
+	var out []lic
+	for _, l := range node.AllLicenses() {
+		out = append(out, lic{License: l, Accepted: s.svc.Policy().Check(l.ID) == nil})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"licenses": out})
+}

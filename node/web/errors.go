@@ -1,0 +1,76 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// apiError is the JSON error body: {"error": {"code": "...", "message": "..."}}.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+// statusOf maps domain errors to HTTP. Anything unknown is a 500 whose
+// message hides internals; the log keeps the detail.
+func statusOf(err error) (int, string, string, string) {
+	var ve *node.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return http.StatusBadRequest, ve.Code, err.Error(), ve.Field
+	case errors.Is(err, node.ErrNotFound):
+		return http.StatusNotFound, "not_found", err.Error(), ""
+	case errors.Is(err, node.ErrConflict):
+		return http.StatusConflict, "conflict", err.Error(), ""
+	case errors.Is(err, node.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large", err.Error(), ""
+	case errors.Is(err, node.ErrUnauthorized):
+		return http.StatusUnauthorized, "unauthorized", err.Error(), ""
+	case errors.Is(err, node.ErrForbidden):
+		return http.StatusForbidden, "forbidden", err.Error(), ""
+	case errors.Is(err, node.ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", "storage or search is unavailable right now; nothing was changed, try again in a moment", ""
+	case errors.Is(err, errUnsupportedType):
+		return http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error(), ""
+	case errors.Is(err, errBadRequest):
+		return http.StatusBadRequest, "bad_request", err.Error(), ""
+	}
+	return http.StatusInternalServerError, "internal", "internal error; the node's log has the details", ""
+}
+
+var (
+	errUnsupportedType = errors.New("unsupported content type")
+	errBadRequest      = errors.New("bad request")
+)
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg, field := statusOf(err)
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="communs"`)
+	}
+	var body apiError
+	body.Error.Code, body.Error.Message, body.Error.Field = code, msg, field
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		slog.Debug("write json", "err", err)
+	}
+}

@@ -1,0 +1,189 @@
+// Package web is the node's HTTP edge: the JSON API under /api/v1, file and
+// kit downloads under /r/, the admin API served on the data folder's Unix
+// socket, and the HTML pages. It talks to node.Service only.
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// Options configures a Server.
+type Options struct {
+	// PublicURL is the node's external base URL, without a trailing slash.
+	PublicURL string
+	// Name is the hub's display name.
+	Name   string
+	Logger *slog.Logger
+}
+
+// Server holds the HTTP handlers.
+type Server struct {
+	svc       *node.Service
+	publicURL string
+	name      string
+	log       *slog.Logger
+}
+
+// New returns a Server for svc.
+func New(svc *node.Service, opt Options) *Server {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Name == "" {
+		opt.Name = "Communs"
+	}
+	return &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger}
+}
+
+type ctxKey int
+
+const userKey ctxKey = 0
+
+// socketAdmin is the principal of requests arriving on the admin socket:
+// the socket's file mode already limits it to the node's system user.
+var socketAdmin = node.User{Name: "admin-socket", Role: node.RoleAdmin}
+
+// Handler serves the public node: pages, downloads and the JSON API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.middleware(mux, false)
+}
+
+// AdminHandler serves the same routes plus /admin/v1, every request acting
+// as an admin. Mount it only on the admin Unix socket.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	mux.HandleFunc("GET /admin/v1/users", s.adminListUsers)
+	mux.HandleFunc("POST /admin/v1/users", s.adminAddUser)
+	mux.HandleFunc("DELETE /admin/v1/users/{name}", s.adminRemoveUser)
+	mux.HandleFunc("POST /admin/v1/users/{name}/tokens", s.adminNewToken)
+	mux.HandleFunc("PUT /admin/v1/users/{name}/password", s.adminSetPassword)
+	return s.middleware(mux, true)
+}
+
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/resources", s.apiList)
+	mux.HandleFunc("POST /api/v1/resources", s.apiCreate)
+	mux.HandleFunc("GET /api/v1/resources/{id}", s.apiGet)
+	mux.HandleFunc("PATCH /api/v1/resources/{id}", s.apiPatch)
+	mux.HandleFunc("DELETE /api/v1/resources/{id}", s.apiDelete)
+	mux.HandleFunc("PUT /api/v1/resources/{id}/files/{name}", s.apiPutFile)
+	mux.HandleFunc("DELETE /api/v1/resources/{id}/files/{name}", s.apiDeleteFile)
+	mux.HandleFunc("GET /api/v1/licenses", s.apiLicenses)
+	mux.HandleFunc("GET /api/v1/", s.apiNotFound)
+	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
+	mux.HandleFunc("GET /r/{id}", s.resourcePage)
+	mux.HandleFunc("GET /{$}", s.homePage)
+}
+
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, fmt.Errorf("no API route %s %s: %w", r.Method, r.URL.Path, node.ErrNotFound))
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (flush, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (s *Server) middleware(next http.Handler, admin bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h := sw.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					s.writeError(sw, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "bytes", sw.bytes, "ms", time.Since(start).Milliseconds())
+		}()
+		if admin {
+			r = r.WithContext(context.WithValue(r.Context(), userKey, socketAdmin))
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// user returns the authenticated user, from the admin socket or a bearer
+// token, or an ErrUnauthorized error.
+func (s *Server) user(r *http.Request) (node.User, error) {
+	if u, ok := r.Context().Value(userKey).(node.User); ok {
+		return u, nil
+	}
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || tok == "" {
+		return node.User{}, fmt.Errorf("this action needs an API token: send the header Authorization: Bearer TOKEN (an admin creates one with `communs token new NAME`): %w", node.ErrUnauthorized)
+	}
+	return s.svc.Authenticate(r.Context(), strings.TrimSpace(tok))
+}
+
+// editor authenticates and requires the right to publish.
+func (s *Server) editor(r *http.Request) (node.User, error) {
+	u, err := s.user(r)
+	if err != nil {
+		return u, err
+	}
+	if !node.CanEdit(u) {
+		return u, fmt.Errorf("user %q may not publish: role %q, editor or admin needed: %w", u.Name, u.Role, node.ErrForbidden)
+	}
+	return u, nil
+}
+
+func (s *Server) admin(r *http.Request) (node.User, error) {
+	u, err := s.user(r)
+	if err != nil {
+		return u, err
+	}
+	if u.Role != node.RoleAdmin {
+		return u, fmt.Errorf("admin role needed: %w", node.ErrForbidden)
+	}
+	return u, nil
+}
+
+func (s *Server) resourceURL(id string) string { return s.publicURL + "/r/" + id }
+
+func (s *Server) fileURL(id, name string) string {
+	return s.publicURL + "/r/" + id + "/files/" + url.PathEscape(name)
+}
+

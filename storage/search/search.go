@@ -1,0 +1,239 @@
+// Package search holds what the search engines (embedded bleve, Meilisearch)
+// share: query normalisation, facet names, Markdown-to-text for indexing and
+// snippets, and the HTML marking of highlights. Keeping these in one place is
+// what lets the two engines pass the same contract suite.
+package search
+
+import (
+	"fmt"
+	"html"
+	"slices"
+	"strings"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// Paging limits. MaxOffset bounds deep paging: both engines pay for every
+// skipped hit, and Meilisearch refuses to count past its maxTotalHits.
+const (
+	DefaultPerPage = 20
+	MaxPerPage     = 100
+	MaxOffset      = 10000
+)
+
+// Sort orders accepted in node.Query.Sort.
+const (
+	SortRelevance = "relevance"
+	SortNewest    = "newest"
+)
+
+// Attribute returns the document attribute holding a facet: the facet is
+// named "theme" in queries (one value is picked) but a resource has
+// "themes".
+func Attribute(facet string) string {
+	if facet == "theme" {
+		return "themes"
+	}
+	return facet
+}
+
+// Normalize checks a query and fills its defaults: page 1, 20 per page (at
+// most 100), relevance order, or newest when there is no text to rank by.
+// Filters are cleaned (empty lists dropped, duplicates removed) so engines
+// can treat "facet present" as "facet filtered". Unknown facets and sorts
+// are refused with node.ErrInvalid rather than silently ignored: a typo in a
+// filter name would otherwise widen the results without anyone noticing.
+func Normalize(q node.Query) (node.Query, error) {
+	q.Text = strings.TrimSpace(q.Text)
+	switch q.Sort {
+	case "":
+		q.Sort = SortRelevance
+	case SortRelevance, SortNewest:
+	default:
+		return q, fmt.Errorf("sort %q: want %q or %q: %w", q.Sort, SortRelevance, SortNewest, node.ErrInvalid)
+	}
+	if q.Text == "" {
+		q.Sort = SortNewest
+	}
+	if q.Page < 1 {
+		q.Page = 1
+	}
+	switch {
+	case q.PerPage < 1:
+		q.PerPage = DefaultPerPage
+	case q.PerPage > MaxPerPage:
+		q.PerPage = MaxPerPage
+	}
+	if (q.Page-1)*q.PerPage > MaxOffset {
+		return q, fmt.Errorf("page %d: results are browsable up to the %dth hit, refine the query: %w", q.Page, MaxOffset, node.ErrInvalid)
+	}
+	var filters map[string][]string
+	for facet, values := range q.Filters {
+		if !slices.Contains(node.Facets, facet) {
+			return q, fmt.Errorf("filter %q: want one of %s: %w", facet, strings.Join(node.Facets, ", "), node.ErrInvalid)
+		}
+		var clean []string
+		for _, v := range values {
+			if !slices.Contains(clean, v) {
+				clean = append(clean, v)
+			}
+		}
+		if len(clean) == 0 {
+			continue
+		}
+		if filters == nil {
+			filters = map[string][]string{}
+		}
+		filters[facet] = clean
+	}
+	q.Filters = filters
+	return q, nil
+}
+
+// Offset is the number of hits before the query's page.
+func Offset(q node.Query) int { return (q.Page - 1) * q.PerPage }
+
+// SortCounts orders facet values by count, then value, so the UI lists the
+// most useful values first and equal counts do not shuffle between calls.
+func SortCounts(fc []node.FacetCount) {
+	slices.SortFunc(fc, func(a, b node.FacetCount) int {
+		if a.Count != b.Count {
+			return b.Count - a.Count
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+}
+
+// PlainText turns a description written in Markdown into the text a reader
+// sees: emphasis markers, heading hashes, list bullets and link targets go
+// away and whitespace collapses. Both engines index and snippet this text,
+// so "**Objectifs**" never shows up as asterisks in a result.
+func PlainText(md string) string {
+	var b strings.Builder
+	b.Grow(len(md))
+	for line := range strings.SplitSeq(md, "\n") {
+		line = strings.TrimSpace(line)
+		line = strings.TrimLeft(line, "#>")
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "- "), strings.HasPrefix(line, "* "), strings.HasPrefix(line, "+ "):
+			line = line[2:]
+		default:
+			// "1. " and "12) " numbered items keep their number, which can
+			// matter ("10 réflexes"), but lose the punctuation.
+			i := 0
+			for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+				i++
+			}
+			if i > 0 && i+1 < len(line) && (line[i] == '.' || line[i] == ')') && line[i+1] == ' ' {
+				line = line[:i] + line[i+1:]
+			}
+		}
+		line = stripLinks(line)
+		line = strings.NewReplacer("**", "", "__", "", "`", "").Replace(line)
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(line)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// stripLinks keeps the text of [text](target) links.
+func stripLinks(s string) string {
+	for {
+		open := strings.Index(s, "](")
+		if open < 0 {
+			return s
+		}
+		start := strings.LastIndex(s[:open], "[")
+		end := strings.Index(s[open:], ")")
+		if start < 0 || end < 0 {
+			return s
+		}
+		s = s[:start] + s[start+1:open] + s[open+end+1:]
+	}
+}
+
+// Span is a byte range [Start, End) of a text to mark.
+type Span struct{ Start, End int }
+
+// MarkHTML escapes text for HTML and wraps the spans (sorted or not,
+// possibly overlapping) in <mark></mark>. Out-of-range spans are clipped, so
+// a wrong offset can never cut an escape sequence or an UTF-8 character in
+// a way that produces markup.
+func MarkHTML(text string, spans []Span) string {
+	spans = mergeSpans(text, spans)
+	var b strings.Builder
+	b.Grow(len(text) + len(spans)*13)
+	pos := 0
+	for _, s := range spans {
+		b.WriteString(html.EscapeString(text[pos:s.Start]))
+		b.WriteString("<mark>")
+		b.WriteString(html.EscapeString(text[s.Start:s.End]))
+		b.WriteString("</mark>")
+		pos = s.End
+	}
+	b.WriteString(html.EscapeString(text[pos:]))
+	return b.String()
+}
+
+func mergeSpans(text string, spans []Span) []Span {
+	var out []Span
+	for _, s := range spans {
+		s.Start = max(0, min(s.Start, len(text)))
+		s.End = max(s.Start, min(s.End, len(text)))
+		if s.Start < s.End {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b Span) int { return a.Start - b.Start })
+	merged := out[:0]
+	for _, s := range out {
+		if n := len(merged); n > 0 && s.Start <= merged[n-1].End {
+			merged[n-1].End = max(merged[n-1].End, s.End)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+// TaggedToHTML converts an engine's highlighted string, where matches sit
+// between pre and post markers, into escaped HTML with <mark> tags. Markers
+// that do not pair up are dropped rather than trusted.
+func TaggedToHTML(s, pre, post string) string {
+	if pre == "" || post == "" {
+		return MarkHTML(s, nil)
+	}
+	var plain strings.Builder
+	var spans []Span
+	open := -1
+	for len(s) > 0 {
+		switch {
+		case strings.HasPrefix(s, pre):
+			s = s[len(pre):]
+			open = plain.Len()
+		case strings.HasPrefix(s, post):
+			s = s[len(post):]
+			if open >= 0 {
+				spans = append(spans, Span{open, plain.Len()})
+				open = -1
+			}
+		default:
+			next := len(s)
+			if i := strings.Index(s, pre); i >= 0 {
+				next = i
+			}
+			if i := strings.Index(s, post); i >= 0 && i < next {
+				next = i
+			}
+			plain.WriteString(s[:next])
+			s = s[next:]
+		}
+	}
+	return MarkHTML(plain.String(), spans)
+}
