@@ -26,7 +26,7 @@ func newApp() *cli.App {
 }
 
 func main() {
-	if err := newApp().Run(os.Args); err != nil {
+	if err := newApp().Run(interspersed(newApp(), os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "erreur / error:", err)
 		os.Exit(1)
 	}

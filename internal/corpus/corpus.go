@@ -135,7 +135,6 @@ type generator struct {
 	left   int64
 }
 
-
 func (g *generator) Read(p []byte) (int, error) {
 	if g.left <= 0 {
 		return 0, io.EOF

@@ -50,10 +50,10 @@ type FileJSON struct {
 // ResourceJSON is a resource as the API shows it, with its URLs.
 type ResourceJSON struct {
 	node.Resource
-	URL   string     `json:"url"`
-	ZipURL string    `json:"zip_url"`
-	Local bool       `json:"local"`
-	Files []FileJSON `json:"files"`
+	URL    string     `json:"url"`
+	ZipURL string     `json:"zip_url"`
+	Local  bool       `json:"local"`
+	Files  []FileJSON `json:"files"`
 }
 
 func (s *Server) resourceJSON(r node.Resource) ResourceJSON {

@@ -186,4 +186,3 @@ func (s *Server) resourceURL(id string) string { return s.publicURL + "/r/" + id
 func (s *Server) fileURL(id, name string) string {
 	return s.publicURL + "/r/" + id + "/files/" + url.PathEscape(name)
 }
-
