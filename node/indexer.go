@@ -26,6 +26,10 @@ type Indexer struct {
 	engine  string
 	log     *slog.Logger
 	wake    chan struct{}
+	// work serialises draining and rebuilding: two rebuilds resetting the
+	// index under each other, or a drain moving the cursor a rebuild is
+	// about to set, would waste work and confuse the status.
+	work sync.Mutex
 
 	mu      sync.Mutex
 	lastErr error
@@ -53,10 +57,12 @@ func (ix *Indexer) Notify() {
 func (ix *Indexer) Run(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
+		ix.work.Lock()
 		err := ix.resumeRebuild(ctx)
 		if err == nil {
-			_, err = ix.Drain(ctx)
+			_, err = ix.drain(ctx)
 		}
+		ix.work.Unlock()
 		ix.mu.Lock()
 		ix.lastErr, ix.lastRun = err, time.Now()
 		ix.mu.Unlock()
@@ -82,12 +88,18 @@ func (ix *Indexer) resumeRebuild(ctx context.Context) error {
 		return err
 	}
 	ix.log.Info("resuming an unfinished search index rebuild")
-	return ix.Rebuild(ctx, nil)
+	return ix.rebuild(ctx, nil)
 }
 
 // Drain applies every change after the indexer's cursor and returns how
 // many it applied.
 func (ix *Indexer) Drain(ctx context.Context) (int, error) {
+	ix.work.Lock()
+	defer ix.work.Unlock()
+	return ix.drain(ctx)
+}
+
+func (ix *Indexer) drain(ctx context.Context) (int, error) {
 	applied := 0
 	for {
 		after, err := ix.catalog.Cursor(ctx, indexCursor)
@@ -101,7 +113,9 @@ func (ix *Indexer) Drain(ctx context.Context) (int, error) {
 		if err := ix.apply(ctx, changes); err != nil {
 			return applied, err
 		}
-		if err := ix.catalog.SetCursor(ctx, indexCursor, changes[len(changes)-1].Seq); err != nil {
+		// Applied work is recorded even when a shutdown has just begun, so
+		// the next start does not redo it.
+		if err := ix.catalog.SetCursor(context.WithoutCancel(ctx), indexCursor, changes[len(changes)-1].Seq); err != nil {
 			return applied, err
 		}
 		applied += len(changes)
@@ -146,6 +160,16 @@ func (ix *Indexer) apply(ctx context.Context, changes []Change) error {
 // Rebuild recreates the index from the catalog. progress, when not nil, is
 // called after each batch with the count done and the total.
 func (ix *Indexer) Rebuild(ctx context.Context, progress func(done, total int)) error {
+	ix.work.Lock()
+	defer ix.work.Unlock()
+	err := ix.rebuild(ctx, progress)
+	ix.mu.Lock()
+	ix.lastErr, ix.lastRun = err, time.Now()
+	ix.mu.Unlock()
+	return err
+}
+
+func (ix *Indexer) rebuild(ctx context.Context, progress func(done, total int)) error {
 	// Changes made during the rebuild are replayed afterwards from this
 	// point; replaying is idempotent, so nothing can be missed.
 	last, err := ix.catalog.LastSeq(ctx)
@@ -188,7 +212,7 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(done, total int)) 
 	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 0); err != nil {
 		return err
 	}
-	_, err = ix.Drain(ctx)
+	_, err = ix.drain(ctx)
 	return err
 }
 
@@ -236,4 +260,30 @@ func (ix *Indexer) Status(ctx context.Context) (IndexStatus, error) {
 	}
 	st.Documents = n
 	return st, nil
+}
+
+// RebuildIfEmpty schedules a rebuild when the engine holds no document while
+// the catalog has resources and the feed alone would not refill it: a new
+// Meilisearch index, an embedded index recreated after a format change, or a
+// switch of engine. Run then does the rebuild, and redoes it after a crash.
+func (ix *Indexer) RebuildIfEmpty(ctx context.Context) (bool, error) {
+	docs, err := ix.index.Count(ctx)
+	if err != nil {
+		return false, err
+	}
+	resources, err := ix.catalog.Count(ctx)
+	if err != nil || docs > 0 || resources == 0 {
+		return false, err
+	}
+	cur, err := ix.catalog.Cursor(ctx, indexCursor)
+	if err != nil || cur == 0 {
+		// Never indexed: draining the feed from its start fills the index.
+		return false, err
+	}
+	ix.log.Info("search index is empty while the catalog is not; rebuilding", "engine", ix.engine, "resources", resources)
+	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
+		return false, err
+	}
+	ix.Notify()
+	return true, nil
 }

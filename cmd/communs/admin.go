@@ -33,6 +33,8 @@ type backend interface {
 	RemoveUser(ctx context.Context, name string) error
 	NewToken(ctx context.Context, name string) (string, error)
 	SetPassword(ctx context.Context, name, password string) error
+	IndexStatus(ctx context.Context) (node.IndexStatus, error)
+	RebuildIndex(ctx context.Context, progress func(done, total int)) error
 	Close() error
 }
 
@@ -43,9 +45,23 @@ type localBackend struct {
 
 func (l localBackend) Close() error { return l.st.Close() }
 
+func (l localBackend) IndexStatus(ctx context.Context) (node.IndexStatus, error) {
+	if l.st.indexer == nil {
+		return node.IndexStatus{}, errors.New("the search index was not opened for this command")
+	}
+	return l.st.indexer.Status(ctx)
+}
+
+func (l localBackend) RebuildIndex(ctx context.Context, progress func(done, total int)) error {
+	if l.st.indexer == nil {
+		return errors.New("the search index was not opened for this command")
+	}
+	return l.st.indexer.Rebuild(ctx, progress)
+}
+
 // openBackend reaches the running node through its admin socket when it
 // answers, else opens the stores directly. The user never has to care.
-func openBackend(c *cli.Context) (backend, error) {
+func openBackend(c *cli.Context, withIndex bool) (backend, error) {
 	cfg, err := readConfig(c)
 	if err != nil {
 		return nil, err
@@ -61,7 +77,7 @@ func openBackend(c *cli.Context) (backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, st, err := newService(c.Context, cfg, log)
+	svc, st, err := newService(c.Context, cfg, log, withIndex)
 	if err != nil {
 		if errors.Is(err, catalog.ErrLocked) {
 			return nil, fmt.Errorf("%w; its admin socket %s does not answer: check that the node is healthy", err, sock)
@@ -79,8 +95,18 @@ func leaf(cmd *cli.Command) *cli.Command {
 }
 
 func withBackend(fn func(c *cli.Context, b backend) error) cli.ActionFunc {
+	return backendAction(false, fn)
+}
+
+// withIndexBackend is withBackend for commands that need the search index
+// when no node runs.
+func withIndexBackend(fn func(c *cli.Context, b backend) error) cli.ActionFunc {
+	return backendAction(true, fn)
+}
+
+func backendAction(withIndex bool, fn func(c *cli.Context, b backend) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		b, err := openBackend(c)
+		b, err := openBackend(c, withIndex)
 		if err != nil {
 			return err
 		}
@@ -295,14 +321,7 @@ func runImport(c *cli.Context, b backend, path string) error {
 		return fmt.Errorf("%s holds no kit folder (a folder with a resource.json and its files)", path)
 	}
 	out := c.App.Writer
-	var bar *progressbar.ProgressBar
-	if f, ok := c.App.ErrWriter.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		bar = progressbar.NewOptions(len(dirs), progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("import"),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-	} else if c.App.ErrWriter == nil && term.IsTerminal(int(os.Stderr.Fd())) {
-		bar = progressbar.NewOptions(len(dirs), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription("import"),
-			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
-	}
+	bar := newProgressBar(c, len(dirs), "import")
 	sum := kit.Summary{}
 	for _, d := range dirs {
 		res := kit.Import(c.Context, b, d)
@@ -330,4 +349,18 @@ func runImport(c *cli.Context, b backend, path string) error {
 	}
 	fmt.Fprintln(out, sum.String())
 	return nil
+}
+
+// newProgressBar draws on the terminal's stderr, and returns nil when stderr
+// is not a terminal (CI, pipes, logs), where a bar would be noise.
+func newProgressBar(c *cli.Context, max int, what string) *progressbar.ProgressBar {
+	f, ok := c.App.ErrWriter.(*os.File)
+	if c.App.ErrWriter == nil {
+		f, ok = os.Stderr, true
+	}
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(max, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 }

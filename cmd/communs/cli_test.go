@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,6 +146,18 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 	if err != nil || !strings.Contains(out, rs[0].ID) {
 		t.Fatalf("resource list: %v\n%s", err, out)
 	}
+	// What was imported is searchable, and the index commands reach the
+	// running node's indexer.
+	waitSearch(t, url, rs[0].Title, rs[0].ID, logs)
+	out, err = run(t, env, "index", "status")
+	if err != nil || !strings.Contains(out, "backlog:   0") || !strings.Contains(out, fmt.Sprintf("indexés:      %d", want)) {
+		t.Fatalf("index status while serving: %v\n%s", err, out)
+	}
+	out, err = run(t, env, "index", "rebuild")
+	if err != nil || !strings.Contains(out, fmt.Sprintf("rebuilt: %d documents for %d resources", want, want)) {
+		t.Fatalf("index rebuild while serving: %v\n%s", err, out)
+	}
+	waitSearch(t, url, rs[0].Title, rs[0].ID, logs)
 	out, err = run(t, env, "user", "list")
 	if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "editor") {
 		t.Fatalf("user list: %v\n%s", err, out)
@@ -160,6 +173,8 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 		t.Fatalf("publish with the CLI token: %v %s", err, b)
 	}
 	resp.Body.Close()
+
+	waitSearch(t, url, "Fiche test", "fiche-test", logs)
 
 	home, err := http.Get(url + "/")
 	if err != nil {
@@ -188,6 +203,16 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 	if out, err := run(t, env, "resource", "rm", rs[0].ID); err != nil {
 		t.Fatalf("rm: %v\n%s", err, out)
 	}
+	// Without a node the index commands open the index themselves; the
+	// removal waits in the feed for the next `serve` or a rebuild.
+	out, err = run(t, env, "index", "status")
+	if err != nil || !strings.Contains(out, "backlog:   1 change") {
+		t.Fatalf("index status without a node: %v\n%s", err, out)
+	}
+	out, err = run(t, env, "index", "rebuild")
+	if err != nil || !strings.Contains(out, fmt.Sprintf("rebuilt: %d documents for %d resources", want, want)) {
+		t.Fatalf("index rebuild without a node: %v\n%s", err, out)
+	}
 	if out, err := run(t, env, "resource", "show", rs[0].ID); err == nil || !strings.Contains(out, "not found") {
 		t.Fatalf("show after rm should say not found: %v\n%s", err, out)
 	}
@@ -205,6 +230,8 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 		{[]string{"serve", "--max-file-size", "lots"}, "--max-file-size"},
 		{[]string{"serve", "--config", filepath.Join(data, "missing.toml")}, "missing.toml"},
 		{[]string{"user", "add", "Bad Name"}, "lowercase"},
+		{[]string{"serve", "--search", "solr"}, "--search \"solr\": use embedded or meilisearch"},
+		{[]string{"serve", "--search", "meilisearch"}, "--search meilisearch needs --meili-url"},
 		{[]string{"resource", "import", filepath.Join(data, "nowhere")}, "nowhere"},
 	}
 	for _, tc := range tests {
@@ -233,5 +260,52 @@ func TestConfigFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "catalog.db")); err != nil {
 		t.Fatalf("data folder from the config file not used: %v", err)
+	}
+}
+
+// waitSearch waits until a search for text finds id over HTTP.
+func waitSearch(t *testing.T, base, text, id string, logs *bytes.Buffer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/api/v1/search?q=" + url.QueryEscape(text))
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 && strings.Contains(string(body), `"id":"`+id+`"`) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("search for %q did not find %s; logs:\n%s", text, id, logs)
+}
+
+// TestServeWithMeilisearchDown: a hub configured for Meilisearch whose
+// server is not up yet still starts and serves; search says it is down.
+func TestServeWithMeilisearchDown(t *testing.T) {
+	data := t.TempDir()
+	addr := freePort(t)
+	env := []string{"COMMUNS_DATA=" + data}
+	_, logs := startServe(t, env, "--listen", addr, "--search", "meilisearch", "--meili-url", "http://"+freePort(t))
+	base := "http://" + addr
+	waitHTTP(t, base+"/api/v1/licenses", logs)
+	resp, err := http.Get(base + "/api/v1/search?q=atelier")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "unavailable") {
+		t.Fatalf("search with Meilisearch down: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(base + "/api/v1/resources")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("browsing must work with Meilisearch down: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	out, err := run(t, env, "index", "status")
+	if err != nil || !strings.Contains(out, "meilisearch") || !strings.Contains(out, "last error") {
+		t.Fatalf("index status should name the engine and its error: %v\n%s", err, out)
 	}
 }

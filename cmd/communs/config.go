@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
+	"github.com/communs-numerique/communs/storage/search/meili"
 )
 
 // nodeFlags are shared by serve and the admin commands, so that a command
@@ -36,6 +38,10 @@ func nodeFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-path-style", Value: "auto", Usage: "bucket addressing: auto, path or virtual", EnvVars: []string{"COMMUNS_S3_PATH_STYLE"}}),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: "allow-license", Usage: "also accept this licence (SPDX id, repeatable), e.g. CC-BY-NC-SA-4.0", EnvVars: []string{"COMMUNS_ALLOW_LICENSE"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "max-file-size", Value: "2GiB", Usage: "largest file accepted (e.g. 500MB, 2GiB)", EnvVars: []string{"COMMUNS_MAX_FILE_SIZE"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "search", Value: "embedded", Usage: "search engine: embedded (index in the data folder) or meilisearch", EnvVars: []string{"COMMUNS_SEARCH"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-url", Usage: "Meilisearch server URL, e.g. http://127.0.0.1:7700", EnvVars: []string{"COMMUNS_MEILI_URL"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-key", Usage: "Meilisearch API key (a key with search, documents and settings rights)", EnvVars: []string{"COMMUNS_MEILI_KEY"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-index", Value: "communs", Usage: "Meilisearch index uid, created if missing", EnvVars: []string{"COMMUNS_MEILI_INDEX"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"COMMUNS_LOG_LEVEL"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"COMMUNS_LOG_FORMAT"}}),
 	}
@@ -70,6 +76,8 @@ type config struct {
 	Hub         string
 	Storage     string
 	S3          blob.S3Config
+	Search      string
+	Meili       meili.Config
 	Allow       []string
 	MaxFileSize int64
 	LogLevel    string
@@ -80,7 +88,8 @@ func readConfig(c *cli.Context) (config, error) {
 	cfg := config{
 		Data: c.String("data"), PublicURL: strings.TrimRight(c.String("public-url"), "/"), Name: c.String("name"),
 		Hub: c.String("hub"), Storage: c.String("storage"), Allow: c.StringSlice("allow-license"),
-		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"),
+		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"), Search: c.String("search"),
+		Meili: meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
 		S3: blob.S3Config{Endpoint: c.String("s3-endpoint"), Bucket: c.String("s3-bucket"), AccessKey: c.String("s3-access-key"),
 			SecretKey: c.String("s3-secret-key"), Region: c.String("s3-region"), Insecure: c.Bool("s3-insecure"), PathStyle: c.String("s3-path-style")},
 	}
@@ -108,6 +117,15 @@ func readConfig(c *cli.Context) (config, error) {
 		}
 	default:
 		return cfg, fmt.Errorf("--storage %q: use disk or s3", cfg.Storage)
+	}
+	switch cfg.Search {
+	case "embedded":
+	case "meilisearch":
+		if cfg.Meili.URL == "" {
+			return cfg, fmt.Errorf("--search meilisearch needs --meili-url (or COMMUNS_MEILI_URL), e.g. http://127.0.0.1:7700")
+		}
+	default:
+		return cfg, fmt.Errorf("--search %q: use embedded or meilisearch", cfg.Search)
 	}
 	if !slugOK(cfg.Hub) {
 		return cfg, fmt.Errorf("--hub %q: use lowercase letters, digits and hyphens", cfg.Hub)
@@ -164,19 +182,42 @@ type stores struct {
 		Close() error
 	}
 	blobs node.Blobs
+	// index and indexer are opened only where searching or indexing
+	// happens (serve, index commands): the embedded index locks its files
+	// like bbolt does, and the feed lets the indexer catch up later on
+	// what a CLI command wrote.
+	index   node.Index
+	indexer *node.Indexer
 }
 
 func (s *stores) Close() error {
-	if s.catalog != nil {
-		return s.catalog.Close()
+	var err error
+	if s.index != nil {
+		err = s.index.Close()
 	}
-	return nil
+	if s.catalog != nil {
+		err = errors.Join(err, s.catalog.Close())
+	}
+	return err
 }
 
-func newService(ctx context.Context, cfg config, log *slog.Logger) (*node.Service, *stores, error) {
+// newService opens the stores and the service on them; withIndex also
+// opens the search engine and the indexer that follows the catalog.
+func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex bool) (*node.Service, *stores, error) {
 	st, err := openStores(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
+	}
+	changed := func() {}
+	if withIndex {
+		idx, engine, err := openIndex(cfg)
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		st.index = idx
+		st.indexer = node.NewIndexer(st.catalog, idx, engine, log)
+		changed = st.indexer.Notify
 	}
 	policy, err := node.NewPolicy(cfg.Allow...)
 	if err != nil {
@@ -184,7 +225,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger) (*node.Servic
 		return nil, nil, err
 	}
 	svc, err := node.New(node.Config{Catalog: st.catalog, Accounts: st.catalog, Blobs: st.blobs, Policy: policy,
-		Hub: cfg.Hub, MaxFileSize: cfg.MaxFileSize, Logger: log})
+		Hub: cfg.Hub, MaxFileSize: cfg.MaxFileSize, Logger: log, Index: st.index, Changed: changed})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

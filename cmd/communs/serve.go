@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -75,13 +76,28 @@ func serve(ctx context.Context, cfg config, listen string) error {
 	if err != nil {
 		return err
 	}
-	svc, st, err := newService(ctx, cfg, log)
+	svc, st, err := newService(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log})
+	// The indexer stops before the stores close (deferred above, so run
+	// after): it must not write to a closed catalog or index.
+	workCtx, stopWorkers := context.WithCancel(context.Background())
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	defer stopWorkers()
+	if _, err := st.indexer.RebuildIfEmpty(ctx); err != nil {
+		log.Warn("search index not checked; the indexer retries", "err", err)
+	}
+	workers.Add(1)
+	go func() {
+		defer workers.Done()
+		st.indexer.Run(workCtx)
+	}()
+
+	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
@@ -100,7 +116,7 @@ func serve(ctx context.Context, cfg config, listen string) error {
 	go func() { errc <- admin.Serve(sock) }()
 	fmt.Fprintf(os.Stderr, "Communs « %s » : %s (écoute sur %s)\nDonnées / data: %s (fichiers / files: %s)\n",
 		cfg.Name, cfg.PublicURL, ln.Addr(), cfg.Data, storageLabel(cfg))
-	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage)
+	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage, "search", cfg.Search)
 
 	sigc := make(chan os.Signal, 2)
 	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)

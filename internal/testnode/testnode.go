@@ -16,6 +16,7 @@ import (
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
+	"github.com/communs-numerique/communs/storage/search/embedded"
 )
 
 // Options tune a test node.
@@ -28,6 +29,10 @@ type Options struct {
 	Allow       []string
 	MaxFileSize int64
 	Hub         string
+	// Search runs the embedded search index (in Dir/search) and its
+	// indexer; Index replaces the embedded engine (e.g. one that is down).
+	Search bool
+	Index  node.Index
 }
 
 // Node is a running test node.
@@ -41,7 +46,12 @@ type Node struct {
 	// Token is an editor's API token, Client uses it.
 	Token  string
 	Client *web.Client
-	closed bool
+	// Indexer follows the catalog into the index when search is on.
+	Indexer *node.Indexer
+	Index   node.Index
+	stop    context.CancelFunc
+	done    chan struct{}
+	closed  bool
 }
 
 // Start starts a node and stops it when the test ends.
@@ -70,14 +80,35 @@ func Start(t testing.TB, opt Options) *Node {
 	if os.Getenv("COMMUNS_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: blobs, Policy: policy, Hub: opt.Hub, MaxFileSize: opt.MaxFileSize, Logger: log})
+	idx := opt.Index
+	if idx == nil && opt.Search {
+		if idx, err = embedded.Open(filepath.Join(opt.Dir, "search")); err != nil {
+			t.Fatalf("open search index: %v", err)
+		}
+	}
+	n := &Node{Dir: opt.Dir, Catalog: cat, Blobs: blobs, Index: idx, done: make(chan struct{})}
+	changed := func() {}
+	if idx != nil {
+		n.Indexer = node.NewIndexer(cat, idx, "test", log)
+		changed = n.Indexer.Notify
+	}
+	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: blobs, Policy: policy, Hub: opt.Hub,
+		MaxFileSize: opt.MaxFileSize, Logger: log, Index: idx, Changed: changed})
 	if err != nil {
 		t.Fatalf("service: %v", err)
 	}
-	n := &Node{Dir: opt.Dir, Service: svc, Catalog: cat, Blobs: blobs}
+	n.Service = svc
+	var runCtx context.Context
+	runCtx, n.stop = context.WithCancel(context.Background())
+	go func() {
+		defer close(n.done)
+		if n.Indexer != nil {
+			n.Indexer.Run(runCtx)
+		}
+	}()
 	n.Server = httptest.NewUnstartedServer(nil)
 	n.URL = "http://" + n.Server.Listener.Addr().String()
-	n.Server.Config.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log}).Handler()
+	n.Server.Config.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log, Indexer: n.Indexer}).Handler()
 	n.Server.Start()
 	ctx := context.Background()
 	users, _ := svc.ListUsers(ctx)
@@ -113,5 +144,10 @@ func (n *Node) Close() {
 	}
 	n.closed = true
 	n.Server.Close()
+	n.stop()
+	<-n.done
+	if n.Index != nil {
+		n.Index.Close()
+	}
 	n.Catalog.Close()
 }

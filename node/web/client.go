@@ -102,18 +102,22 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, co
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var e apiError
-		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-		if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
-			return &RemoteError{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
-		}
-		return &RemoteError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
+		return remoteError(resp, method, path)
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func remoteError(resp *http.Response, method, path string) error {
+	var e apiError
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if json.Unmarshal(data, &e) != nil || e.Error.Message == "" {
+		return &RemoteError{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
+	}
+	return &RemoteError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 }
 
 func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) error {
@@ -267,4 +271,53 @@ func (c *Client) NewToken(ctx context.Context, name string) (string, error) {
 // SetPassword sets a user's web password.
 func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 	return c.doJSON(ctx, http.MethodPut, "/admin/v1/users/"+url.PathEscape(name)+"/password", map[string]string{"password": password}, nil)
+}
+
+// Search runs GET /api/v1/search with the given parameters.
+func (c *Client) Search(ctx context.Context, params url.Values) (SearchJSON, error) {
+	var out SearchJSON
+	err := c.do(ctx, http.MethodGet, "/api/v1/search?"+params.Encode(), nil, "", &out)
+	return out, err
+}
+
+// IndexStatus asks the running node how far its search index is behind.
+func (c *Client) IndexStatus(ctx context.Context) (node.IndexStatus, error) {
+	var out node.IndexStatus
+	err := c.do(ctx, http.MethodGet, "/admin/v1/index", nil, "", &out)
+	return out, err
+}
+
+// RebuildIndex asks the running node to recreate its index, calling
+// progress with each line of the streamed answer.
+func (c *Client) RebuildIndex(ctx context.Context, progress func(done, total int)) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/admin/v1/index/rebuild", nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("rebuild the index: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		return remoteError(resp, "POST", "/admin/v1/index/rebuild")
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev RebuildEvent
+		if err := dec.Decode(&ev); err != nil {
+			return fmt.Errorf("rebuild the index: the node stopped answering before the end: %w", err)
+		}
+		switch {
+		case ev.Error != "":
+			return fmt.Errorf("rebuild the index: %s", ev.Error)
+		case ev.Done:
+			return nil
+		case progress != nil:
+			progress(ev.Indexed, ev.Total)
+		}
+	}
 }

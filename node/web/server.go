@@ -23,6 +23,8 @@ type Options struct {
 	// Name is the hub's display name.
 	Name   string
 	Logger *slog.Logger
+	// Indexer, when set, answers the admin API's index status and rebuild.
+	Indexer *node.Indexer
 }
 
 // Server holds the HTTP handlers.
@@ -31,6 +33,7 @@ type Server struct {
 	publicURL string
 	name      string
 	log       *slog.Logger
+	indexer   *node.Indexer
 }
 
 // New returns a Server for svc.
@@ -41,7 +44,7 @@ func New(svc *node.Service, opt Options) *Server {
 	if opt.Name == "" {
 		opt.Name = "Communs"
 	}
-	return &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger}
+	return &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer}
 }
 
 type ctxKey int
@@ -69,6 +72,8 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("DELETE /admin/v1/users/{name}", s.adminRemoveUser)
 	mux.HandleFunc("POST /admin/v1/users/{name}/tokens", s.adminNewToken)
 	mux.HandleFunc("PUT /admin/v1/users/{name}/password", s.adminSetPassword)
+	mux.HandleFunc("GET /admin/v1/index", s.adminIndexStatus)
+	mux.HandleFunc("POST /admin/v1/index/rebuild", s.adminIndexRebuild)
 	return s.middleware(mux, true)
 }
 
@@ -81,6 +86,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /api/v1/resources/{id}/files/{name}", s.apiPutFile)
 	mux.HandleFunc("DELETE /api/v1/resources/{id}/files/{name}", s.apiDeleteFile)
 	mux.HandleFunc("GET /api/v1/licenses", s.apiLicenses)
+	mux.HandleFunc("GET /api/v1/search", s.apiSearch)
 	mux.HandleFunc("GET /api/v1/", s.apiNotFound)
 	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)

@@ -7,6 +7,7 @@ package search
 import (
 	"fmt"
 	"html"
+	"path"
 	"slices"
 	"strings"
 
@@ -102,6 +103,24 @@ func SortCounts(fc []node.FacetCount) {
 		}
 		return strings.Compare(a.Value, b.Value)
 	})
+}
+
+// FileWords returns the words of a resource's file names ("fiche-wifi-box.pdf"
+// gives "fiche wifi box"): mediators remember a kit by the file they printed,
+// and a file added to a resource must make it findable.
+func FileWords(r node.Resource) string {
+	var words []string
+	for _, f := range r.Files {
+		name := strings.TrimSuffix(f.Name, path.Ext(f.Name))
+		name = strings.Map(func(c rune) rune {
+			if c == '-' || c == '_' || c == '.' {
+				return ' '
+			}
+			return c
+		}, name)
+		words = append(words, name)
+	}
+	return strings.Join(words, " ; ")
 }
 
 // PlainText turns a description written in Markdown into the text a reader

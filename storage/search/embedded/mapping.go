@@ -90,6 +90,9 @@ func newDocument(r node.Resource) (*document, error) {
 		tags = append(tags, strings.ReplaceAll(t, "-", " "))
 	}
 	tags = append(tags, r.Authors...)
+	if fw := search.FileWords(r); fw != "" {
+		tags = append(tags, fw)
+	}
 	return &document{
 		lang:        docLanguage(r.Language),
 		Title:       r.Title,

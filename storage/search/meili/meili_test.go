@@ -140,7 +140,7 @@ func TestSettingsPayload(t *testing.T) {
 		}
 		return out
 	}
-	if want := []string{"title_fr", "title_en", "summary_fr", "summary_en", "themes", "description_fr", "description_en", "authors"}; !slices.Equal(strs("searchableAttributes"), want) {
+	if want := []string{"title_fr", "title_en", "summary_fr", "summary_en", "themes", "description_fr", "description_en", "authors", "files"}; !slices.Equal(strs("searchableAttributes"), want) {
 		t.Errorf("searchableAttributes = %v, want %v", strs("searchableAttributes"), want)
 	}
 	if want := []string{"kind", "themes", "audience", "level", "language", "license", "hub"}; !slices.Equal(strs("filterableAttributes"), want) {

@@ -29,13 +29,14 @@ func suffix(lang string) string {
 var (
 	textAttributes = []string{"title", "summary", "description"}
 	// searchable lists attributes in rank order, which Meilisearch's
-	// "attribute" rule uses: title, summary, themes, description, authors.
+	// "attribute" rule uses: title, summary, themes, description, authors, file names.
 	searchable = []string{
 		"title" + suffixFR, "title" + suffixEN,
 		"summary" + suffixFR, "summary" + suffixEN,
 		"themes",
 		"description" + suffixFR, "description" + suffixEN,
 		"authors",
+		"files",
 	}
 	// highlighted are the attributes a hit's snippets come from.
 	highlighted = []string{
@@ -133,6 +134,7 @@ func document(r node.Resource) map[string]any {
 		"hub":               r.Hub,
 		"published":         r.Published,
 		"authors":           nonNil(r.Authors),
+		"files":             search.FileWords(r),
 	}
 	return d
 }

@@ -438,6 +438,20 @@ func Run(t *testing.T, open func(t *testing.T) node.Index) {
 		}
 	})
 
+	t.Run("file names are searchable", func(t *testing.T) {
+		idx := seeded(t)
+		ctx := context.Background()
+		r := byID(fx, "compte-securise")
+		r.Files = append(r.Files, node.File{Name: "memento-franceconnect.pdf", MediaType: "application/pdf", Size: 1000})
+		if err := idx.Upsert(ctx, []node.Resource{r}); err != nil {
+			t.Fatalf("Upsert: %v", err)
+		}
+		res := search(t, idx, node.Query{Text: "memento"})
+		if !slices.Contains(ids(res), r.ID) {
+			t.Errorf("a word of an added file's name should find the resource: memento gives %v", ids(res))
+		}
+	})
+
 	t.Run("reset", func(t *testing.T) {
 		idx := seeded(t)
 		ctx := context.Background()

@@ -1,0 +1,189 @@
+package web
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// HitJSON is a search hit as the API shows it.
+type HitJSON struct {
+	node.Hit
+	URL string `json:"url"`
+}
+
+// SearchJSON is the body of GET /api/v1/search.
+type SearchJSON struct {
+	Query   string                       `json:"q"`
+	Hits    []HitJSON                    `json:"hits"`
+	Total   int                          `json:"total"`
+	Page    int                          `json:"page"`
+	PerPage int                          `json:"per_page"`
+	Facets  map[string][]node.FacetCount `json:"facets"`
+	TookMS  float64                      `json:"took_ms"`
+}
+
+// ParseQuery reads a search from URL parameters: q, one parameter per facet
+// (repeatable, OR within a facet), sort, page, per_page. The HTML search
+// page reads the same parameters.
+func ParseQuery(v url.Values) (node.Query, error) {
+	q := node.Query{Text: v.Get("q"), Sort: v.Get("sort"), Filters: map[string][]string{}}
+	for _, f := range node.Facets {
+		for _, val := range v[f] {
+			if val = strings.TrimSpace(val); val != "" {
+				q.Filters[f] = append(q.Filters[f], val)
+			}
+		}
+	}
+	for name := range v {
+		switch name {
+		case "q", "sort", "page", "per_page":
+		default:
+			if !slices.Contains(node.Facets, name) {
+				return q, &node.ValidationError{Field: name, Code: "invalid",
+					Rule: "unknown search parameter; use q, sort, page, per_page or a filter among " + strings.Join(node.Facets, ", ")}
+			}
+		}
+	}
+	var err error
+	if q.Page, err = intParam(v, "page"); err != nil {
+		return q, err
+	}
+	if q.PerPage, err = intParam(v, "per_page"); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+func intParam(v url.Values, name string) (int, error) {
+	s := v.Get(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, &node.ValidationError{Field: name, Code: "invalid", Rule: fmt.Sprintf("must be a whole number (got %q)", s)}
+	}
+	return n, nil
+}
+
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
+	q, err := ParseQuery(r.URL.Query())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.svc.Search(r.Context(), q)
+	if errors.Is(err, node.ErrUnavailable) {
+		s.log.Warn("search unavailable", "err", err)
+		var body apiError
+		body.Error.Code = "unavailable"
+		body.Error.Message = "la recherche est indisponible pour le moment, réessayez dans un instant ; la liste des ressources reste consultable / search is unavailable right now, try again in a moment; browsing /api/v1/resources still works"
+		w.Header().Set("Retry-After", "10")
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.searchJSON(q, res))
+}
+
+func (s *Server) searchJSON(q node.Query, res node.Results) SearchJSON {
+	out := SearchJSON{Query: strings.TrimSpace(q.Text), Hits: []HitJSON{}, Total: res.Total, Page: max(q.Page, 1), PerPage: q.PerPage,
+		Facets: map[string][]node.FacetCount{}, TookMS: float64(res.Took.Microseconds()) / 1000}
+	if out.PerPage == 0 {
+		out.PerPage = 20
+	}
+	for _, h := range res.Hits {
+		if h.Themes == nil {
+			h.Themes = []string{}
+		}
+		if h.Audience == nil {
+			h.Audience = []string{}
+		}
+		out.Hits = append(out.Hits, HitJSON{Hit: h, URL: s.resourceURL(h.ID)})
+	}
+	for _, f := range node.Facets {
+		out.Facets[f] = res.Facets[f]
+		if out.Facets[f] == nil {
+			out.Facets[f] = []node.FacetCount{}
+		}
+	}
+	return out
+}
+
+// indexerAdmin authorises an index command and checks there is an indexer
+// to run it; it answers the error itself.
+func (s *Server) indexerAdmin(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := s.admin(r); err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	if s.indexer == nil {
+		s.writeError(w, r, fmt.Errorf("this node runs no search indexer: %w", node.ErrUnavailable))
+		return false
+	}
+	return true
+}
+
+// adminIndexStatus answers `communs index status`.
+func (s *Server) adminIndexStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.indexerAdmin(w, r) {
+		return
+	}
+	st, err := s.indexer.Status(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// RebuildEvent is one line of the rebuild stream: progress, then a last
+// line with Done set, or Error.
+type RebuildEvent struct {
+	Indexed int    `json:"indexed"`
+	Total   int    `json:"total"`
+	Done    bool   `json:"done,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// adminIndexRebuild streams NDJSON progress lines while the index is
+// recreated, so the CLI can draw a progress bar over the admin socket.
+func (s *Server) adminIndexRebuild(w http.ResponseWriter, r *http.Request) {
+	if !s.indexerAdmin(w, r) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	send := func(ev RebuildEvent) {
+		_ = enc.Encode(ev)
+		_ = bw.Flush()
+		_ = rc.Flush()
+	}
+	last := RebuildEvent{}
+	err := s.indexer.Rebuild(r.Context(), func(done, total int) {
+		last = RebuildEvent{Indexed: done, Total: total}
+		send(last)
+	})
+	if err != nil {
+		s.log.Error("index rebuild failed", "err", err)
+		last.Error = err.Error()
+	} else {
+		last.Done = true
+	}
+	send(last)
+}
