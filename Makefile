@@ -6,7 +6,7 @@ MINIO_VER := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO     := $(GOBIN)/minio
 TEST_TIMEOUT ?= 40m
 
-.PHONY: run build test test-deps bench vet fmt clean
+.PHONY: run build test test-deps bench demo vet fmt clean
 
 ## run: start a node on embedded defaults (http://localhost:8080, ./communs-data)
 run:
@@ -31,6 +31,12 @@ test: test-deps
 ## bench: benchmarks (see docs/BENCHMARKS.md for what each measures)
 bench: test-deps
 	COMMUNS_MINIO_BIN=$(MINIO) $(GO) test -run '^$$' -bench . -benchtime=1x -timeout 60m ./...
+
+## demo: import the shared demo corpus (../shared/data) into ./communs-data
+demo:
+	rm -rf /tmp/communs-demo-kits
+	$(GO) run ./internal/corpus/writekits /tmp/communs-demo-kits
+	$(GO) run ./cmd/communs resource import /tmp/communs-demo-kits
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

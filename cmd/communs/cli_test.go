@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // run executes the CLI and returns its stdout+stderr.
-func run(t *testing.T, env []string, args ...string) (string, error) {
+func run(t testing.TB, env []string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -49,7 +49,7 @@ func run(t *testing.T, env []string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,7 +60,7 @@ func freePort(t *testing.T) string {
 }
 
 // startServe runs `communs serve` as a process and waits until it answers.
-func startServe(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -78,7 +78,7 @@ func startServe(t *testing.T, env []string, args ...string) (*exec.Cmd, *bytes.B
 	return cmd, &logs
 }
 
-func waitHTTP(t *testing.T, url string, logs *bytes.Buffer) {
+func waitHTTP(t testing.TB, url string, logs *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bytes"
+	"context"
+
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
+	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/storage/catalog"
+)
+
+// The benchmarks here drive the real `communs` binary as a separate process,
+// so that its peak RSS (VmHWM) is the node's alone. Sizes and counts can be
+// raised with environment variables; the defaults are those of the issues.
+
+func envInt(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// benchNode is a `communs serve` process with an editor token.
+type benchNode struct {
+	cmd   *exec.Cmd
+	url   string
+	token string
+	data  string
+	logs  *bytes.Buffer
+}
+
+func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode {
+	b.Helper()
+	data := b.TempDir()
+	env := append([]string{"COMMUNS_DATA=" + data, "COMMUNS_LOG_LEVEL=warn"}, extraEnv...)
+	out, err := run(b, env, append([]string{"user", "add", "bench", "--role", "editor"}, args...)...)
+	if err != nil {
+		b.Fatalf("user add: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	addr := freePort(b)
+	n := &benchNode{url: "http://" + addr, token: lines[len(lines)-1], data: data}
+	n.cmd, n.logs = startServe(b, env, append([]string{"--listen", addr, "--public-url", n.url, "--max-file-size", "8GiB"}, args...)...)
+	waitHTTP(b, n.url+"/api/v1/licenses", n.logs)
+	return n
+}
+
+// peakRSS reads the process's high-water mark of resident memory, in MiB.
+func peakRSS(b *testing.B, pid int) float64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatalf("read RSS: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc status")
+	return 0
+}
+
+func (n *benchNode) do(b *testing.B, method, path, ctype string, body io.Reader, size int64) *http.Response {
+	b.Helper()
+	req, err := http.NewRequest(method, n.url+path, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if size >= 0 && body != nil {
+		req.ContentLength = size
+	}
+	req.Header.Set("Authorization", "Bearer "+n.token)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
+
+// throughput returns MB/s for size bytes moved in d.
+func throughput(size int64, d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+
+// nodeTransfer uploads then downloads one file of size bytes through the
+// node and returns both durations.
+func nodeTransfer(b *testing.B, n *benchNode, size int64) (up, down time.Duration) {
+	b.Helper()
+	id := fmt.Sprintf("bench-%d", size)
+	resp := n.do(b, "POST", "/api/v1/resources", "application/json",
+		strings.NewReader(`{"id":"`+id+`","title":"Bench `+id+`","kind":"workshop-kit","license":"CC-BY-4.0"}`), -1)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b.Fatalf("create: %d\n%s", resp.StatusCode, n.logs)
+	}
+	t0 := time.Now()
+	resp = n.do(b, "PUT", "/api/v1/resources/"+id+"/files/video.mp4", "video/mp4", corpus.Content(id, "video.mp4", size), size)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	up = time.Since(t0)
+	if resp.StatusCode != http.StatusCreated {
+		b.Fatalf("upload: %d\n%s", resp.StatusCode, n.logs)
+	}
+	t0 = time.Now()
+	resp = n.do(b, "GET", "/r/"+id+"/files/video.mp4", "", nil, -1)
+	got, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	down = time.Since(t0)
+	if err != nil || got != size {
+		b.Fatalf("download: %d of %d bytes: %v", got, size, err)
+	}
+	return up, down
+}
+
+// BenchmarkTransfer compares a file's upload and download through the node
+// with writing and reading the same bytes straight to the disk and straight
+// to MinIO, in the same run. COMMUNS_BENCH_FILE_MB sets the size (1024).
+func BenchmarkTransfer(b *testing.B) {
+	size := envInt("COMMUNS_BENCH_FILE_MB", 1024) << 20
+	small := int64(64 << 20)
+	b.Run("disk", func(b *testing.B) {
+		for range b.N {
+			dir := b.TempDir()
+			path := filepath.Join(dir, "direct.bin")
+			t0 := time.Now()
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(f, corpus.Content("direct", "video.mp4", size)); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+			directUp := time.Since(t0)
+			t0 = time.Now()
+			f, _ = os.Open(path)
+			io.Copy(io.Discard, f)
+			f.Close()
+			directDown := time.Since(t0)
+			os.Remove(path)
+
+			n := startBenchNode(b, nil)
+			nodeTransfer(b, n, small)
+			rssSmall := peakRSS(b, n.cmd.Process.Pid)
+			up, down := nodeTransfer(b, n, size)
+			report(b, size, directUp, directDown, up, down, rssSmall, peakRSS(b, n.cmd.Process.Pid))
+		}
+	})
+	b.Run("minio", func(b *testing.B) {
+		m := testenv.StartMinIO(b)
+		for range b.N {
+			cl, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), BucketLookup: minio.BucketLookupPath})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			bucket := m.Bucket(b)
+			if err := cl.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			t0 := time.Now()
+			if _, err := cl.PutObject(ctx, bucket, "direct.bin", corpus.Content("direct", "video.mp4", size), size, minio.PutObjectOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			directUp := time.Since(t0)
+			t0 = time.Now()
+			obj, err := cl.GetObject(ctx, bucket, "direct.bin", minio.GetObjectOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, obj)
+			obj.Close()
+			directDown := time.Since(t0)
+
+			n := startBenchNode(b, nil, "--storage", "s3", "--s3-endpoint", m.Endpoint, "--s3-insecure",
+				"--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey, "--s3-bucket", m.Bucket(b), "--s3-path-style", "path")
+			nodeTransfer(b, n, small)
+			rssSmall := peakRSS(b, n.cmd.Process.Pid)
+			up, down := nodeTransfer(b, n, size)
+			report(b, size, directUp, directDown, up, down, rssSmall, peakRSS(b, n.cmd.Process.Pid))
+		}
+	})
+}
+
+func report(b *testing.B, size int64, directUp, directDown, up, down time.Duration, rssSmall, rssLarge float64) {
+	b.ReportMetric(throughput(size, directUp), "direct-write-MB/s")
+	b.ReportMetric(throughput(size, directDown), "direct-read-MB/s")
+	b.ReportMetric(throughput(size, up), "node-upload-MB/s")
+	b.ReportMetric(throughput(size, down), "node-download-MB/s")
+	b.ReportMetric(directUp.Seconds()/up.Seconds(), "upload-ratio")
+	b.ReportMetric(directDown.Seconds()/down.Seconds(), "download-ratio")
+	b.ReportMetric(rssSmall, "peak-RSS-MiB-after-64MiB")
+	b.ReportMetric(rssLarge, "peak-RSS-MiB-after-large")
+}
+
+// BenchmarkImport imports the corpus repeated to COMMUNS_BENCH_IMPORT
+// resources (10,000) as kit folders with files capped at 16 KiB (the rate
+// measured is the catalog's and the blob store's per-resource cost, not the
+// disk's bandwidth, which BenchmarkTransfer measures).
+func BenchmarkImport(b *testing.B) {
+	count := int(envInt("COMMUNS_BENCH_IMPORT", 10_000))
+	base := corpus.MustLoad(b)
+	var open []node.Resource
+	for _, r := range base {
+		if r.License != "CC-BY-NC-SA-4.0" && r.License != "LicenseRef-proprietary" {
+			open = append(open, r)
+		}
+	}
+	rs := corpus.Synthetic(open, count, 3)
+	kits := b.TempDir()
+	if err := corpus.WriteKits(kits, rs, 16<<10); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		data := b.TempDir()
+		t0 := time.Now()
+		out, err := run(b, []string{"COMMUNS_DATA=" + data}, "resource", "import", kits)
+		d := time.Since(t0)
+		if err != nil || !strings.Contains(out, fmt.Sprintf("%d imported", count)) {
+			tail := out
+			if len(tail) > 2000 {
+				tail = tail[len(tail)-2000:]
+			}
+			b.Fatalf("import: %v\n%s", err, tail)
+		}
+		b.ReportMetric(float64(count)/d.Seconds(), "resources/s")
+		b.ReportMetric(d.Seconds(), "total-s")
+	}
+}
+
+// BenchmarkSearchHTTP measures search latency as a mediator's browser sees
+// it: GET /api/v1/search on a running node, two concurrent clients, over
+// the embedded index, at 1k, 10k and (COMMUNS_BENCH_LARGE=1) 100k
+// resources. It also reports the rebuild rate and the index size.
+func BenchmarkSearchHTTP(b *testing.B) {
+	sizes := []int{1_000, 10_000}
+	if os.Getenv("COMMUNS_BENCH_LARGE") == "1" {
+		sizes = append(sizes, 100_000)
+	}
+	base := corpus.MustLoad(b)
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("resources=%dk", n/1000), func(b *testing.B) {
+			data := b.TempDir()
+			seedCatalog(b, filepath.Join(data, "catalog.db"), corpus.Synthetic(base, n, 7))
+			env := []string{"COMMUNS_DATA=" + data}
+			t0 := time.Now()
+			if out, err := run(b, env, "index", "rebuild"); err != nil {
+				b.Fatalf("rebuild: %v\n%s", err, out)
+			}
+			rebuild := time.Since(t0)
+			addr := freePort(b)
+			srv, logs := startServe(b, append(env, "COMMUNS_LOG_LEVEL=warn"), "--listen", addr)
+			waitHTTP(b, "http://"+addr+"/api/v1/licenses", logs)
+			queries := searchQueries()
+			get := func(q string) {
+				resp, err := http.Get("http://" + addr + "/api/v1/search?" + q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Fatalf("search %s: %d", q, resp.StatusCode)
+				}
+			}
+			for _, q := range queries { // warm caches, as a running hub has them
+				get(q)
+			}
+			const clients, rounds = 2, 20
+			var mu sync.Mutex
+			var lat []time.Duration
+			b.ResetTimer()
+			for range b.N {
+				var wg sync.WaitGroup
+				for c := range clients {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						mine := make([]time.Duration, 0, rounds*len(queries))
+						for r := range rounds {
+							for i := range queries {
+								q := queries[(i+c*7+r)%len(queries)]
+								t := time.Now()
+								get(q)
+								mine = append(mine, time.Since(t))
+							}
+						}
+						mu.Lock()
+						lat = append(lat, mine...)
+						mu.Unlock()
+					}()
+				}
+				wg.Wait()
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			at := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(at(0.50), "p50-ms")
+			b.ReportMetric(at(0.95), "p95-ms")
+			b.ReportMetric(at(0.99), "p99-ms")
+			b.ReportMetric(float64(n)/rebuild.Seconds(), "rebuild-resources/s")
+			b.ReportMetric(float64(dirBytes(b, filepath.Join(data, "search")))/(1<<20), "index-MiB")
+			b.ReportMetric(peakRSS(b, srv.Process.Pid), "serve-peak-RSS-MiB")
+		})
+	}
+}
+
+// searchQueries are what mediators type, as URL query strings.
+func searchQueries() []string {
+	var out []string
+	for _, t := range []string{"demarches en ligne", "mot de pase", "l'arnaque au colis", "smartphone", "smartph", "sm",
+		"tablette seniors", "rgpd association", "visioconferance", "accesibilite numerique", "franceconect",
+		"phishing scams", "ia generative mediateurs", "numerique"} {
+		out = append(out, "q="+url.QueryEscape(t))
+	}
+	return append(out, "q=atelier&kind=workshop-kit", "q=arnaque&theme=cybersecurite&theme=banque&level=debutant",
+		"q=messagerie&sort=newest", "", "hub=hub-du-sud&audience=seniors", "q=creer+son+compte&page=3")
+}
+
+// seedCatalog writes resources straight into a catalog file, the fastest
+// way to a large hub; the rebuild then indexes them.
+func seedCatalog(b *testing.B, path string, rs []node.Resource) {
+	b.Helper()
+	cat, err := catalog.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cat.Close()
+	cat.DB().NoSync = true
+	ctx := context.Background()
+	now := time.Now()
+	for i, r := range rs {
+		r.Created = now.Add(time.Duration(i) * time.Millisecond)
+		if err := cat.Create(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cat.DB().NoSync = false
+}
+
+func dirBytes(b *testing.B, dir string) int64 {
+	var total int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	return total
+}
