@@ -22,6 +22,9 @@ type File struct {
 	// RemoteURL is set for a remote resource's file that is not mirrored:
 	// downloads are sent to the origin hub.
 	RemoteURL string `json:"remote_url,omitempty"`
+	// RemoteSHA256 is the digest the origin announced for a file that is
+	// not mirrored; SHA256 stays empty since no local blob holds it.
+	RemoteSHA256 string `json:"remote_sha256,omitempty"`
 }
 
 // Resource is an openly licensed resource shared by a hub.

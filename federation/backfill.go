@@ -1,0 +1,87 @@
+package federation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/communs-numerique/communs/federation/state"
+)
+
+// maxBackfillPages bounds how far a backfill pages: 50 per page, so a hub
+// of up to 100,000 resources.
+const maxBackfillPages = 2000
+
+// startBackfill pages a newly followed hub's outbox in the background.
+func (f *Federation) startBackfill(p state.Peer) {
+	if _, running := f.backfills.LoadOrStore(p.ActorID, struct{}{}); running {
+		return
+	}
+	go func() {
+		defer f.backfills.Delete(p.ActorID)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		defer cancel()
+		n, err := f.Backfill(ctx, p.ActorID)
+		if err != nil {
+			f.log.Warn("backfill stopped", "actor", p.ActorID, "imported", n, "err", err)
+			return
+		}
+		f.log.Info("backfill done", "actor", p.ActorID, "resources", n)
+	}()
+}
+
+// Backfill imports every current resource of a followed hub from its
+// outbox. Saving a resource twice is harmless, so running it again only
+// refreshes what changed.
+func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) {
+	p, err := f.store.GetPeer(ctx, actorID)
+	if err != nil {
+		return 0, err
+	}
+	if p.Following != state.StateAccepted {
+		return 0, fmt.Errorf("backfill %s: this hub's follow is %q, not accepted", actorID, p.Following)
+	}
+	if p.Outbox == "" || hostOf(p.Outbox) != p.Host {
+		return 0, fmt.Errorf("backfill %s: no outbox on its host", actorID)
+	}
+	var coll struct {
+		First any `json:"first"`
+	}
+	if err := f.getJSON(ctx, p.Outbox, &coll); err != nil {
+		return 0, err
+	}
+	next := idOf(coll.First)
+	n := 0
+	for page := 0; next != "" && page < maxBackfillPages; page++ {
+		if hostOf(next) != p.Host {
+			return n, fmt.Errorf("backfill %s: outbox page %s on another host", actorID, next)
+		}
+		var pg struct {
+			Next         any              `json:"next"`
+			OrderedItems []map[string]any `json:"orderedItems"`
+		}
+		if err := f.getJSON(ctx, next, &pg); err != nil {
+			return n, err
+		}
+		for _, item := range pg.OrderedItems {
+			if t, _ := item["type"].(string); t != "Create" && t != "Update" {
+				continue
+			}
+			obj, ok := item["object"].(map[string]any)
+			if !ok || hostOf(idOf(obj)) != p.Host {
+				continue
+			}
+			if err := f.saveRemote(ctx, p, obj); err != nil {
+				f.log.Info("backfill: resource skipped", "object", idOf(obj), "err", err)
+				continue
+			}
+			n++
+		}
+		next = idOf(pg.Next)
+	}
+	p.Backfilled = f.now().UTC()
+	if err := f.store.PutPeer(ctx, p); err != nil {
+		return n, err
+	}
+	return n, nil
+}

@@ -1,0 +1,179 @@
+package federation
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// errForbiddenTarget is an outgoing request to where a peer must never
+// send this node: a private, loopback or link-local address, or plain HTTP
+// outside development mode. A hostile actor document could otherwise point
+// the node at its own admin services (SSRF).
+var errForbiddenTarget = errors.New("destination refused")
+
+func forbiddenIP(ip net.IP) bool {
+	return ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+}
+
+// newHTTPClient returns the client for every outgoing federation request.
+// The address check runs on the resolved IP at connect time, so DNS
+// rebinding cannot slip a private address past it.
+func newHTTPClient(dev bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: func(network, address string, _ syscall.RawConn) error {
+		if dev {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(address)
+		if err != nil {
+			return err
+		}
+		if forbiddenIP(net.ParseIP(host)) {
+			return fmt.Errorf("%w: %s is a private, loopback or link-local address (start with --dev-federation for local tests)", errForbiddenTarget, host)
+		}
+		return nil
+	}}
+	tr := &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSClientConfig:       &tls.Config{InsecureSkipVerify: dev, MinVersion: tls.VersionTLS12},
+		MaxIdleConns:          200,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 3 {
+			return errors.New("too many redirects")
+		}
+		return checkScheme(req.URL.Scheme, dev)
+	}}
+}
+
+func checkScheme(scheme string, dev bool) error {
+	if scheme == "https" || (dev && scheme == "http") {
+		return nil
+	}
+	return fmt.Errorf("%w: %s:// (only https is used between hubs; --dev-federation allows http for local tests)", errForbiddenTarget, scheme)
+}
+
+const maxFetchBody = 4 << 20
+
+// getJSON fetches an ActivityPub document with a signed GET (servers with
+// authorized fetch refuse unsigned ones).
+func (f *Federation) getJSON(ctx context.Context, rawURL string, out any) error {
+	u, err := absURL(rawURL)
+	if err != nil {
+		return err
+	}
+	if err := checkScheme(u.Scheme, f.dev); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`)
+	req.Header.Set("User-Agent", f.userAgent)
+	if err := signRequest(req, f.key, f.urls.key(), nil, f.now()); err != nil {
+		return err
+	}
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", rawURL, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	if len(data) > maxFetchBody {
+		return fmt.Errorf("GET %s: document larger than %d bytes", rawURL, maxFetchBody)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("GET %s: not JSON: %w", rawURL, err)
+	}
+	return nil
+}
+
+// fetchFile opens a remote file for mirroring (unsigned: files are public).
+func (f *Federation) fetchFile(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	u, err := absURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkScheme(u.Scheme, f.dev); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", f.userAgent)
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", rawURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s", rawURL, resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// post delivers a signed activity.
+func (f *Federation) post(ctx context.Context, inbox string, body []byte) error {
+	u, err := absURL(inbox)
+	if err != nil {
+		return err
+	}
+	if err := checkScheme(u.Scheme, f.dev); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, inbox, strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentTypeAS)
+	req.Header.Set("User-Agent", f.userAgent)
+	if err := signRequest(req, f.key, f.urls.key(), body, f.now()); err != nil {
+		return err
+	}
+	resp, err := f.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", inbox, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode >= 300 {
+		return &deliveryError{status: resp.StatusCode, msg: fmt.Sprintf("POST %s: %s %s", inbox, resp.Status, strings.TrimSpace(string(msg)))}
+	}
+	return nil
+}
+
+// deliveryError keeps the status so permanent refusals (4xx but 429) are
+// not retried for days.
+type deliveryError struct {
+	status int
+	msg    string
+}
+
+func (e *deliveryError) Error() string { return e.msg }
+
+func permanent(err error) bool {
+	var de *deliveryError
+	return errors.As(err, &de) && de.status >= 400 && de.status < 500 && de.status != http.StatusTooManyRequests &&
+		de.status != http.StatusRequestTimeout && de.status != http.StatusUnauthorized
+}

@@ -1,0 +1,180 @@
+package federation
+
+import (
+	"context"
+
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	crand "crypto/rand"
+
+	"github.com/communs-numerique/communs/federation/state"
+)
+
+// giveUpAfter is how long a delivery is retried before it is dropped: a
+// hub down for a long weekend still gets everything.
+const giveUpAfter = 7 * 24 * time.Hour
+
+func lower(s string) string { return strings.ToLower(s) }
+
+func newID() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// enqueue records an activity for each inbox, in the order given; inboxes
+// are deduplicated (followers sharing a shared inbox get one copy).
+func (f *Federation) enqueue(ctx context.Context, act map[string]any, inboxes []string) error {
+	body, err := json.Marshal(act)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var ds []state.Delivery
+	now := f.now().UTC()
+	for _, in := range inboxes {
+		if in == "" || seen[in] {
+			continue
+		}
+		seen[in] = true
+		ds = append(ds, state.Delivery{Inbox: in, Body: body, NextAt: now, Created: now})
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := f.store.EnqueueDeliveries(ctx, ds); err != nil {
+		return err
+	}
+	wake(f.wakeDeliver)
+	return nil
+}
+
+func (f *Federation) runDelivery(ctx context.Context) {
+	f.loop(ctx, "delivery", f.wakeDeliver, 2*time.Second, f.deliverDue)
+}
+
+// backoff grows exponentially from 10 s to 6 h, with jitter so that a hub
+// coming back is not hit by every node at the same second.
+func backoff(attempts int) time.Duration {
+	d := 10 * time.Second << min(attempts, 11)
+	d = min(d, 6*time.Hour)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// deliverDue sends, for each inbox, the oldest waiting activity when it is
+// due. Taking only the head per inbox keeps each inbox's activities in
+// order (an Update never overtakes its Create) and makes backoff per inbox:
+// a dead peer does not delay anyone else.
+func (f *Federation) deliverDue(ctx context.Context) error {
+	for {
+		queue, err := f.store.Deliveries(ctx, 0)
+		if err != nil {
+			return err
+		}
+		now := f.now()
+		heads := map[string]bool{}
+		var due []state.Delivery
+		for _, d := range queue {
+			if heads[d.Inbox] {
+				continue
+			}
+			heads[d.Inbox] = true
+			if !d.NextAt.After(now) {
+				due = append(due, d)
+			}
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		sem := make(chan struct{}, f.workers)
+		var wg sync.WaitGroup
+		for _, d := range due {
+			if ctx.Err() != nil {
+				break
+			}
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				f.deliverOne(ctx, d)
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) {
+	pctx, cancel := context.WithTimeout(ctx, time.Minute)
+	err := f.post(pctx, d.Inbox, d.Body)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: the delivery stays queued as it was
+	}
+	f.notePeer(d.Inbox, err)
+	sctx := context.WithoutCancel(ctx)
+	if err == nil {
+		_ = f.store.DeleteDelivery(sctx, d.Seq)
+		return
+	}
+	d.Attempts++
+	d.LastErr = err.Error()
+	if permanent(err) || f.now().Sub(d.Created) > giveUpAfter {
+		f.log.Warn("delivery dropped", "inbox", d.Inbox, "attempts", d.Attempts, "err", err)
+		_ = f.store.DeleteDelivery(sctx, d.Seq)
+		return
+	}
+	d.NextAt = f.now().Add(backoff(d.Attempts))
+	f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", err)
+	_ = f.store.UpdateDelivery(sctx, d)
+}
+
+// notePeer records the outcome on the peers using that inbox, for
+// `communs peer list`.
+func (f *Federation) notePeer(inbox string, err error) {
+	ctx := context.Background()
+	peers, lerr := f.store.ListPeers(ctx)
+	if lerr != nil {
+		return
+	}
+	for _, p := range peers {
+		if p.Inbox != inbox && p.SharedInbox != inbox {
+			continue
+		}
+		if err == nil {
+			p.LastDelivery, p.LastError, p.Failures = f.now().UTC(), "", 0
+		} else {
+			p.LastError, p.Failures = err.Error(), p.Failures+1
+		}
+		_ = f.store.PutPeer(ctx, p)
+	}
+}
+
+// followerInboxes lists where an activity for all followers goes: shared
+// inboxes when the follower's server has one.
+func (f *Federation) followerInboxes(ctx context.Context) ([]string, error) {
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range peers {
+		if p.Follower != state.StateAccepted {
+			continue
+		}
+		if p.SharedInbox != "" {
+			out = append(out, p.SharedInbox)
+		} else {
+			out = append(out, p.Inbox)
+		}
+	}
+	return out, nil
+}

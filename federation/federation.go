@@ -1,0 +1,173 @@
+// Package federation makes a node an ActivityPub actor: discovery
+// (WebFinger, NodeInfo), its actor and resource objects, a verified inbox,
+// a persistent delivery queue, following other hubs and receiving their
+// resources. go-fed/activity provides the vocabulary, go-fed/httpsig the
+// HTTP signatures; both stay inside this package.
+package federation
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
+
+// Follow policies.
+const (
+	PolicyAuto    = "auto"
+	PolicyApprove = "approve"
+)
+
+// Config wires federation to the node.
+type Config struct {
+	// PublicURL is the node's external base URL: actor and object ids.
+	PublicURL string
+	// Username is the actor's name in acct:USERNAME@HOST (the hub slug).
+	Username string
+	Name     string
+	Summary  string
+	Service  *node.Service
+	Store    state.Store
+	// DataDir holds the actor's key (federation/actor.pem).
+	DataDir string
+	// Dev allows plain HTTP, loopback and private destinations and
+	// self-signed certificates: for local development and tests only.
+	Dev          bool
+	FollowPolicy string
+	Logger       *slog.Logger
+	Version      string
+	Now          func() time.Time
+	// DeliveryWorkers bounds concurrent POSTs (default 16).
+	DeliveryWorkers int
+}
+
+// Federation is the node's ActivityPub side.
+type Federation struct {
+	svc       *node.Service
+	store     state.Store
+	urls      urls
+	host      string
+	username  string
+	name      string
+	summary   string
+	key       *rsa.PrivateKey
+	publicPEM string
+	dev       bool
+	policy    string
+	log       *slog.Logger
+	version   string
+	userAgent string
+	now       func() time.Time
+	http      *http.Client
+	workers   int
+
+	wakeInbox, wakeDeliver, wakeFeed chan struct{}
+	backfills                        sync.Map // actor id -> struct{}: running
+}
+
+// New loads or creates the actor key and returns the federation side.
+func New(cfg Config) (*Federation, error) {
+	if cfg.Service == nil || cfg.Store == nil {
+		return nil, errors.New("federation: a service and a store are required")
+	}
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("federation: public URL %q is not an absolute URL", cfg.PublicURL)
+	}
+	if u.Scheme != "https" && !cfg.Dev {
+		return nil, fmt.Errorf("federation: public URL %s is not https; other hubs only talk HTTPS (use --dev-federation for local tests)", base)
+	}
+	if cfg.Username == "" {
+		cfg.Username = "hub"
+	}
+	if cfg.FollowPolicy == "" {
+		cfg.FollowPolicy = PolicyAuto
+	}
+	if cfg.FollowPolicy != PolicyAuto && cfg.FollowPolicy != PolicyApprove {
+		return nil, fmt.Errorf("--follow-policy %q: use auto or approve", cfg.FollowPolicy)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DeliveryWorkers <= 0 {
+		cfg.DeliveryWorkers = 16
+	}
+	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "federation", "actor.pem"))
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publicPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	f := &Federation{
+		svc: cfg.Service, store: cfg.Store, urls: urls{base: base}, host: strings.ToLower(u.Host),
+		username: cfg.Username, name: cfg.Name, summary: cfg.Summary, key: key, publicPEM: pub,
+		dev: cfg.Dev, policy: cfg.FollowPolicy, log: cfg.Logger.With("part", "federation"), version: cfg.Version,
+		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers,
+		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
+	}
+	f.userAgent = "Communs/" + cfg.Version + " (+" + base + "/)"
+	return f, nil
+}
+
+// Handle is acct:USERNAME@HOST without the scheme.
+func (f *Federation) Handle() string { return f.username + "@" + f.host }
+
+// ActorURL is the node's actor id.
+func (f *Federation) ActorURL() string { return f.urls.actor() }
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Notify tells the publisher the catalog changed.
+func (f *Federation) Notify() { wake(f.wakeFeed) }
+
+// Run runs the workers (inbox processing, delivery, publishing changes)
+// until ctx ends.
+func (f *Federation) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher} {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(ctx) }()
+	}
+	wg.Wait()
+}
+
+// loop calls step whenever woken or every period, with backoff on error.
+func (f *Federation) loop(ctx context.Context, what string, wakeC chan struct{}, period time.Duration, step func(context.Context) error) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		wait := period
+		if err := step(ctx); err != nil && ctx.Err() == nil {
+			f.log.Warn(what+" failed; will retry", "retry_in", backoff, "err", err)
+			wait = backoff
+			backoff = min(backoff*2, time.Minute)
+		} else {
+			backoff = time.Second
+		}
+		select {
+		case <-ctx.Done():
+		case <-wakeC:
+		case <-time.After(wait):
+		}
+	}
+}

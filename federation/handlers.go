@@ -1,0 +1,374 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
+
+// maxInboxBody bounds an incoming activity.
+const maxInboxBody = 1 << 20
+
+// pageSize is the number of items per outbox or collection page.
+const pageSize = 50
+
+// Handler serves the federation routes and passes the rest to next: a
+// request for /r/{id} that asks for ActivityPub JSON gets the object,
+// anything else the HTML page.
+func (f *Federation) Handler(next http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/webfinger", f.webfinger)
+	mux.HandleFunc("GET /.well-known/nodeinfo", f.nodeinfoLinks)
+	mux.HandleFunc("GET /nodeinfo/2.1", f.nodeinfo)
+	mux.HandleFunc("GET /actor", f.actor)
+	mux.HandleFunc("POST /actor/inbox", f.inbox)
+	mux.HandleFunc("POST /inbox", f.inbox)
+	mux.HandleFunc("GET /actor/outbox", f.outbox)
+	mux.HandleFunc("GET /actor/followers", f.collection(func(p state.Peer) bool { return p.Follower == state.StateAccepted }, "followers"))
+	mux.HandleFunc("GET /actor/following", f.collection(func(p state.Peer) bool { return p.Following == state.StateAccepted }, "following"))
+	mux.HandleFunc("GET /ns/communs", func(w http.ResponseWriter, r *http.Request) {
+		writeAS(w, http.StatusOK, "application/ld+json", ContextDocument())
+	})
+	mux.HandleFunc("GET /r/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !wantsAS(r) || strings.HasSuffix(r.PathValue("id"), ".zip") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		f.object(w, r)
+	})
+	mux.Handle("/", next)
+	return mux
+}
+
+// wantsAS reports whether the client asks for ActivityPub JSON rather
+// than the HTML page.
+func wantsAS(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if mt == contentTypeAS || (mt == "application/ld+json" && strings.Contains(params["profile"], "activitystreams")) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeAS(w http.ResponseWriter, status int, ctype string, v any) {
+	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
+	w.Header().Set("Vary", "Accept")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func (f *Federation) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
+	f.log.Info("federation request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	writeAS(w, status, "application/json", map[string]any{"error": map[string]string{"code": http.StatusText(status), "message": err.Error()}})
+}
+
+func (f *Federation) webfinger(w http.ResponseWriter, r *http.Request) {
+	res := r.URL.Query().Get("resource")
+	want := []string{"acct:" + f.Handle(), f.urls.actor()}
+	if !contains(want, strings.ToLower(res)) && res != f.urls.actor() {
+		f.fail(w, r, http.StatusNotFound, fmt.Errorf("no account %q here; this hub is acct:%s", res, f.Handle()))
+		return
+	}
+	writeAS(w, http.StatusOK, "application/jrd+json", map[string]any{
+		"subject": "acct:" + f.Handle(),
+		"aliases": []string{f.urls.actor()},
+		"links": []map[string]string{
+			{"rel": "self", "type": contentTypeAS, "href": f.urls.actor()},
+			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": f.urls.base + "/"},
+		},
+	})
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Federation) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
+	writeAS(w, http.StatusOK, "application/json", map[string]any{"links": []map[string]string{
+		{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": f.urls.base + "/nodeinfo/2.1"},
+	}})
+}
+
+func (f *Federation) nodeinfo(w http.ResponseWriter, r *http.Request) {
+	local, _ := f.countLocal(r.Context())
+	writeAS(w, http.StatusOK, `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"`, map[string]any{
+		"version":           "2.1",
+		"software":          map[string]any{"name": "communs", "version": f.version, "repository": "https://github.com/communs-numerique/communs"},
+		"protocols":         []string{"activitypub"},
+		"services":          map[string]any{"inbound": []string{}, "outbound": []string{"atom1.0"}},
+		"openRegistrations": false,
+		"usage":             map[string]any{"users": map[string]int{"total": 1}, "localPosts": local},
+		"metadata":          map[string]any{"nodeName": f.name, "nodeDescription": f.summary, "actor": f.urls.actor(), "handle": f.Handle()},
+	})
+}
+
+func (f *Federation) countLocal(ctx context.Context) (int, error) {
+	n, cursor := 0, ""
+	for {
+		rs, next, err := f.svc.List(ctx, node.ListOptions{After: cursor, Limit: 100, Origin: "local"})
+		if err != nil {
+			return n, err
+		}
+		n += len(rs)
+		if next == "" {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+func (f *Federation) actorJSON() (map[string]any, error) {
+	return actorDoc(f.urls, f.username, f.name, f.summary, f.publicPEM, f.policy == PolicyApprove)
+}
+
+func (f *Federation) actor(w http.ResponseWriter, r *http.Request) {
+	if !wantsAS(r) {
+		http.Redirect(w, r, f.urls.base+"/", http.StatusSeeOther)
+		return
+	}
+	doc, err := f.actorJSON()
+	if err != nil {
+		f.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	writeAS(w, http.StatusOK, contentTypeAS, doc)
+}
+
+func (f *Federation) object(w http.ResponseWriter, r *http.Request) {
+	res, err := f.svc.Get(r.Context(), r.PathValue("id"))
+	if err == nil && !res.Local() {
+		err = fmt.Errorf("resource %s is a copy; its origin is %s: %w", res.ID, res.Origin, node.ErrNotFound)
+	}
+	if err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, node.ErrNotFound) {
+			status = http.StatusNotFound
+		}
+		f.fail(w, r, status, err)
+		return
+	}
+	doc, err := resourceObject(f.urls, res)
+	if err != nil {
+		f.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	writeAS(w, http.StatusOK, contentTypeAS, doc)
+}
+
+// outbox pages the Create activities of the current local resources,
+// newest first: what a new follower backfills from.
+func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if !q.Has("page") {
+		total, _ := f.countLocal(ctx)
+		writeAS(w, http.StatusOK, contentTypeAS, map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": f.urls.outbox(), "type": "OrderedCollection",
+			"totalItems": total, "first": f.urls.outbox() + "?page=1",
+		})
+		return
+	}
+	rs, next, err := f.svc.List(ctx, node.ListOptions{After: q.Get("after"), Limit: pageSize, Origin: "local"})
+	if err != nil {
+		f.fail(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	items := []any{}
+	for _, res := range rs {
+		obj, err := resourceObject(f.urls, res)
+		if err != nil {
+			continue
+		}
+		act, err := activity("Create", f.urls.activity("create", res.ID), f.urls.actor(), obj, []string{asPublic}, []string{f.urls.followers()})
+		if err != nil {
+			continue
+		}
+		delete(act, "@context")
+		items = append(items, act)
+	}
+	page := map[string]any{
+		"@context": ldContext(), "id": f.urls.outbox() + "?" + q.Encode(), "type": "OrderedCollectionPage",
+		"partOf": f.urls.outbox(), "orderedItems": items,
+	}
+	if next != "" {
+		page["next"] = f.urls.outbox() + "?page=1&after=" + next
+	}
+	writeAS(w, http.StatusOK, contentTypeAS, page)
+}
+
+func (f *Federation) collection(keep func(state.Peer) bool, name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		peers, err := f.store.ListPeers(r.Context())
+		if err != nil {
+			f.fail(w, r, http.StatusInternalServerError, err)
+			return
+		}
+		items := []string{}
+		for _, p := range peers {
+			if keep(p) {
+				items = append(items, p.ActorID)
+			}
+		}
+		writeAS(w, http.StatusOK, contentTypeAS, map[string]any{
+			"@context": "https://www.w3.org/ns/activitystreams", "id": f.urls.base + "/actor/" + name,
+			"type": "OrderedCollection", "totalItems": len(items), "orderedItems": items,
+		})
+	}
+}
+
+// inbox is the security pipeline of every incoming activity: size, type,
+// signature (fresh, covering the body's digest), key owner = actor, ids on
+// the actor's host, sender not blocked, activity not seen before. Only then
+// is it persisted and answered 202; a worker applies it.
+func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != contentTypeAS && mt != "application/ld+json" {
+		f.fail(w, r, http.StatusUnsupportedMediaType, fmt.Errorf("send activities as %s (got %q)", contentTypeAS, r.Header.Get("Content-Type")))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInboxBody))
+	if err != nil {
+		f.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("activity larger than %d bytes", maxInboxBody))
+		return
+	}
+	act, err := parseActivity(ctx, body)
+	if err != nil {
+		f.fail(w, r, http.StatusBadRequest, err)
+		return
+	}
+	actorHost := hostOf(act.Actor)
+	if blocked, err := f.store.Blocked(ctx, hostname(actorHost)); err != nil || blocked {
+		f.fail(w, r, http.StatusForbidden, fmt.Errorf("%s is blocked by this hub", actorHost))
+		return
+	}
+	if err := f.checkSignature(ctx, r, body, act.Actor); err != nil {
+		f.fail(w, r, http.StatusUnauthorized, err)
+		return
+	}
+	if hostOf(act.ID) != actorHost {
+		f.fail(w, r, http.StatusBadRequest, fmt.Errorf("activity id %s is not on the actor's host %s", act.ID, actorHost))
+		return
+	}
+	switch act.Type {
+	case "Create", "Update", "Delete":
+		if hostOf(act.ObjectID) != actorHost {
+			f.fail(w, r, http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
+			return
+		}
+	}
+	fresh, err := f.store.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
+	if err != nil {
+		f.fail(w, r, http.StatusServiceUnavailable, fmt.Errorf("could not record the activity; retry later: %w", err))
+		return
+	}
+	if !fresh {
+		f.fail(w, r, http.StatusConflict, fmt.Errorf("activity %s was already received", act.ID))
+		return
+	}
+	wake(f.wakeInbox)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// hostname drops a port: blocks are by domain.
+func hostname(hostport string) string {
+	if i := strings.LastIndexByte(hostport, ':'); i > 0 && !strings.Contains(hostport[i:], "]") {
+		if _, err := strconv.Atoi(hostport[i+1:]); err == nil {
+			return hostport[:i]
+		}
+	}
+	return hostport
+}
+
+// checkSignature verifies the request against the actor's key, fetching
+// the key when unknown and once more when the cached one fails (the actor
+// may have rotated it).
+func (f *Federation) checkSignature(ctx context.Context, r *http.Request, body []byte, actor string) error {
+	keyID, v, err := signedKeyID(r, body, f.now())
+	if err != nil {
+		return err
+	}
+	k, err := f.store.GetKey(ctx, keyID)
+	cached := err == nil
+	if !cached {
+		if k, err = f.fetchKey(ctx, keyID); err != nil {
+			return err
+		}
+	}
+	if k.Owner != actor {
+		return fmt.Errorf("%w: key %s belongs to %s, not to the activity's actor %s", errSignature, keyID, k.Owner, actor)
+	}
+	if err := verify(v, k.PEM); err != nil {
+		if !cached {
+			return err
+		}
+		if k, err = f.fetchKey(ctx, keyID); err != nil {
+			return err
+		}
+		// The verifier consumed nothing: verify again with the new key.
+		if k.Owner != actor {
+			return fmt.Errorf("%w: key %s belongs to %s, not to %s", errSignature, keyID, k.Owner, actor)
+		}
+		return verify(v, k.PEM)
+	}
+	return nil
+}
+
+// fetchKey reads a remote actor's public key by its id (the actor document
+// or the key document) and caches it.
+func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKey, error) {
+	docURL, _, _ := strings.Cut(keyID, "#")
+	var doc struct {
+		ID        string `json:"id"`
+		Owner     string `json:"owner"`
+		PEM       string `json:"publicKeyPem"`
+		PublicKey struct {
+			ID    string `json:"id"`
+			Owner string `json:"owner"`
+			PEM   string `json:"publicKeyPem"`
+		} `json:"publicKey"`
+	}
+	if err := f.getJSON(ctx, docURL, &doc); err != nil {
+		return state.RemoteKey{}, fmt.Errorf("%w: fetch key %s: %v", errSignature, keyID, err)
+	}
+	k := state.RemoteKey{KeyID: keyID, Fetched: f.now().UTC()}
+	switch {
+	case doc.PublicKey.PEM != "" && doc.PublicKey.ID == keyID:
+		k.Owner, k.PEM = doc.PublicKey.Owner, doc.PublicKey.PEM
+		if k.Owner == "" {
+			k.Owner = doc.ID
+		}
+	case doc.PEM != "" && doc.ID == keyID:
+		k.Owner, k.PEM = doc.Owner, doc.PEM
+	default:
+		return k, fmt.Errorf("%w: %s does not publish key %s", errSignature, docURL, keyID)
+	}
+	if hostOf(k.Owner) != hostOf(keyID) {
+		return k, fmt.Errorf("%w: key %s claims an owner on another host (%s)", errSignature, keyID, k.Owner)
+	}
+	if err := f.store.PutKey(ctx, k); err != nil {
+		return k, err
+	}
+	return k, nil
+}

@@ -1,0 +1,242 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
+
+func (f *Federation) runInbox(ctx context.Context) {
+	f.loop(ctx, "inbox processing", f.wakeInbox, 30*time.Second, f.processInbox)
+}
+
+// processInbox applies recorded activities in arrival order. An activity
+// that cannot be applied for good (refused licence, unknown follow) is
+// logged and dropped; one that fails for a passing reason (storage down,
+// origin unreachable for a mirror) stays for the next round.
+func (f *Federation) processInbox(ctx context.Context) error {
+	for {
+		items, err := f.store.InboxItems(ctx, 50)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		for _, it := range items {
+			err := f.apply(ctx, it)
+			switch {
+			case err == nil:
+			case errors.Is(err, node.ErrUnavailable) || errors.Is(err, context.Canceled):
+				return err
+			default:
+				f.log.Warn("activity dropped", "id", it.ID, "actor", it.Actor, "err", err)
+			}
+			if err := f.store.InboxDone(ctx, it.Seq); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
+	act, err := parseActivity(ctx, it.Body)
+	if err != nil {
+		return err
+	}
+	switch act.Type {
+	case "Follow":
+		return f.onFollow(ctx, act)
+	case "Accept", "Reject":
+		return f.onAnswer(ctx, act)
+	case "Undo":
+		return f.onUndo(ctx, act)
+	case "Create", "Update":
+		return f.onResource(ctx, act)
+	case "Delete":
+		return f.onDelete(ctx, act)
+	}
+	return nil
+}
+
+// peerFor returns what is known of an actor, fetching its document when
+// it is new (inbox, shared inbox, name).
+func (f *Federation) peerFor(ctx context.Context, actorID string) (state.Peer, error) {
+	p, err := f.store.GetPeer(ctx, actorID)
+	if err == nil {
+		return p, nil
+	}
+	if !errors.Is(err, node.ErrNotFound) {
+		return p, err
+	}
+	return f.fetchActor(ctx, actorID)
+}
+
+type actorDocument struct {
+	ID                string `json:"id"`
+	Type              string `json:"type"`
+	PreferredUsername string `json:"preferredUsername"`
+	Name              string `json:"name"`
+	Inbox             string `json:"inbox"`
+	Outbox            string `json:"outbox"`
+	Endpoints         struct {
+		SharedInbox string `json:"sharedInbox"`
+	} `json:"endpoints"`
+}
+
+func (f *Federation) fetchActor(ctx context.Context, actorID string) (state.Peer, error) {
+	var doc actorDocument
+	if err := f.getJSON(ctx, actorID, &doc); err != nil {
+		return state.Peer{}, err
+	}
+	if doc.ID != actorID || doc.Inbox == "" {
+		return state.Peer{}, fmt.Errorf("%s is not an actor document (id %q, inbox %q)", actorID, doc.ID, doc.Inbox)
+	}
+	host := hostOf(doc.ID)
+	for _, u := range []string{doc.Inbox, doc.Outbox, doc.Endpoints.SharedInbox} {
+		if u != "" && hostOf(u) != host {
+			return state.Peer{}, fmt.Errorf("actor %s names an inbox or outbox on another host (%s)", actorID, u)
+		}
+	}
+	return state.Peer{ActorID: doc.ID, Host: host, Handle: doc.PreferredUsername + "@" + host, Name: doc.Name,
+		Inbox: doc.Inbox, SharedInbox: doc.Endpoints.SharedInbox, Outbox: doc.Outbox, Updated: f.now().UTC()}, nil
+}
+
+func (f *Federation) onFollow(ctx context.Context, act incoming) error {
+	if act.ObjectID != f.urls.actor() {
+		return fmt.Errorf("Follow of %s, which is not this hub", act.ObjectID)
+	}
+	p, err := f.peerFor(ctx, act.Actor)
+	if err != nil {
+		return err
+	}
+	p.FollowerFollowID = act.ID
+	p.Updated = f.now().UTC()
+	if f.policy == PolicyApprove && p.Follower != state.StateAccepted {
+		p.Follower = state.StatePending
+		f.log.Info("follow request waits for approval (communs peer requests)", "actor", act.Actor)
+		return f.store.PutPeer(ctx, p)
+	}
+	p.Follower = state.StateAccepted
+	if err := f.store.PutPeer(ctx, p); err != nil {
+		return err
+	}
+	f.log.Info("new follower", "actor", act.Actor)
+	return f.answerFollow(ctx, p, "Accept")
+}
+
+// answerFollow sends Accept or Reject for the follower's Follow.
+func (f *Federation) answerFollow(ctx context.Context, p state.Peer, kind string) error {
+	follow := map[string]any{"id": p.FollowerFollowID, "type": "Follow", "actor": p.ActorID, "object": f.urls.actor()}
+	act, err := activity(kind, f.urls.activity(lower(kind), newID()), f.urls.actor(), follow, []string{p.ActorID}, nil)
+	if err != nil {
+		return err
+	}
+	return f.enqueue(ctx, act, []string{p.Inbox})
+}
+
+func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
+	p, err := f.store.GetPeer(ctx, act.Actor)
+	if err != nil {
+		return fmt.Errorf("%s answered a follow this hub did not send: %w", act.Actor, err)
+	}
+	if p.FollowID == "" || (act.ObjectID != p.FollowID && act.ObjectID != f.urls.actor()) {
+		return fmt.Errorf("%s answered %s, not this hub's follow %s", act.Actor, act.ObjectID, p.FollowID)
+	}
+	if act.Type == "Reject" {
+		p.Following = state.StateRejected
+		f.log.Info("follow rejected", "actor", act.Actor)
+		return f.store.PutPeer(ctx, p)
+	}
+	p.Following = state.StateAccepted
+	p.Updated = f.now().UTC()
+	if err := f.store.PutPeer(ctx, p); err != nil {
+		return err
+	}
+	f.log.Info("follow accepted; backfilling", "actor", act.Actor)
+	f.startBackfill(p)
+	return nil
+}
+
+func (f *Federation) onUndo(ctx context.Context, act incoming) error {
+	inner := ""
+	if act.Object != nil {
+		inner, _ = act.Object["type"].(string)
+	}
+	p, err := f.store.GetPeer(ctx, act.Actor)
+	if err != nil {
+		return nil // nothing to undo
+	}
+	if inner == "Follow" || act.ObjectID == p.FollowerFollowID {
+		p.Follower, p.FollowerFollowID = "", ""
+		f.log.Info("follower left", "actor", act.Actor)
+		return f.savePeer(ctx, p)
+	}
+	return nil
+}
+
+// savePeer stores a peer, or forgets it when no relation is left.
+func (f *Federation) savePeer(ctx context.Context, p state.Peer) error {
+	if p.Follower == "" && p.Following == "" {
+		return f.store.DeletePeer(ctx, p.ActorID)
+	}
+	p.Updated = f.now().UTC()
+	return f.store.PutPeer(ctx, p)
+}
+
+// onResource stores a resource sent by a hub this node follows, checked
+// against this node's licence policy, mirrored when the peer's policy says
+// so.
+func (f *Federation) onResource(ctx context.Context, act incoming) error {
+	p, err := f.store.GetPeer(ctx, act.Actor)
+	if err != nil || p.Following != state.StateAccepted {
+		return fmt.Errorf("%s %s from %s, which this hub does not follow", act.Type, act.ObjectID, act.Actor)
+	}
+	if act.Object == nil {
+		return fmt.Errorf("%s %s without the object embedded", act.Type, act.ObjectID)
+	}
+	return f.saveRemote(ctx, p, act.Object)
+}
+
+func (f *Federation) saveRemote(ctx context.Context, p state.Peer, obj map[string]any) error {
+	r, files, err := parseResource(obj)
+	if err != nil {
+		return err
+	}
+	if hostOf(r.Origin) != p.Host {
+		return fmt.Errorf("object %s is not on %s", r.Origin, p.Host)
+	}
+	m := node.Mirror{MaxSize: p.MirrorMaxSize}
+	if p.Mirror == state.MirrorFiles {
+		m.Fetch = f.fetchFile
+	}
+	if _, err := f.svc.SaveRemote(ctx, r, files, m); err != nil {
+		return fmt.Errorf("resource %s from %s: %w", r.Origin, p.Host, err)
+	}
+	return nil
+}
+
+func (f *Federation) onDelete(ctx context.Context, act incoming) error {
+	slug := ""
+	if act.Object != nil {
+		slug, _ = act.Object["slug"].(string)
+	}
+	if slug == "" {
+		slug = act.ObjectID[lastSlash(act.ObjectID)+1:]
+	}
+	if act.ObjectID == act.Actor {
+		// The actor itself is gone: forget the peer.
+		return f.store.DeletePeer(ctx, act.Actor)
+	}
+	return f.svc.DeleteRemote(ctx, node.RemoteID(act.ObjectID, slug), act.ObjectID)
+}
+
+func lastSlash(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '/' {
+			return i
+		}
+	}
+	return -1
+}

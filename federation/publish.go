@@ -1,0 +1,95 @@
+package federation
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// feedCursor names the publisher's position in the catalog's change feed.
+const feedCursor = "federation"
+
+func (f *Federation) runPublisher(ctx context.Context) {
+	f.loop(ctx, "publishing changes", f.wakeFeed, 5*time.Second, f.publishChanges)
+}
+
+// publishChanges turns each change of a local resource into a Create,
+// Update or Delete for the followers. The cursor moves after the
+// activities are queued: a crash in between re-queues them, and receivers
+// deduplicate by activity id... which differs, so they apply it twice,
+// harmlessly (an Update of the same state).
+func (f *Federation) publishChanges(ctx context.Context) error {
+	cat := f.svc.Catalog()
+	for {
+		after, err := cat.Cursor(ctx, feedCursor)
+		if err != nil {
+			return err
+		}
+		changes, err := cat.Changes(ctx, after, 200)
+		if err != nil || len(changes) == 0 {
+			return err
+		}
+		inboxes, err := f.followerInboxes(ctx)
+		if err != nil {
+			return err
+		}
+		for _, ch := range changes {
+			if err := f.publishChange(ctx, ch, inboxes); err != nil {
+				return err
+			}
+			if err := cat.SetCursor(context.WithoutCancel(ctx), feedCursor, ch.Seq); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes []string) error {
+	announced, err := f.store.Announced(ctx, ch.ResourceID)
+	if err != nil {
+		return err
+	}
+	r, err := f.svc.Catalog().Get(ctx, ch.ResourceID)
+	if errors.Is(err, node.ErrNotFound) {
+		if !announced {
+			return nil
+		}
+		objectID := f.urls.object(ch.ResourceID)
+		tomb := map[string]any{"id": objectID, "type": "Tombstone", "slug": ch.ResourceID}
+		act, err := activity("Delete", f.urls.activity("delete", newID()), f.urls.actor(), tomb, []string{asPublic}, []string{f.urls.followers()})
+		if err != nil {
+			return err
+		}
+		if err := f.enqueue(ctx, act, inboxes); err != nil {
+			return err
+		}
+		return f.store.SetAnnounced(ctx, ch.ResourceID, false)
+	}
+	if err != nil {
+		return err
+	}
+	if !r.Local() {
+		return nil // other hubs hear it from its origin
+	}
+	obj, err := resourceObject(f.urls, r)
+	if err != nil {
+		return err
+	}
+	kind, id := "Create", f.urls.activity("create", r.ID)
+	if announced {
+		kind, id = "Update", f.urls.activity("update", newID())
+	}
+	act, err := activity(kind, id, f.urls.actor(), obj, []string{asPublic}, []string{f.urls.followers()})
+	if err != nil {
+		return err
+	}
+	if err := f.enqueue(ctx, act, inboxes); err != nil {
+		return err
+	}
+	if !announced {
+		return f.store.SetAnnounced(ctx, r.ID, true)
+	}
+	return nil
+}

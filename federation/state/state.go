@@ -1,0 +1,117 @@
+// Package state holds what federation persists: peers, its inbox and delivery
+// queues, blocks and cached keys. It has no dependency on go-fed or HTTP, so
+// the bbolt catalog can implement its Store without pulling them in.
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// Follow states, on both sides of a relationship.
+const (
+	StatePending  = "pending"
+	StateAccepted = "accepted"
+	StateRejected = "rejected"
+)
+
+// Mirror policies for a followed hub's files.
+const (
+	MirrorNone  = "none"
+	MirrorFiles = "files"
+)
+
+// Peer is another actor this node knows: a hub it follows, a hub or a
+// Mastodon/GoToSocial account that follows it, or both.
+type Peer struct {
+	ActorID     string `json:"actor_id"`
+	Host        string `json:"host"`
+	Handle      string `json:"handle,omitempty"` // name@host
+	Name        string `json:"name,omitempty"`
+	Inbox       string `json:"inbox"`
+	SharedInbox string `json:"shared_inbox,omitempty"`
+	Outbox      string `json:"outbox,omitempty"`
+	// Following is this node's follow of the peer; FollowID the id of the
+	// Follow activity sent, so that an Accept or an Undo can name it.
+	Following string `json:"following,omitempty"`
+	FollowID  string `json:"follow_id,omitempty"`
+	// Follower is the peer's follow of this node; FollowerFollowID the id
+	// of the Follow it sent (Accept and Reject refer to it).
+	Follower         string `json:"follower,omitempty"`
+	FollowerFollowID string `json:"follower_follow_id,omitempty"`
+	Mirror           string `json:"mirror,omitempty"`
+	MirrorMaxSize    int64  `json:"mirror_max_size,omitempty"`
+
+	LastDelivery time.Time `json:"last_delivery,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
+	Failures     int       `json:"failures,omitempty"`
+	Backfilled   time.Time `json:"backfilled,omitzero"`
+	Updated      time.Time `json:"updated"`
+}
+
+// InboxItem is a verified activity waiting to be applied.
+type InboxItem struct {
+	Seq      uint64    `json:"seq"`
+	ID       string    `json:"id"`
+	Actor    string    `json:"actor"`
+	Body     []byte    `json:"body"`
+	Received time.Time `json:"received"`
+}
+
+// Delivery is one activity to POST to one inbox.
+type Delivery struct {
+	Seq      uint64    `json:"seq"`
+	Inbox    string    `json:"inbox"`
+	Body     []byte    `json:"body"`
+	Attempts int       `json:"attempts"`
+	NextAt   time.Time `json:"next_at"`
+	Created  time.Time `json:"created"`
+	LastErr  string    `json:"last_error,omitempty"`
+}
+
+// RemoteKey is a cached public key of a remote actor.
+type RemoteKey struct {
+	KeyID   string    `json:"key_id"`
+	Owner   string    `json:"owner"`
+	PEM     string    `json:"pem"`
+	Fetched time.Time `json:"fetched"`
+}
+
+// Store persists what federation must not lose across restarts. The bbolt
+// catalog implements it (storage/catalog), so that queues and peers live in
+// the node's single consistent file.
+type Store interface {
+	PutPeer(ctx context.Context, p Peer) error
+	// GetPeer returns node.ErrNotFound for an unknown actor.
+	GetPeer(ctx context.Context, actorID string) (Peer, error)
+	ListPeers(ctx context.Context) ([]Peer, error)
+	DeletePeer(ctx context.Context, actorID string) error
+
+	// EnqueueInbox records an activity unless its id was seen before, in
+	// which case it returns false and stores nothing.
+	EnqueueInbox(ctx context.Context, it InboxItem) (bool, error)
+	InboxItems(ctx context.Context, limit int) ([]InboxItem, error)
+	InboxDone(ctx context.Context, seq uint64) error
+
+	EnqueueDeliveries(ctx context.Context, ds []Delivery) error
+	// Deliveries returns the queue in order, oldest first.
+	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+	UpdateDelivery(ctx context.Context, d Delivery) error
+	DeleteDelivery(ctx context.Context, seq uint64) error
+	DeliveryCount(ctx context.Context) (int, error)
+
+	Block(ctx context.Context, domain string) error
+	Unblock(ctx context.Context, domain string) error
+	Blocked(ctx context.Context, domain string) (bool, error)
+	Blocks(ctx context.Context) ([]string, error)
+
+	PutKey(ctx context.Context, k RemoteKey) error
+	// GetKey returns node.ErrNotFound for an unknown key id.
+	GetKey(ctx context.Context, keyID string) (RemoteKey, error)
+
+	// Announced reports whether a Create was sent for a local resource, so
+	// a later change is an Update; SetAnnounced records it (false on
+	// delete).
+	Announced(ctx context.Context, id string) (bool, error)
+	SetAnnounced(ctx context.Context, id string, v bool) error
+}

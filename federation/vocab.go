@@ -1,0 +1,281 @@
+package federation
+
+import (
+	"fmt"
+	"html"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-fed/activity/streams"
+	"github.com/go-fed/activity/streams/vocab"
+
+	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/storage/search"
+)
+
+// Namespace is the IRI of Communs' extension terms. Every node publishes
+// the same context (at /ns/communs) and also inlines it in each document,
+// so LD-unaware servers (most of the fediverse) read plain JSON keys.
+const Namespace = "https://w3id.org/communs/ns#"
+
+const (
+	asPublic      = "https://www.w3.org/ns/activitystreams#Public"
+	contentTypeAS = "application/activity+json"
+)
+
+// contextTerms are the extension terms of a resource object.
+var contextTerms = map[string]any{
+	"communs":                   Namespace,
+	"schema":                    "http://schema.org/",
+	"Hashtag":                   "as:Hashtag",
+	"sensitive":                 "as:sensitive",
+	"manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+	"kind":                      "communs:kind",
+	"themes":                    "communs:themes",
+	"targetAudience":            "communs:audience",
+	"level":                     "communs:level",
+	"hub":                       "communs:hub",
+	"slug":                      "communs:slug",
+	"authors":                   "communs:authors",
+	"spdx":                      "communs:spdx",
+	"size":                      "communs:size",
+	"digest":                    "communs:digest",
+	"inLanguage":                "schema:inLanguage",
+	"datePublished":             "schema:datePublished",
+	"license":                   map[string]any{"@id": "schema:license", "@type": "@id"},
+}
+
+// ldContext is the @context of every document this node serves. go-fed
+// builds its own from a map, whose order varies; a fixed one keeps golden
+// files and signatures stable.
+func ldContext() []any {
+	return []any{"https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1", contextTerms}
+}
+
+// ContextDocument is served at /ns/communs.
+func ContextDocument() map[string]any { return map[string]any{"@context": contextTerms} }
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(fmt.Sprintf("federation: bad URL %q: %v", s, err))
+	}
+	return u
+}
+
+func idProp(s string) vocab.JSONLDIdProperty {
+	p := streams.NewJSONLDIdProperty()
+	p.Set(mustURL(s))
+	return p
+}
+
+// serialize turns a go-fed value into JSON with this node's context.
+func serialize(t vocab.Type) (map[string]any, error) {
+	m, err := streams.Serialize(t)
+	if err != nil {
+		return nil, fmt.Errorf("serialize %s: %w", t.GetTypeName(), err)
+	}
+	m["@context"] = ldContext()
+	return m, nil
+}
+
+// urls are the addresses of this node's actor and objects.
+type urls struct{ base string }
+
+func (u urls) actor() string           { return u.base + "/actor" }
+func (u urls) key() string             { return u.base + "/actor#main-key" }
+func (u urls) inbox() string           { return u.base + "/actor/inbox" }
+func (u urls) sharedInbox() string     { return u.base + "/inbox" }
+func (u urls) outbox() string          { return u.base + "/actor/outbox" }
+func (u urls) followers() string       { return u.base + "/actor/followers" }
+func (u urls) following() string       { return u.base + "/actor/following" }
+func (u urls) object(id string) string { return u.base + "/r/" + id }
+func (u urls) file(id, name string) string {
+	return u.base + "/r/" + id + "/files/" + url.PathEscape(name)
+}
+func (u urls) activity(kind, id string) string {
+	return u.base + "/activities/" + kind + "/" + id
+}
+
+// actorDoc is the node's actor: an Organization that Mastodon and
+// GoToSocial can follow.
+func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool) (map[string]any, error) {
+	org := streams.NewActivityStreamsOrganization()
+	org.SetJSONLDId(idProp(u.actor()))
+	pu := streams.NewActivityStreamsPreferredUsernameProperty()
+	pu.SetXMLSchemaString(username)
+	org.SetActivityStreamsPreferredUsername(pu)
+	n := streams.NewActivityStreamsNameProperty()
+	n.AppendXMLSchemaString(name)
+	org.SetActivityStreamsName(n)
+	if summary != "" {
+		s := streams.NewActivityStreamsSummaryProperty()
+		s.AppendXMLSchemaString(html.EscapeString(summary))
+		org.SetActivityStreamsSummary(s)
+	}
+	inbox := streams.NewActivityStreamsInboxProperty()
+	inbox.SetIRI(mustURL(u.inbox()))
+	org.SetActivityStreamsInbox(inbox)
+	outbox := streams.NewActivityStreamsOutboxProperty()
+	outbox.SetIRI(mustURL(u.outbox()))
+	org.SetActivityStreamsOutbox(outbox)
+	followers := streams.NewActivityStreamsFollowersProperty()
+	followers.SetIRI(mustURL(u.followers()))
+	org.SetActivityStreamsFollowers(followers)
+	following := streams.NewActivityStreamsFollowingProperty()
+	following.SetIRI(mustURL(u.following()))
+	org.SetActivityStreamsFollowing(following)
+	home := streams.NewActivityStreamsUrlProperty()
+	home.AppendIRI(mustURL(u.base + "/"))
+	org.SetActivityStreamsUrl(home)
+
+	pk := streams.NewW3IDSecurityV1PublicKey()
+	pk.SetJSONLDId(idProp(u.key()))
+	owner := streams.NewW3IDSecurityV1OwnerProperty()
+	owner.SetIRI(mustURL(u.actor()))
+	pk.SetW3IDSecurityV1Owner(owner)
+	pem := streams.NewW3IDSecurityV1PublicKeyPemProperty()
+	pem.Set(publicKeyPEM)
+	pk.SetW3IDSecurityV1PublicKeyPem(pem)
+	pkp := streams.NewW3IDSecurityV1PublicKeyProperty()
+	pkp.AppendW3IDSecurityV1PublicKey(pk)
+	org.SetW3IDSecurityV1PublicKey(pkp)
+
+	m, err := serialize(org)
+	if err != nil {
+		return nil, err
+	}
+	// Not in go-fed's vocabulary; Mastodon reads both.
+	m["endpoints"] = map[string]any{"sharedInbox": u.sharedInbox()}
+	m["manuallyApprovesFollowers"] = manual
+	return m, nil
+}
+
+// resourceObject is a resource as an AS2 Page: Mastodon and GoToSocial show
+// it as a post with its name, summary and link; Communs nodes read the
+// extension terms and the attachments' digests.
+func resourceObject(u urls, r node.Resource) (map[string]any, error) {
+	objectID := u.object(r.ID)
+	if !r.Local() {
+		return nil, fmt.Errorf("resource %s comes from %s: only local resources are federated", r.ID, r.Origin)
+	}
+	p := streams.NewActivityStreamsPage()
+	p.SetJSONLDId(idProp(objectID))
+	n := streams.NewActivityStreamsNameProperty()
+	n.AppendXMLSchemaString(r.Title)
+	p.SetActivityStreamsName(n)
+	if r.Summary != "" {
+		s := streams.NewActivityStreamsSummaryProperty()
+		s.AppendXMLSchemaString(html.EscapeString(r.Summary))
+		p.SetActivityStreamsSummary(s)
+	}
+	c := streams.NewActivityStreamsContentProperty()
+	c.AppendXMLSchemaString(contentHTML(r, objectID))
+	p.SetActivityStreamsContent(c)
+	link := streams.NewActivityStreamsUrlProperty()
+	link.AppendIRI(mustURL(objectID))
+	p.SetActivityStreamsUrl(link)
+	by := streams.NewActivityStreamsAttributedToProperty()
+	by.AppendIRI(mustURL(u.actor()))
+	p.SetActivityStreamsAttributedTo(by)
+	to := streams.NewActivityStreamsToProperty()
+	to.AppendIRI(mustURL(asPublic))
+	p.SetActivityStreamsTo(to)
+	cc := streams.NewActivityStreamsCcProperty()
+	cc.AppendIRI(mustURL(u.followers()))
+	p.SetActivityStreamsCc(cc)
+	pub := streams.NewActivityStreamsPublishedProperty()
+	pub.Set(r.Created.UTC().Truncate(time.Second))
+	p.SetActivityStreamsPublished(pub)
+	upd := streams.NewActivityStreamsUpdatedProperty()
+	upd.Set(r.Updated.UTC().Truncate(time.Second))
+	p.SetActivityStreamsUpdated(upd)
+	att := streams.NewActivityStreamsAttachmentProperty()
+	for _, f := range r.Files {
+		d := streams.NewActivityStreamsDocument()
+		dn := streams.NewActivityStreamsNameProperty()
+		dn.AppendXMLSchemaString(f.Name)
+		d.SetActivityStreamsName(dn)
+		mt := streams.NewActivityStreamsMediaTypeProperty()
+		mt.Set(f.MediaType)
+		d.SetActivityStreamsMediaType(mt)
+		du := streams.NewActivityStreamsUrlProperty()
+		du.AppendIRI(mustURL(u.file(r.ID, f.Name)))
+		d.SetActivityStreamsUrl(du)
+		d.GetUnknownProperties()["size"] = f.Size
+		d.GetUnknownProperties()["digest"] = "sha-256:" + f.SHA256
+		att.AppendActivityStreamsDocument(d)
+	}
+	if len(r.Files) > 0 {
+		p.SetActivityStreamsAttachment(att)
+	}
+	m, err := serialize(p)
+	if err != nil {
+		return nil, err
+	}
+	var tags []any
+	for _, t := range r.Themes {
+		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + hashtag(t),
+			"href": u.base + "/recherche?theme=" + url.QueryEscape(t)})
+	}
+	if tags != nil {
+		m["tag"] = tags
+	}
+	m["slug"] = r.ID
+	m["kind"] = r.Kind
+	m["themes"] = nonNil(r.Themes)
+	m["targetAudience"] = nonNil(r.Audience)
+	m["level"] = r.Level
+	m["inLanguage"] = r.Language
+	m["hub"] = r.Hub
+	m["authors"] = nonNil(r.Authors)
+	m["spdx"] = r.License
+	m["license"] = licenseURL(r.License)
+	m["datePublished"] = r.Published
+	m["source"] = map[string]any{"content": r.Description, "mediaType": "text/markdown"}
+	return m, nil
+}
+
+// hashtag makes a theme slug a tag Mastodon links: no hyphens.
+func hashtag(slug string) string {
+	var b strings.Builder
+	for _, part := range strings.Split(slug, "-") {
+		if part != "" {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func licenseURL(id string) string {
+	if l, ok := node.LookupLicense(id); ok && l.URL != "" {
+		return l.URL
+	}
+	return "https://spdx.org/licenses/" + url.PathEscape(id) + ".html"
+}
+
+// contentHTML is what fediverse timelines show: the summary, the
+// description as plain paragraphs (escaped: no markup from the editor
+// reaches another server), and the link to the kit.
+func contentHTML(r node.Resource, link string) string {
+	var b strings.Builder
+	if r.Summary != "" {
+		b.WriteString("<p>" + html.EscapeString(r.Summary) + "</p>")
+	}
+	if d := search.PlainText(r.Description); d != "" {
+		if len(d) > 500 {
+			d = strings.TrimSpace(d[:strings.LastIndex(d[:500], " ")+1]) + "…"
+		}
+		b.WriteString("<p>" + html.EscapeString(d) + "</p>")
+	}
+	b.WriteString(`<p><a href="` + html.EscapeString(link) + `">` + html.EscapeString(link) + `</a></p>`)
+	return b.String()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,204 @@
+package node
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// RemoteFile is a file of a remote resource as its origin describes it.
+type RemoteFile struct {
+	Name      string
+	MediaType string
+	Size      int64
+	SHA256    string
+	URL       string
+}
+
+// Fetch opens the bytes at a URL of a peer (federation's HTTP client).
+type Fetch func(ctx context.Context, url string) (io.ReadCloser, error)
+
+// Mirror says whether SaveRemote copies a remote resource's files.
+type Mirror struct {
+	// Fetch, when set, copies each file into this node's blob store after
+	// checking its SHA-256; nil leaves downloads pointing at the origin.
+	Fetch Fetch
+	// MaxSize skips (links to the origin) files larger than this; 0 means
+	// the node's file limit.
+	MaxSize int64
+}
+
+// RemoteID is the local id of a resource received from a peer: the
+// origin's slug, shortened, with a digest of the origin's object id, so two
+// hubs' "creer-une-adresse-email" never collide with each other or with a
+// local resource, and the same object always gets the same id.
+func RemoteID(origin, slug string) string {
+	sum := sha256.Sum256([]byte(origin))
+	tag := hex.EncodeToString(sum[:4])
+	slug = Slugify(slug)
+	if slug == "" {
+		slug = "ressource"
+	}
+	if max := MaxIDLen - len(tag) - 1; len(slug) > max {
+		slug = strings.TrimRight(slug[:max], "-")
+	}
+	return slug + "-" + tag
+}
+
+// SaveRemote stores or replaces a resource received from a peer: the same
+// validation as a local one, the licence checked against this node's policy
+// (a refused licence is an ErrInvalid and nothing is stored), and files
+// either mirrored (each digest verified before the resource becomes
+// visible) or linked to the origin. It returns the stored resource.
+func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, error) {
+	if r.Origin == "" {
+		return Resource{}, invalid("origin", "a remote resource needs the origin's object id")
+	}
+	r.Normalize()
+	if r.Language == "" {
+		r.Language = "fr"
+	}
+	r.Files = nil
+	if err := r.Validate(); err != nil {
+		return Resource{}, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+	}
+	if err := s.policy.Check(r.License); err != nil {
+		return Resource{}, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+	}
+	if len(files) > MaxFiles {
+		return Resource{}, invalid("files", "at most %d files per resource", MaxFiles)
+	}
+	old, err := s.catalog.Get(ctx, r.ID)
+	exists := err == nil
+	switch {
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return Resource{}, err
+	case exists && old.Origin != r.Origin:
+		return Resource{}, fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
+	}
+	limit := s.maxFile
+	if m.MaxSize > 0 && m.MaxSize < limit {
+		limit = m.MaxSize
+	}
+	now := s.now().UTC()
+	var stored []string
+	for _, rf := range files {
+		if err := ValidateFileName(rf.Name); err != nil {
+			s.dropUnreferenced(ctx, stored)
+			return Resource{}, err
+		}
+		mt, err := mediaType(rf.Name, rf.MediaType)
+		if err != nil {
+			mt = "application/octet-stream"
+		}
+		want := strings.ToLower(rf.SHA256)
+		f := File{Name: rf.Name, MediaType: mt, Size: rf.Size, RemoteURL: rf.URL, RemoteSHA256: want, Added: now}
+		if prev, ok := old.File(rf.Name); exists && ok && prev.SHA256 != "" && prev.SHA256 == want {
+			f = prev // already mirrored, same bytes
+		} else if m.Fetch != nil && want != "" && rf.Size <= limit {
+			f, err = s.mirrorFile(ctx, m.Fetch, rf, mt, want, limit)
+			if err != nil {
+				s.dropUnreferenced(ctx, stored)
+				return Resource{}, err
+			}
+			stored = append(stored, f.SHA256)
+		}
+		r.Files = append(r.Files, f)
+	}
+	r.Created, r.Updated = now, now
+	var orphans []string
+	err = s.withDigests(ctx, stored, func() error {
+		if !exists {
+			return s.catalog.Create(ctx, r)
+		}
+		var err error
+		_, orphans, err = s.catalog.Update(ctx, r.ID, func(cur *Resource) error {
+			if cur.Origin != r.Origin {
+				return fmt.Errorf("resource %q has another origin: %w", r.ID, ErrConflict)
+			}
+			r.Created = cur.Created
+			*cur = r
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		s.dropUnreferenced(ctx, stored)
+		return Resource{}, err
+	}
+	s.changed()
+	s.dropUnreferenced(ctx, orphans)
+	return r, nil
+}
+
+// mirrorFile copies a remote file; the blob store refuses bytes whose
+// digest differs from the announced one, so a tampered or truncated file
+// is never served.
+func (s *Service) mirrorFile(ctx context.Context, fetch Fetch, rf RemoteFile, mt, want string, limit int64) (File, error) {
+	body, err := fetch(ctx, rf.URL)
+	if err != nil {
+		return File{}, fmt.Errorf("mirror %s: %w", rf.URL, err)
+	}
+	defer body.Close()
+	lr := &limitReader{r: body, left: limit, err: s.tooLarge(rf.Name)}
+	b, err := s.blobs.Put(ctx, lr, want)
+	if err != nil {
+		if errors.Is(err, ErrDigestMismatch) {
+			return File{}, &ValidationError{Field: "digest", Code: "digest_mismatch",
+				Rule: fmt.Sprintf("file %s: the bytes served by the origin do not match its announced sha256 %s; not mirrored", rf.URL, want)}
+		}
+		return File{}, fmt.Errorf("mirror %s: %w", rf.URL, err)
+	}
+	return File{Name: rf.Name, MediaType: mt, Size: b.Size, SHA256: b.SHA256, RemoteURL: rf.URL, Added: s.now().UTC()}, nil
+}
+
+// DeleteRemote removes the remote resource with that origin object id, and
+// the mirrored blobs only it used. An unknown origin is not an error: a
+// Delete may arrive for something this node never received.
+func (s *Service) DeleteRemote(ctx context.Context, id, origin string) error {
+	r, err := s.catalog.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if r.Origin != origin {
+		return fmt.Errorf("resource %q does not come from %s: %w", id, origin, ErrForbidden)
+	}
+	_, orphans, err := s.catalog.Delete(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.changed()
+	s.dropUnreferenced(ctx, orphans)
+	return nil
+}
+
+// DeleteRemoteFrom removes every remote resource whose origin is on host
+// (a blocked hub), and returns how many went.
+func (s *Service) DeleteRemoteFrom(ctx context.Context, originPrefix string) (int, error) {
+	n, cursor := 0, ""
+	for {
+		rs, next, err := s.catalog.List(ctx, ListOptions{After: cursor, Limit: 200, Origin: "remote"})
+		if err != nil {
+			return n, err
+		}
+		for _, r := range rs {
+			if strings.HasPrefix(r.Origin, originPrefix) {
+				if err := s.DeleteRemote(ctx, r.ID, r.Origin); err != nil {
+					return n, err
+				}
+				n++
+			}
+		}
+		if next == "" {
+			return n, nil
+		}
+		cursor = next
+	}
+}

@@ -1,0 +1,309 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
+
+var _ state.Store = (*Store)(nil)
+
+// Federation buckets. They live in the catalog file so a backup is one
+// consistent snapshot of resources, peers and queues.
+var (
+	bucketPeers      = []byte("fed_peers")
+	bucketInbox      = []byte("fed_inbox")
+	bucketSeen       = []byte("fed_seen")
+	bucketDeliveries = []byte("fed_deliveries")
+	bucketBlocks     = []byte("fed_blocks")
+	bucketKeys       = []byte("fed_keys")
+	bucketAnnounced  = []byte("fed_announced")
+)
+
+func init() {
+	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketDeliveries, bucketBlocks, bucketKeys, bucketAnnounced)
+}
+
+// seenFor is how long an activity id is remembered against replays; the
+// signature date window is far shorter, so an older replay fails there.
+const seenFor = 30 * 24 * time.Hour
+
+// putRecord is putJSON for binary keys (sequence numbers).
+func putRecord(b *bbolt.Bucket, key []byte, v any) error { return putJSON(b, string(key), v) }
+
+func (s *Store) PutPeer(ctx context.Context, p state.Peer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.ActorID == "" {
+		return fmt.Errorf("peer: actor id required: %w", node.ErrInvalid)
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketPeers), p.ActorID, p)
+	})
+}
+
+func (s *Store) GetPeer(ctx context.Context, actorID string) (state.Peer, error) {
+	var p state.Peer
+	if err := ctx.Err(); err != nil {
+		return p, err
+	}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketPeers).Get([]byte(actorID))
+		if v == nil {
+			return fmt.Errorf("peer %s: %w", actorID, node.ErrNotFound)
+		}
+		return json.Unmarshal(v, &p)
+	})
+	return p, err
+}
+
+func (s *Store) ListPeers(ctx context.Context) ([]state.Peer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []state.Peer
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketPeers).ForEach(func(_, v []byte) error {
+			var p state.Peer
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) DeletePeer(ctx context.Context, actorID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketPeers).Delete([]byte(actorID)) })
+}
+
+func (s *Store) EnqueueInbox(ctx context.Context, it state.InboxItem) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	fresh := false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		seen := tx.Bucket(bucketSeen)
+		if it.ID != "" {
+			if v := seen.Get([]byte(it.ID)); v != nil {
+				return nil
+			}
+			if err := seen.Put([]byte(it.ID), u64(uint64(it.Received.Unix()))); err != nil {
+				return err
+			}
+		}
+		b := tx.Bucket(bucketInbox)
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		it.Seq = seq
+		fresh = true
+		return putRecord(b, u64(seq), it)
+	})
+	return fresh, err
+}
+
+func (s *Store) InboxItems(ctx context.Context, limit int) ([]state.InboxItem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []state.InboxItem
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			var it state.InboxItem
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			out = append(out, it)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// InboxDone removes a processed activity and forgets ids seen too long
+// ago, a few at a time so the transaction stays short.
+func (s *Store) InboxDone(ctx context.Context, seq uint64) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.Bucket(bucketInbox).Delete(u64(seq)); err != nil {
+			return err
+		}
+		cutoff := uint64(time.Now().Add(-seenFor).Unix())
+		seen := tx.Bucket(bucketSeen)
+		var old [][]byte
+		c := seen.Cursor()
+		for k, v := c.First(); k != nil && len(old) < 20; k, v = c.Next() {
+			if readU64(v) < cutoff {
+				old = append(old, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range old {
+			if err := seen.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) EnqueueDeliveries(ctx context.Context, ds []state.Delivery) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDeliveries)
+		for _, d := range ds {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			d.Seq = seq
+			if err := putRecord(b, u64(seq), d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) Deliveries(ctx context.Context, limit int) ([]state.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []state.Delivery
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketDeliveries).Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			var d state.Delivery
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) UpdateDelivery(ctx context.Context, d state.Delivery) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDeliveries)
+		if b.Get(u64(d.Seq)) == nil {
+			return fmt.Errorf("delivery %d: %w", d.Seq, node.ErrNotFound)
+		}
+		return putRecord(b, u64(d.Seq), d)
+	})
+}
+
+func (s *Store) DeleteDelivery(ctx context.Context, seq uint64) error {
+	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketDeliveries).Delete(u64(seq)) })
+}
+
+func (s *Store) DeliveryCount(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketDeliveries).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+func (s *Store) Block(ctx context.Context, domain string) error {
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if domain == "" {
+		return fmt.Errorf("block: domain required: %w", node.ErrInvalid)
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBlocks).Put([]byte(domain), u64(uint64(time.Now().Unix())))
+	})
+}
+
+func (s *Store) Unblock(ctx context.Context, domain string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBlocks).Delete([]byte(strings.ToLower(strings.TrimSpace(domain))))
+	})
+}
+
+// Blocked matches the domain and every parent domain, so blocking
+// example.org also blocks social.example.org.
+func (s *Store) Blocked(ctx context.Context, domain string) (bool, error) {
+	domain = strings.ToLower(domain)
+	blocked := false
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketBlocks)
+		for d := domain; d != ""; {
+			if b.Get([]byte(d)) != nil {
+				blocked = true
+				return nil
+			}
+			_, rest, ok := strings.Cut(d, ".")
+			if !ok {
+				break
+			}
+			d = rest
+		}
+		return nil
+	})
+	return blocked, err
+}
+
+func (s *Store) Blocks(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketBlocks).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) PutKey(ctx context.Context, k state.RemoteKey) error {
+	return s.db.Update(func(tx *bbolt.Tx) error { return putJSON(tx.Bucket(bucketKeys), k.KeyID, k) })
+}
+
+func (s *Store) GetKey(ctx context.Context, keyID string) (state.RemoteKey, error) {
+	var k state.RemoteKey
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketKeys).Get([]byte(keyID))
+		if v == nil {
+			return fmt.Errorf("key %s: %w", keyID, node.ErrNotFound)
+		}
+		return json.Unmarshal(v, &k)
+	})
+	return k, err
+}
+
+func (s *Store) Announced(ctx context.Context, id string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ok = tx.Bucket(bucketAnnounced).Get([]byte(id)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+func (s *Store) SetAnnounced(ctx context.Context, id string, v bool) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketAnnounced)
+		if !v {
+			return b.Delete([]byte(id))
+		}
+		return b.Put([]byte(id), []byte{1})
+	})
+}
