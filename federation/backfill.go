@@ -17,9 +17,9 @@ func (f *Federation) startBackfill(p state.Peer) {
 	if _, running := f.backfills.LoadOrStore(p.ActorID, struct{}{}); running {
 		return
 	}
-	go func() {
+	f.background(func(ctx context.Context) {
 		defer f.backfills.Delete(p.ActorID)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		ctx, cancel := context.WithTimeout(ctx, time.Hour)
 		defer cancel()
 		n, err := f.Backfill(ctx, p.ActorID)
 		if err != nil {
@@ -27,7 +27,7 @@ func (f *Federation) startBackfill(p state.Peer) {
 			return
 		}
 		f.log.Info("backfill done", "actor", p.ActorID, "resources", n)
-	}()
+	})
 }
 
 // Backfill imports every current resource of a followed hub from its

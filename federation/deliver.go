@@ -58,10 +58,10 @@ func (f *Federation) runDelivery(ctx context.Context) {
 	f.loop(ctx, "delivery", f.wakeDeliver, 2*time.Second, f.deliverDue)
 }
 
-// backoff grows exponentially from 10 s to 6 h, with jitter so that a hub
-// coming back is not hit by every node at the same second.
-func backoff(attempts int) time.Duration {
-	d := 10 * time.Second << min(attempts, 11)
+// backoff grows exponentially from the base (10 s) to 6 h, with jitter so
+// that a hub coming back is not hit by every node at the same second.
+func backoff(base time.Duration, attempts int) time.Duration {
+	d := base << min(attempts-1, 11)
 	d = min(d, 6*time.Hour)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
@@ -132,7 +132,7 @@ func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) {
 		_ = f.store.DeleteDelivery(sctx, d.Seq)
 		return
 	}
-	d.NextAt = f.now().Add(backoff(d.Attempts))
+	d.NextAt = f.now().Add(backoff(f.retryBase, d.Attempts))
 	f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", err)
 	_ = f.store.UpdateDelivery(sctx, d)
 }

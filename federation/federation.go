@@ -49,6 +49,9 @@ type Config struct {
 	Now          func() time.Time
 	// DeliveryWorkers bounds concurrent POSTs (default 16).
 	DeliveryWorkers int
+	// RetryBase is the first delivery retry delay (default 10 s); tests
+	// shorten it.
+	RetryBase time.Duration
 }
 
 // Federation is the node's ActivityPub side.
@@ -70,9 +73,15 @@ type Federation struct {
 	now       func() time.Time
 	http      *http.Client
 	workers   int
+	retryBase time.Duration
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
+	// runCtx is Run's context: background work (backfills) stops with
+	// it, and Run waits for it before returning.
+	runMu   sync.Mutex
+	runCtx  context.Context
+	running sync.WaitGroup
 }
 
 // New loads or creates the actor key and returns the federation side.
@@ -106,6 +115,9 @@ func New(cfg Config) (*Federation, error) {
 	if cfg.DeliveryWorkers <= 0 {
 		cfg.DeliveryWorkers = 16
 	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 10 * time.Second
+	}
 	key, err := loadOrCreateKey(filepath.Join(cfg.DataDir, "federation", "actor.pem"))
 	if err != nil {
 		return nil, err
@@ -118,7 +130,7 @@ func New(cfg Config) (*Federation, error) {
 		svc: cfg.Service, store: cfg.Store, urls: urls{base: base}, host: strings.ToLower(u.Host),
 		username: cfg.Username, name: cfg.Name, summary: cfg.Summary, key: key, publicPEM: pub,
 		dev: cfg.Dev, policy: cfg.FollowPolicy, log: cfg.Logger.With("part", "federation"), version: cfg.Version,
-		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers,
+		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers, retryBase: cfg.RetryBase,
 		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
 	}
 	f.userAgent = "Communs/" + cfg.Version + " (+" + base + "/)"
@@ -144,12 +156,32 @@ func (f *Federation) Notify() { wake(f.wakeFeed) }
 // Run runs the workers (inbox processing, delivery, publishing changes)
 // until ctx ends.
 func (f *Federation) Run(ctx context.Context) {
+	f.runMu.Lock()
+	f.runCtx = ctx
+	f.runMu.Unlock()
+	defer f.running.Wait()
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}
 	wg.Wait()
+}
+
+// background runs fn in Run's lifetime (or detached when Run is not
+// running, as in a CLI command).
+func (f *Federation) background(fn func(ctx context.Context)) {
+	f.runMu.Lock()
+	ctx := f.runCtx
+	f.runMu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	f.running.Add(1)
+	go func() {
+		defer f.running.Done()
+		fn(ctx)
+	}()
 }
 
 // loop calls step whenever woken or every period, with backoff on error.

@@ -24,6 +24,12 @@ var (
 // maxSkew bounds how far a signed Date may be from our clock.
 const maxSkew = time.Hour
 
+// SignRequest signs req as ActivityPub servers expect: (request-target),
+// host, date and, with a body, its digest. body is nil for a GET.
+func SignRequest(req *http.Request, key *rsa.PrivateKey, keyID string, body []byte) error {
+	return signRequest(req, key, keyID, body, time.Now())
+}
+
 // signRequest signs req with the actor's key; body is nil for a GET.
 func signRequest(req *http.Request, key *rsa.PrivateKey, keyID string, body []byte, now time.Time) error {
 	req.Header.Set("Date", now.UTC().Format(http.TimeFormat))

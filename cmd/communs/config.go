@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search/meili"
@@ -27,6 +28,8 @@ func nodeFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "data", Value: "./communs-data", Usage: "data folder: catalog, keys, local files, admin socket", EnvVars: []string{"COMMUNS_DATA"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "public-url", Value: "http://localhost:8080", Usage: "external URL of this node, as users and other hubs reach it", EnvVars: []string{"COMMUNS_PUBLIC_URL"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "name", Value: "Hub Communs", Usage: "display name of this hub", EnvVars: []string{"COMMUNS_NAME"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "region", Usage: "region of this hub, shown on the home page (e.g. Provence-Alpes-Côte d'Azur)", EnvVars: []string{"COMMUNS_REGION"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "description", Usage: "short text presenting this hub on the home page", EnvVars: []string{"COMMUNS_DESCRIPTION"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "hub", Value: "local", Usage: "slug of this hub, given to resources that name none", EnvVars: []string{"COMMUNS_HUB"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "storage", Value: "disk", Usage: "where files live: disk or s3", EnvVars: []string{"COMMUNS_STORAGE"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "s3-endpoint", Usage: "S3 endpoint host[:port], e.g. minio.example:9000 or s3.fr-par.scw.cloud", EnvVars: []string{"COMMUNS_S3_ENDPOINT"}}),
@@ -42,6 +45,8 @@ func nodeFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-url", Usage: "Meilisearch server URL, e.g. http://127.0.0.1:7700", EnvVars: []string{"COMMUNS_MEILI_URL"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-key", Usage: "Meilisearch API key (a key with search, documents and settings rights)", EnvVars: []string{"COMMUNS_MEILI_KEY"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-index", Value: "communs", Usage: "Meilisearch index uid, created if missing", EnvVars: []string{"COMMUNS_MEILI_INDEX"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "dev-federation", Usage: "federation for local development and tests: plain HTTP, loopback and private addresses, self-signed certificates", EnvVars: []string{"COMMUNS_DEV_FEDERATION"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "follow-policy", Value: "auto", Usage: "who may follow this hub: auto (everyone not blocked) or approve (communs peer accept)", EnvVars: []string{"COMMUNS_FOLLOW_POLICY"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"COMMUNS_LOG_LEVEL"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"COMMUNS_LOG_FORMAT"}}),
 	}
@@ -73,11 +78,16 @@ type config struct {
 	Data        string
 	PublicURL   string
 	Name        string
+	Region      string
+	Description string
 	Hub         string
 	Storage     string
 	S3          blob.S3Config
 	Search      string
 	Meili       meili.Config
+	// DevFederation and FollowPolicy configure ActivityPub.
+	DevFederation bool
+	FollowPolicy  string
 	Allow       []string
 	MaxFileSize int64
 	LogLevel    string
@@ -87,9 +97,11 @@ type config struct {
 func readConfig(c *cli.Context) (config, error) {
 	cfg := config{
 		Data: c.String("data"), PublicURL: strings.TrimRight(c.String("public-url"), "/"), Name: c.String("name"),
+		Region: c.String("region"), Description: c.String("description"),
 		Hub: c.String("hub"), Storage: c.String("storage"), Allow: c.StringSlice("allow-license"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"), Search: c.String("search"),
-		Meili: meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
+		Meili:         meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
+		DevFederation: c.Bool("dev-federation"), FollowPolicy: c.String("follow-policy"),
 		S3: blob.S3Config{Endpoint: c.String("s3-endpoint"), Bucket: c.String("s3-bucket"), AccessKey: c.String("s3-access-key"),
 			SecretKey: c.String("s3-secret-key"), Region: c.String("s3-region"), Insecure: c.Bool("s3-insecure"), PathStyle: c.String("s3-path-style")},
 	}
@@ -179,6 +191,7 @@ type stores struct {
 	catalog interface {
 		node.Catalog
 		node.Accounts
+		state.Store
 		Close() error
 	}
 	blobs node.Blobs
@@ -188,6 +201,8 @@ type stores struct {
 	// what a CLI command wrote.
 	index   node.Index
 	indexer *node.Indexer
+	// notify are the workers woken after each committed change.
+	notify []func()
 }
 
 func (s *stores) Close() error {
@@ -208,7 +223,11 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex boo
 	if err != nil {
 		return nil, nil, err
 	}
-	changed := func() {}
+	changed := func() {
+		for _, n := range st.notify {
+			n()
+		}
+	}
 	if withIndex {
 		idx, engine, err := openIndex(cfg)
 		if err != nil {
@@ -217,7 +236,7 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex boo
 		}
 		st.index = idx
 		st.indexer = node.NewIndexer(st.catalog, idx, engine, log)
-		changed = st.indexer.Notify
+		st.notify = append(st.notify, st.indexer.Notify)
 	}
 	policy, err := node.NewPolicy(cfg.Allow...)
 	if err != nil {

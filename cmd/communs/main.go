@@ -22,6 +22,7 @@ func newApp() *cli.App {
 			tokenCommand(),
 			resourceCommand(),
 			indexCommand(),
+			peerCommand(),
 		},
 	}
 }

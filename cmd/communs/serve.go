@@ -27,6 +27,8 @@ const socketName = "communs.sock"
 func serveCommand() *cli.Command {
 	flags := append(nodeFlags(),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: []string{"COMMUNS_LISTEN"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); a TLS reverse proxy stays the recommended setup", EnvVars: []string{"COMMUNS_TLS_CERT"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-key", Usage: "private key (PEM) of --tls-cert", EnvVars: []string{"COMMUNS_TLS_KEY"}}),
 	)
 	return &cli.Command{
 		Name:   "serve",
@@ -38,7 +40,10 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return serve(c.Context, cfg, c.String("listen"))
+			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
+				return fmt.Errorf("--tls-cert and --tls-key go together")
+			}
+			return serve(c.Context, cfg, c.String("listen"), c.String("tls-cert"), c.String("tls-key"))
 		},
 	}
 }
@@ -71,7 +76,7 @@ func openStores(ctx context.Context, cfg config) (*stores, error) {
 	return st, nil
 }
 
-func serve(ctx context.Context, cfg config, listen string) error {
+func serve(ctx context.Context, cfg config, listen, tlsCert, tlsKey string) error {
 	log, err := newLogger(cfg)
 	if err != nil {
 		return err
@@ -96,8 +101,27 @@ func serve(ctx context.Context, cfg config, listen string) error {
 		defer workers.Done()
 		st.indexer.Run(workCtx)
 	}()
+	fed, why, err := openFederation(cfg, svc, st, log)
+	if err != nil {
+		return err
+	}
+	if fed == nil {
+		log.Warn("federation off", "reason", why)
+	} else {
+		st.notify = append(st.notify, fed.Notify)
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			fed.Run(workCtx)
+		}()
+	}
 
-	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer})
+	sessionKey, err := web.LoadSessionKey(filepath.Join(cfg.Data, "session.key"))
+	if err != nil {
+		return err
+	}
+	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
+		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
@@ -107,15 +131,33 @@ func serve(ctx context.Context, cfg config, listen string) error {
 		ln.Close()
 		return err
 	}
-	public := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	publicHandler, adminHandler := srv.Handler(), srv.AdminHandler()
+	if fed != nil {
+		publicHandler = fed.Handler(publicHandler)
+		mux := http.NewServeMux()
+		mux.Handle("/admin/v1/peers", fed.AdminHandler())
+		mux.Handle("/admin/v1/peers/", fed.AdminHandler())
+		mux.Handle("/", adminHandler)
+		adminHandler = mux
+	}
+	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)
-	go func() { errc <- public.Serve(ln) }()
+	go func() {
+		if tlsCert != "" {
+			errc <- public.ServeTLS(ln, tlsCert, tlsKey)
+			return
+		}
+		errc <- public.Serve(ln)
+	}()
 	go func() { errc <- admin.Serve(sock) }()
 	fmt.Fprintf(os.Stderr, "Communs « %s » : %s (écoute sur %s)\nDonnées / data: %s (fichiers / files: %s)\n",
 		cfg.Name, cfg.PublicURL, ln.Addr(), cfg.Data, storageLabel(cfg))
+	if fed != nil {
+		fmt.Fprintf(os.Stderr, "Fédération / federation: @%s (%s)\n", fed.Handle(), fed.ActorURL())
+	}
 	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage, "search", cfg.Search)
 
 	sigc := make(chan os.Signal, 2)

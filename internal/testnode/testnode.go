@@ -7,11 +7,16 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -33,6 +38,14 @@ type Options struct {
 	// indexer; Index replaces the embedded engine (e.g. one that is down).
 	Search bool
 	Index  node.Index
+	// Federate makes the node an ActivityPub actor in development mode
+	// (plain HTTP on loopback), with fast delivery retries.
+	Federate bool
+	// FollowPolicy is auto (default) or approve.
+	FollowPolicy string
+	// Addr listens on a given loopback address, so a restarted node keeps
+	// its URL (ActivityPub ids contain it).
+	Addr string
 }
 
 // Node is a running test node.
@@ -49,9 +62,11 @@ type Node struct {
 	// Indexer follows the catalog into the index when search is on.
 	Indexer *node.Indexer
 	Index   node.Index
-	stop    context.CancelFunc
-	done    chan struct{}
-	closed  bool
+	// Fed is the node's federation side when Federate is set.
+	Fed    *federation.Federation
+	stop   context.CancelFunc
+	done   chan struct{}
+	closed bool
 }
 
 // Start starts a node and stops it when the test ends.
@@ -87,10 +102,15 @@ func Start(t testing.TB, opt Options) *Node {
 		}
 	}
 	n := &Node{Dir: opt.Dir, Catalog: cat, Blobs: blobs, Index: idx, done: make(chan struct{})}
-	changed := func() {}
+	var notify []func()
+	changed := func() {
+		for _, fn := range notify {
+			fn()
+		}
+	}
 	if idx != nil {
 		n.Indexer = node.NewIndexer(cat, idx, "test", log)
-		changed = n.Indexer.Notify
+		notify = append(notify, n.Indexer.Notify)
 	}
 	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: blobs, Policy: policy, Hub: opt.Hub,
 		MaxFileSize: opt.MaxFileSize, Logger: log, Index: idx, Changed: changed})
@@ -98,17 +118,47 @@ func Start(t testing.TB, opt Options) *Node {
 		t.Fatalf("service: %v", err)
 	}
 	n.Service = svc
+	n.Server = httptest.NewUnstartedServer(nil)
+	if opt.Addr != "" {
+		n.Server.Listener.Close()
+		ln, err := listenRetry(opt.Addr)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", opt.Addr, err)
+		}
+		n.Server.Listener = ln
+	}
+	n.URL = "http://" + n.Server.Listener.Addr().String()
+	var handler http.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log, Indexer: n.Indexer}).Handler()
+	if opt.Federate {
+		hub := opt.Hub
+		if hub == "" {
+			hub = "hub"
+		}
+		n.Fed, err = federation.New(federation.Config{PublicURL: n.URL, Username: hub, Name: "Hub " + hub, Service: svc,
+			Store: cat, DataDir: opt.Dir, Dev: true, FollowPolicy: opt.FollowPolicy, Logger: log, Version: "test",
+			RetryBase: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatalf("federation: %v", err)
+		}
+		notify = append(notify, n.Fed.Notify)
+		handler = n.Fed.Handler(handler)
+	}
 	var runCtx context.Context
 	runCtx, n.stop = context.WithCancel(context.Background())
 	go func() {
 		defer close(n.done)
+		var wg sync.WaitGroup
 		if n.Indexer != nil {
-			n.Indexer.Run(runCtx)
+			wg.Add(1)
+			go func() { defer wg.Done(); n.Indexer.Run(runCtx) }()
 		}
+		if n.Fed != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); n.Fed.Run(runCtx) }()
+		}
+		wg.Wait()
 	}()
-	n.Server = httptest.NewUnstartedServer(nil)
-	n.URL = "http://" + n.Server.Listener.Addr().String()
-	n.Server.Config.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log, Indexer: n.Indexer}).Handler()
+	n.Server.Config.Handler = handler
 	n.Server.Start()
 	ctx := context.Background()
 	users, _ := svc.ListUsers(ctx)
@@ -134,6 +184,20 @@ func Start(t testing.TB, opt Options) *Node {
 	n.Client = web.NewClient(n.URL, n.Token)
 	t.Cleanup(n.Close)
 	return n
+}
+
+// listenRetry binds addr, retrying briefly: a port just released by a
+// stopped node may take a moment to be free again.
+func listenRetry(addr string) (net.Listener, error) {
+	var err error
+	for range 50 {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			return ln, nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil, err
 }
 
 // Close stops the server and closes the catalog; the data folder stays, so

@@ -1,0 +1,195 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
+
+// Report is what `communs peer list` shows.
+type Report struct {
+	Handle  string       `json:"handle"`
+	Actor   string       `json:"actor"`
+	Peers   []state.Peer `json:"peers"`
+	Blocks  []string     `json:"blocks"`
+	Backlog int          `json:"backlog"`
+}
+
+// Admin is what the CLI's peer commands need. *Federation implements it
+// on an opened data folder; AdminClient through a running node's socket.
+type Admin interface {
+	Report(ctx context.Context) (Report, error)
+	Follow(ctx context.Context, target string, opt FollowOptions) (state.Peer, error)
+	Unfollow(ctx context.Context, target string) error
+	Answer(ctx context.Context, target string, accept bool) error
+	Block(ctx context.Context, domain string) (int, error)
+	Unblock(ctx context.Context, domain string) error
+}
+
+var _ Admin = (*Federation)(nil)
+
+// Report lists this node's identity, peers, blocks and delivery backlog.
+func (f *Federation) Report(ctx context.Context) (Report, error) {
+	rep := Report{Handle: f.Handle(), Actor: f.ActorURL(), Peers: []state.Peer{}, Blocks: []string{}}
+	var err error
+	if rep.Peers, err = f.store.ListPeers(ctx); err != nil {
+		return rep, err
+	}
+	if rep.Blocks, err = f.store.Blocks(ctx); err != nil {
+		return rep, err
+	}
+	rep.Backlog, err = f.store.DeliveryCount(ctx)
+	return rep, err
+}
+
+type adminRequest struct {
+	Target        string `json:"target"`
+	Mirror        string `json:"mirror,omitempty"`
+	MirrorMaxSize int64  `json:"mirror_max_size,omitempty"`
+	Accept        bool   `json:"accept,omitempty"`
+}
+
+// AdminHandler serves the peer commands on the admin socket.
+func (f *Federation) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/v1/peers", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := f.Report(r.Context())
+		adminAnswer(w, rep, err)
+	})
+	mux.HandleFunc("POST /admin/v1/peers/{op}", func(w http.ResponseWriter, r *http.Request) {
+		var in adminRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
+			adminAnswer(w, nil, fmt.Errorf("bad request: %v: %w", err, node.ErrInvalid))
+			return
+		}
+		ctx := r.Context()
+		switch r.PathValue("op") {
+		case "follow":
+			p, err := f.Follow(ctx, in.Target, FollowOptions{Mirror: in.Mirror, MirrorMaxSize: in.MirrorMaxSize})
+			adminAnswer(w, p, err)
+		case "unfollow":
+			adminAnswer(w, struct{}{}, f.Unfollow(ctx, in.Target))
+		case "answer":
+			adminAnswer(w, struct{}{}, f.Answer(ctx, in.Target, in.Accept))
+		case "block":
+			n, err := f.Block(ctx, in.Target)
+			adminAnswer(w, map[string]int{"removed": n}, err)
+		case "unblock":
+			adminAnswer(w, struct{}{}, f.Unblock(ctx, in.Target))
+		default:
+			adminAnswer(w, nil, fmt.Errorf("no peer operation %q: %w", r.PathValue("op"), node.ErrNotFound))
+		}
+	})
+	return mux
+}
+
+func adminAnswer(w http.ResponseWriter, v any, err error) {
+	status := http.StatusOK
+	if err != nil {
+		status = http.StatusInternalServerError
+		switch {
+		case errors.Is(err, node.ErrInvalid):
+			status = http.StatusBadRequest
+		case errors.Is(err, node.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.Is(err, node.ErrForbidden):
+			status = http.StatusForbidden
+		}
+		v = map[string]any{"error": map[string]string{"message": err.Error()}}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// AdminClient reaches a running node's peer commands on its admin socket.
+type AdminClient struct{ http *http.Client }
+
+var _ Admin = (*AdminClient)(nil)
+
+// NewAdminClient returns a client for the Unix socket at path.
+func NewAdminClient(socket string) *AdminClient {
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", socket)
+	}}
+	return &AdminClient{http: &http.Client{Transport: tr}}
+}
+
+func (c *AdminClient) call(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		data, _ := json.Marshal(in)
+		body = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://communs-admin"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error struct{ Message string } `json:"error"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		msg := strings.TrimSpace(e.Error.Message)
+		if msg == "" {
+			msg = resp.Status
+		}
+		switch resp.StatusCode {
+		case http.StatusBadRequest:
+			return fmt.Errorf("%s: %w", msg, node.ErrInvalid)
+		case http.StatusNotFound:
+			return fmt.Errorf("%s: %w", msg, node.ErrNotFound)
+		case http.StatusForbidden:
+			return fmt.Errorf("%s: %w", msg, node.ErrForbidden)
+		}
+		return errors.New(msg)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+func (c *AdminClient) Report(ctx context.Context) (Report, error) {
+	var rep Report
+	return rep, c.call(ctx, http.MethodGet, "/admin/v1/peers", nil, &rep)
+}
+
+func (c *AdminClient) Follow(ctx context.Context, target string, opt FollowOptions) (state.Peer, error) {
+	var p state.Peer
+	return p, c.call(ctx, http.MethodPost, "/admin/v1/peers/follow", adminRequest{Target: target, Mirror: opt.Mirror, MirrorMaxSize: opt.MirrorMaxSize}, &p)
+}
+
+func (c *AdminClient) Unfollow(ctx context.Context, target string) error {
+	return c.call(ctx, http.MethodPost, "/admin/v1/peers/unfollow", adminRequest{Target: target}, nil)
+}
+
+func (c *AdminClient) Answer(ctx context.Context, target string, accept bool) error {
+	return c.call(ctx, http.MethodPost, "/admin/v1/peers/answer", adminRequest{Target: target, Accept: accept}, nil)
+}
+
+func (c *AdminClient) Block(ctx context.Context, domain string) (int, error) {
+	var out struct {
+		Removed int `json:"removed"`
+	}
+	return out.Removed, c.call(ctx, http.MethodPost, "/admin/v1/peers/block", adminRequest{Target: domain}, &out)
+}
+
+func (c *AdminClient) Unblock(ctx context.Context, domain string) error {
+	return c.call(ctx, http.MethodPost, "/admin/v1/peers/unblock", adminRequest{Target: domain}, nil)
+}
