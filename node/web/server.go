@@ -25,6 +25,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Indexer, when set, answers the admin API's index status and rebuild.
 	Indexer *node.Indexer
+	// Region and Description present the hub on the home and hub pages.
+	Region      string
+	Description string
+	// SessionKey signs editor session cookies (LoadSessionKey); when empty a
+	// random key is used and sessions end with the process.
+	SessionKey []byte
+	// ActorURL is this node's ActivityPub actor, linked from the home page.
+	ActorURL string
+	// Peers lists the hubs this node federates with; nil means none yet.
+	Peers func(ctx context.Context) ([]PeerInfo, error)
 }
 
 // Server holds the HTTP handlers.
@@ -34,6 +44,12 @@ type Server struct {
 	name      string
 	log       *slog.Logger
 	indexer   *node.Indexer
+
+	region, description string
+	sessionKey          []byte
+	secureCookies       bool
+	actorURL            string
+	peers               func(ctx context.Context) ([]PeerInfo, error)
 }
 
 // New returns a Server for svc.
@@ -44,7 +60,9 @@ func New(svc *node.Service, opt Options) *Server {
 	if opt.Name == "" {
 		opt.Name = "Communs"
 	}
-	return &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer}
+	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer}
+	s.initUI(opt)
+	return s
 }
 
 type ctxKey int
@@ -91,6 +109,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
+	s.uiRoutes(mux)
 }
 
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {

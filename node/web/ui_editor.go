@@ -1,0 +1,435 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// The editor pages are thin forms over node.Service: Publish, Update,
+// PutFile, DeleteFile and Delete do every check, and the pages only turn
+// their errors into messages next to the right field.
+
+// maxFormField bounds one text field of an editor form; a description is at
+// most 50,000 characters, so 256 KiB leaves room for multi-byte text.
+const maxFormField = 256 << 10
+
+// uiLanguages are the resource languages the form offers; the vocabulary
+// itself accepts any ISO 639-1 code.
+var uiResourceLanguages = []string{"fr", "en", "es", "de", "it", "pt", "ar", "br", "oc"}
+
+type formValues struct {
+	ID, Title, Summary, Description, Kind, Level, License, Language, Authors, Published string
+	Themes, Audience                                                                    []string
+}
+
+type fieldError struct {
+	Field, Message string
+}
+
+type editorForm struct {
+	New       bool
+	V         formValues
+	Errors    []fieldError
+	ByField   map[string]string
+	R         node.Resource
+	Kinds     []string
+	Themes    []string
+	Audiences []string
+	Levels    []string
+	Licences  []node.License
+	Languages []string
+	MaxFile   int64
+	Accepted  string
+}
+
+// Has reports whether v lists x, for ticking checkboxes.
+func (f formValues) Has(list []string, x string) bool {
+	for _, v := range list {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) newEditorForm(isNew bool) *editorForm {
+	f := &editorForm{New: isNew, ByField: map[string]string{}, Kinds: node.Kinds, Themes: node.Themes,
+		Audiences: node.Audiences, Levels: node.Levels, Languages: uiResourceLanguages, MaxFile: s.svc.MaxFileSize()}
+	var short []string
+	for _, id := range s.svc.Policy().Accepted() {
+		if l, ok := node.LookupLicense(id); ok {
+			f.Licences = append(f.Licences, l)
+			short = append(short, l.Short)
+		}
+	}
+	f.Accepted = strings.Join(short, ", ")
+	if isNew {
+		f.V = formValues{Language: "fr", License: "CC-BY-SA-4.0", Kind: node.Kinds[0]}
+	}
+	return f
+}
+
+func valuesOf(r node.Resource) formValues {
+	return formValues{ID: r.ID, Title: r.Title, Summary: r.Summary, Description: r.Description, Kind: r.Kind,
+		Level: r.Level, License: r.License, Language: r.Language, Authors: strings.Join(r.Authors, ", "),
+		Published: r.Published, Themes: r.Themes, Audience: r.Audience}
+}
+
+func readFormValues(v url.Values) formValues {
+	return formValues{Title: v.Get("title"), Summary: v.Get("summary"), Description: v.Get("description"),
+		Kind: v.Get("kind"), Level: v.Get("level"), License: v.Get("license"), Language: v.Get("language"),
+		Authors: v.Get("authors"), Published: v.Get("published"), Themes: v["themes"], Audience: v["audience"]}
+}
+
+func splitAuthors(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (v formValues) resource() node.Resource {
+	return node.Resource{Title: v.Title, Summary: v.Summary, Description: v.Description, Kind: v.Kind,
+		Themes: v.Themes, Audience: v.Audience, Level: v.Level, License: v.License, Language: v.Language,
+		Authors: splitAuthors(v.Authors), Published: v.Published}
+}
+
+func (v formValues) patch() node.Patch {
+	r := v.resource()
+	return node.Patch{Title: &r.Title, Summary: &r.Summary, Description: &r.Description, Kind: &r.Kind,
+		Themes: &r.Themes, Audience: &r.Audience, Level: &r.Level, License: &r.License, Language: &r.Language,
+		Authors: &r.Authors, Published: &r.Published}
+}
+
+// formFields maps the domain's field names to the form's controls.
+var formFields = map[string]string{
+	"id": "title", "title": "title", "summary": "summary", "description": "description", "kind": "kind",
+	"themes": "themes", "audience": "audience", "level": "level", "license": "license", "language": "language",
+	"authors": "authors", "published": "published", "files": "file", "file name": "file", "size": "file",
+	"sha256": "file", "media_type": "file",
+}
+
+// explain turns a service error into a message by the field it concerns,
+// in the page's language. It returns false for errors that are not the
+// user's to fix (storage down, bugs): those get an error page.
+func (s *Server) explain(p *uiPage, f *editorForm, err error) (int, bool) {
+	var ve *node.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		field := formFields[ve.Field]
+		if field == "" {
+			field = "title"
+		}
+		msg := p.T("form.error." + field)
+		if ve.Code == "license_refused" {
+			msg = p.T("form.error.license_refused", f.Accepted)
+		}
+		f.addError(field, msg)
+		return http.StatusBadRequest, true
+	case errors.Is(err, node.ErrTooLarge):
+		f.addError("file", p.T("form.error.too_large", humanSize(p.Lang, f.MaxFile)))
+		return http.StatusRequestEntityTooLarge, true
+	case errors.Is(err, node.ErrConflict):
+		f.addError("title", p.T("form.error.conflict"))
+		return http.StatusConflict, true
+	}
+	return 0, false
+}
+
+func (f *editorForm) addError(field, msg string) {
+	if _, ok := f.ByField[field]; ok {
+		return
+	}
+	f.ByField[field] = msg
+	f.Errors = append(f.Errors, fieldError{Field: field, Message: msg})
+}
+
+func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireEditor(w, r); !ok {
+		return
+	}
+	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 50, Origin: "local", After: r.URL.Query().Get("apres")})
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	d := struct {
+		Items   []node.Resource
+		Next    string
+		Deleted bool
+	}{items, next, r.URL.Query().Get("supprime") == "1"}
+	p := s.newPage(w, r, "editor", "editor.title", d)
+	p.NoRobots = true
+	s.renderPage(w, r, http.StatusOK, "editor.html", p)
+}
+
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, f *editorForm) {
+	title := "form.title.edit"
+	if f.New {
+		title = "form.title.new"
+	}
+	p := s.newPage(w, r, "editor", title, f)
+	p.NoRobots = true
+	if len(f.Errors) > 0 {
+		p.Title = p.T("form.title.errors") + " " + p.Title
+	}
+	s.renderPage(w, r, status, "form.html", p)
+}
+
+func (s *Server) editorNew(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireEditor(w, r); !ok {
+		return
+	}
+	s.renderForm(w, r, http.StatusOK, s.newEditorForm(true))
+}
+
+// partsReader walks a multipart form: text fields first (the CSRF token
+// among them), then the file parts, which it streams one by one into the
+// service without buffering them.
+type partsReader struct {
+	mr     *multipart.Reader
+	values url.Values
+	next   *multipart.Part
+}
+
+func newPartsReader(r *http.Request) (*partsReader, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		return nil, fmt.Errorf("editor form sent as %q, want multipart/form-data: %w", mt, errBadRequest)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
+	}
+	pr := &partsReader{mr: mr, values: url.Values{}}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return pr, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
+		}
+		if part.FileName() != "" || part.FormName() == "file" {
+			pr.next = part
+			return pr, nil
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+		if err != nil {
+			return nil, fmt.Errorf("editor form field %q: %v: %w", part.FormName(), err, errBadRequest)
+		}
+		if len(b) > maxFormField {
+			return nil, fmt.Errorf("editor form field %q too long: %w", part.FormName(), errBadRequest)
+		}
+		pr.values.Add(part.FormName(), string(b))
+	}
+}
+
+// uploads yields each chosen file; an empty file input (no file picked)
+// sends a part with no name, which is skipped.
+func (pr *partsReader) uploads(yield func(node.Upload) error) error {
+	for part := pr.next; part != nil; {
+		if name := filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/")); part.FileName() != "" && name != "." {
+			if err := yield(node.Upload{Name: name, MediaType: part.Header.Get("Content-Type"), Body: part, Size: -1}); err != nil {
+				return err
+			}
+		}
+		next, err := pr.mr.NextPart()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("upload interrupted: %v: %w", err, errBadRequest)
+		}
+		part = next
+	}
+	return nil
+}
+
+// multipartForm opens a multipart editor form and checks its CSRF token;
+// it answers the request itself when either fails.
+func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsReader, bool) {
+	pr, err := newPartsReader(r)
+	if err == nil {
+		err = s.checkCSRF(r, pr.values.Get("csrf"))
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return nil, false
+	}
+	return pr, true
+}
+
+// postedForm parses a bounded urlencoded form and checks its CSRF token;
+// it answers the request itself when either fails.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	err := r.ParseForm()
+	if err != nil {
+		err = fmt.Errorf("form: %v: %w", err, errBadRequest)
+	} else {
+		err = s.checkCSRF(r, r.PostFormValue("csrf"))
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// formFailed shows the form again with the error by its field, or an error
+// page when the failure is not the editor's to fix.
+func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, f *editorForm, err error) {
+	p := s.newPage(w, r, "editor", "", nil)
+	if status, ok := s.explain(p, f, err); ok {
+		s.renderForm(w, r, status, f)
+		return
+	}
+	s.uiError(w, r, err)
+}
+
+func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.requireEditor(w, r); !ok {
+		return
+	}
+	pr, ok := s.multipartForm(w, r)
+	if !ok {
+		return
+	}
+	f := s.newEditorForm(true)
+	f.V = readFormValues(pr.values)
+	res, err := s.svc.Publish(r.Context(), f.V.resource(), pr.uploads, false)
+	if err != nil {
+		s.formFailed(w, r, f, err)
+		return
+	}
+	s.log.Info("resource published from the editor", "id", res.ID, "files", len(res.Files))
+	http.Redirect(w, r, "/r/"+res.ID, http.StatusSeeOther)
+}
+
+// editable loads a local resource for its edit pages.
+func (s *Server) editable(w http.ResponseWriter, r *http.Request) (node.Resource, bool) {
+	if _, ok := s.requireEditor(w, r); !ok {
+		return node.Resource{}, false
+	}
+	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
+	if err == nil && !res.Local() {
+		err = fmt.Errorf("resource %q comes from another hub and is edited there: %w", res.ID, node.ErrForbidden)
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return res, false
+	}
+	return res, true
+}
+
+// editablePost is editable for a urlencoded form, CSRF token checked.
+func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, bool) {
+	res, ok := s.editable(w, r)
+	return res, ok && s.postedForm(w, r, limit)
+}
+
+func (s *Server) editForm(res node.Resource) *editorForm {
+	f := s.newEditorForm(false)
+	f.V, f.R = valuesOf(res), res
+	return f
+}
+
+func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editable(w, r)
+	if !ok {
+		return
+	}
+	s.renderForm(w, r, http.StatusOK, s.editForm(res))
+}
+
+func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editablePost(w, r, 4*maxFormField)
+	if !ok {
+		return
+	}
+	f := s.editForm(res)
+	f.V = readFormValues(r.PostForm)
+	f.V.ID = res.ID
+	if _, err := s.svc.Update(r.Context(), res.ID, f.V.patch()); err != nil {
+		s.formFailed(w, r, f, err)
+		return
+	}
+	http.Redirect(w, r, "/r/"+res.ID, http.StatusSeeOther)
+}
+
+func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editable(w, r)
+	if !ok {
+		return
+	}
+	pr, ok := s.multipartForm(w, r)
+	if !ok {
+		return
+	}
+	added := 0
+	err := pr.uploads(func(u node.Upload) error {
+		_, err := s.svc.PutFile(r.Context(), res.ID, u)
+		added++
+		return err
+	})
+	if err == nil && added == 0 {
+		err = &node.ValidationError{Field: "files", Rule: "no file chosen", Code: "invalid"}
+	}
+	if err != nil {
+		if cur, gerr := s.svc.Get(r.Context(), res.ID); gerr == nil {
+			res = cur
+		}
+		f := s.editForm(res)
+		s.formFailed(w, r, f, err)
+		return
+	}
+	http.Redirect(w, r, "/editeur/r/"+res.ID+"#fichiers", http.StatusSeeOther)
+}
+
+func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editablePost(w, r, 64<<10)
+	if !ok {
+		return
+	}
+	if err := s.svc.DeleteFile(r.Context(), res.ID, r.PostFormValue("name")); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/editeur/r/"+res.ID+"#fichiers", http.StatusSeeOther)
+}
+
+func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editable(w, r)
+	if !ok {
+		return
+	}
+	p := s.newPage(w, r, "editor", "delete.title", res)
+	p.NoRobots = true
+	s.renderPage(w, r, http.StatusOK, "delete.html", p)
+}
+
+func (s *Server) editorDelete(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.editablePost(w, r, 64<<10)
+	if !ok {
+		return
+	}
+	if err := s.svc.Delete(r.Context(), res.ID); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.log.Info("resource deleted from the editor", "id", res.ID)
+	http.Redirect(w, r, "/editeur?supprime=1", http.StatusSeeOther)
+}

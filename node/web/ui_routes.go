@@ -1,0 +1,65 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+)
+
+// PeerInfo is a hub this node federates with, as the federation layer
+// reports it to the pages.
+type PeerInfo struct {
+	Name, URL, Host     string
+	Following, Follower bool
+}
+
+func (s *Server) initUI(opt Options) {
+	s.region, s.description = opt.Region, opt.Description
+	s.sessionKey = opt.SessionKey
+	if len(s.sessionKey) == 0 {
+		s.sessionKey = randomKey()
+	}
+	s.secureCookies = strings.HasPrefix(s.publicURL, "https://")
+	s.actorURL, s.peers = opt.ActorURL, opt.Peers
+}
+
+// uiRoutes registers the HTML pages. French paths first; the search and
+// browse pages answer an English path too, for links shared in English.
+func (s *Server) uiRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /static/{name}", s.staticFile)
+	mux.HandleFunc("GET /langue/{lang}", s.langSwitch)
+	mux.HandleFunc("GET /recherche", s.searchPage)
+	mux.HandleFunc("GET /search", s.searchPage)
+	mux.HandleFunc("GET /ressources", s.browsePage)
+	mux.HandleFunc("GET /resources", s.browsePage)
+	mux.HandleFunc("GET /guide", s.guidePage)
+	mux.HandleFunc("GET /hub", s.hubPage)
+	mux.HandleFunc("GET /feed.atom", s.atomFeed)
+	mux.HandleFunc("GET /connexion", s.loginPage)
+	mux.HandleFunc("POST /connexion", s.loginSubmit)
+	mux.HandleFunc("POST /deconnexion", s.logoutSubmit)
+	mux.HandleFunc("GET /editeur", s.editorHome)
+	mux.HandleFunc("GET /editeur/nouveau", s.editorNew)
+	mux.HandleFunc("POST /editeur/nouveau", s.editorCreate)
+	mux.HandleFunc("GET /editeur/r/{id}", s.editorEdit)
+	mux.HandleFunc("POST /editeur/r/{id}", s.editorUpdate)
+	mux.HandleFunc("POST /editeur/r/{id}/fichiers", s.editorAddFiles)
+	mux.HandleFunc("POST /editeur/r/{id}/fichiers/supprimer", s.editorDeleteFile)
+	mux.HandleFunc("GET /editeur/r/{id}/supprimer", s.editorDeleteConfirm)
+	mux.HandleFunc("POST /editeur/r/{id}/supprimer", s.editorDelete)
+	mux.HandleFunc("/", s.notFoundPage)
+}
+
+// peerList asks the federation layer for peers; a failure shows as "no
+// peer" on the page, logged, rather than breaking the home page.
+func (s *Server) peerList(ctx context.Context) []PeerInfo {
+	if s.peers == nil {
+		return nil
+	}
+	ps, err := s.peers(ctx)
+	if err != nil {
+		s.log.Warn("list peers for the pages", "err", err)
+		return nil
+	}
+	return ps
+}

@@ -1,0 +1,255 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// Editor sessions live in a signed cookie: the node keeps no session table,
+// so a restart keeps editors logged in and nothing grows on disk. The HMAC
+// key sits in the data folder, readable by the node's user only.
+
+const (
+	sessionCookie = "communs_session"
+	sessionTTL    = 12 * time.Hour
+	sessionKeyLen = 32
+)
+
+// LoadSessionKey reads the key that signs session cookies, creating it
+// (random, mode 0600) at first start.
+func LoadSessionKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < sessionKeyLen {
+			return nil, fmt.Errorf("session key %s: %d bytes, want %d; delete it to make a new one (editors will log in again)", path, len(b), sessionKeyLen)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read session key: %w", err)
+	}
+	key := make([]byte, sessionKeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("make session key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create session key: %w", err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write session key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("write session key: %w", err)
+	}
+	return key, nil
+}
+
+// uiSession is an anonymous visitor's (User empty) or an editor's session.
+// SID ties CSRF tokens to this browser.
+type uiSession struct {
+	SID, User, Role string
+	Exp             time.Time
+}
+
+func (s *Server) sign(data string) string {
+	m := hmac.New(sha256.New, s.sessionKey)
+	m.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) encodeSession(sess uiSession) string {
+	payload := strings.Join([]string{sess.SID, sess.User, sess.Role, strconv.FormatInt(sess.Exp.Unix(), 10)}, "|")
+	data := base64.RawURLEncoding.EncodeToString([]byte(payload))
+	return data + "." + s.sign("session|"+data)
+}
+
+func (s *Server) decodeSession(v string) (uiSession, bool) {
+	data, sig, ok := strings.Cut(v, ".")
+	if !ok || !hmac.Equal([]byte(sig), []byte(s.sign("session|"+data))) {
+		return uiSession{}, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(data)
+	if err != nil {
+		return uiSession{}, false
+	}
+	parts := strings.Split(string(raw), "|")
+	if len(parts) != 4 {
+		return uiSession{}, false
+	}
+	exp, err := strconv.ParseInt(parts[3], 10, 64)
+	if err != nil || time.Now().After(time.Unix(exp, 0)) {
+		return uiSession{}, false
+	}
+	return uiSession{SID: parts[0], User: parts[1], Role: parts[2], Exp: time.Unix(exp, 0)}, true
+}
+
+// session returns the request's valid session, or a zero one.
+func (s *Server) session(r *http.Request) uiSession {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return uiSession{}
+	}
+	sess, _ := s.decodeSession(c.Value)
+	return sess
+}
+
+func newSID() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (s *Server) setSession(w http.ResponseWriter, sess uiSession) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.encodeSession(sess), Path: "/",
+		Expires: sess.Exp, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secureCookies})
+}
+
+// ensureSession gives an anonymous visitor a session before showing a form,
+// so the form's CSRF token has something to be bound to.
+func (s *Server) ensureSession(w http.ResponseWriter, r *http.Request) uiSession {
+	sess := s.session(r)
+	if sess.SID == "" {
+		sess = uiSession{SID: newSID(), Exp: time.Now().Add(sessionTTL)}
+		s.setSession(w, sess)
+	}
+	return sess
+}
+
+func (s *Server) csrfToken(sess uiSession) string {
+	if sess.SID == "" {
+		return ""
+	}
+	return s.sign("csrf|" + sess.SID)
+}
+
+// checkCSRF verifies a form's token against the session cookie.
+func (s *Server) checkCSRF(r *http.Request, token string) error {
+	sess := s.session(r)
+	want := s.csrfToken(sess)
+	if want == "" || !hmac.Equal([]byte(token), []byte(want)) {
+		return fmt.Errorf("missing or wrong CSRF token: %w", node.ErrForbidden)
+	}
+	return nil
+}
+
+// editorUser returns the logged-in editor, checking the account still
+// exists with an editing role (an admin may have removed it since login).
+func (s *Server) editorUser(r *http.Request) (node.User, error) {
+	sess := s.session(r)
+	if sess.User == "" {
+		return node.User{}, fmt.Errorf("not logged in: %w", node.ErrUnauthorized)
+	}
+	users, err := s.svc.ListUsers(r.Context())
+	if err != nil {
+		return node.User{}, fmt.Errorf("look up user %q: %w", sess.User, err)
+	}
+	for _, u := range users {
+		if u.Name == sess.User {
+			if !node.CanEdit(u) {
+				return u, fmt.Errorf("user %q may not edit: %w", u.Name, node.ErrForbidden)
+			}
+			return u, nil
+		}
+	}
+	return node.User{}, fmt.Errorf("user %q no longer exists: %w", sess.User, node.ErrUnauthorized)
+}
+
+// requireEditor answers for the handler when the visitor may not edit: a
+// login page for a visitor, a 403 page for anyone else.
+func (s *Server) requireEditor(w http.ResponseWriter, r *http.Request) (node.User, bool) {
+	u, err := s.editorUser(r)
+	if errors.Is(err, node.ErrUnauthorized) {
+		http.Redirect(w, r, "/connexion?retour="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return u, false
+	}
+	if err != nil {
+		s.uiError(w, r, err)
+		return u, false
+	}
+	return u, true
+}
+
+type loginData struct {
+	Name, Next string
+	Error      string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	sess := s.ensureSession(w, r)
+	p := s.newPage(w, r, "editor", "login.title", loginData{Next: safeNext(r.URL.Query().Get("retour"))})
+	p.CSRF = s.csrfToken(sess)
+	p.NoRobots = true
+	s.renderPage(w, r, http.StatusOK, "login.html", p)
+}
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		s.uiError(w, r, fmt.Errorf("login form: %v: %w", err, errBadRequest))
+		return
+	}
+	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	next := safeNext(r.PostFormValue("retour"))
+	if next == "/" {
+		next = "/editeur"
+	}
+	u, err := s.svc.CheckPassword(r.Context(), name, r.PostFormValue("password"))
+	if err == nil && !node.CanEdit(u) {
+		err = fmt.Errorf("user %q may not edit: %w", u.Name, node.ErrUnauthorized)
+	}
+	if err != nil {
+		if !errors.Is(err, node.ErrUnauthorized) {
+			s.uiError(w, r, err)
+			return
+		}
+		s.log.Info("login refused", "user", name, "err", err)
+		sess := s.ensureSession(w, r)
+		p := s.newPage(w, r, "editor", "login.title", loginData{Name: name, Next: next, Error: "login.error"})
+		p.CSRF = s.csrfToken(sess)
+		p.NoRobots = true
+		s.renderPage(w, r, http.StatusUnauthorized, "login.html", p)
+		return
+	}
+	// A fresh session id at login: a token seen before login is worthless after.
+	s.setSession(w, uiSession{SID: newSID(), User: u.Name, Role: u.Role, Exp: time.Now().Add(sessionTTL)})
+	s.log.Info("editor logged in", "user", u.Name)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: s.secureCookies})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// randomKey is the fallback session key of a Server given none (tests):
+// sessions then end with the process.
+func randomKey() []byte {
+	b := make([]byte, sessionKeyLen)
+	_, _ = rand.Read(b)
+	return b
+}
