@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"flag"
 	"os"
@@ -126,4 +127,15 @@ func TestResourceRoundTrip(t *testing.T) {
 	if got.ID == r.ID || len(got.ID) > node.MaxIDLen || node.ValidateID(got.ID) != nil {
 		t.Fatalf("remote id %q must be a valid id distinct from the origin's", got.ID)
 	}
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }
+
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := loadOrCreateKey(filepath.Join(t.TempDir(), "k.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
