@@ -79,9 +79,6 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 		}
 		next = idOf(pg.Next)
 	}
-	p.Backfilled = f.now().UTC()
-	if err := f.store.PutPeer(ctx, p); err != nil {
-		return n, err
-	}
-	return n, nil
+	now := f.now().UTC()
+	return n, f.store.UpdatePeers(ctx, []string{p.ActorID}, func(p *state.Peer) { p.Backfilled = now })
 }

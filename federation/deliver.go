@@ -91,9 +91,14 @@ func (f *Federation) deliverDue(ctx context.Context) error {
 		if len(due) == 0 {
 			return nil
 		}
+		peers, err := f.store.ListPeers(ctx)
+		if err != nil {
+			return err
+		}
+		results := make([]result, len(due))
 		sem := make(chan struct{}, f.workers)
 		var wg sync.WaitGroup
-		for _, d := range due {
+		for i, d := range due {
 			if ctx.Err() != nil {
 				break
 			}
@@ -102,60 +107,79 @@ func (f *Federation) deliverDue(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				f.deliverOne(ctx, d)
+				pctx, cancel := context.WithTimeout(ctx, time.Minute)
+				results[i] = result{d: d, err: f.post(pctx, d.Inbox, d.Body), sent: true}
+				cancel()
 			}()
 		}
 		wg.Wait()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return ctx.Err() // unrecorded results are sent again: receivers drop duplicates by id
+		}
+		if err := f.record(context.WithoutCancel(ctx), results, peers); err != nil {
+			return err
 		}
 	}
 }
 
-func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) {
-	pctx, cancel := context.WithTimeout(ctx, time.Minute)
-	err := f.post(pctx, d.Inbox, d.Body)
-	cancel()
-	if ctx.Err() != nil {
-		return // shutting down: the delivery stays queued as it was
-	}
-	f.notePeer(d.Inbox, err)
-	sctx := context.WithoutCancel(ctx)
-	if err == nil {
-		_ = f.store.DeleteDelivery(sctx, d.Seq)
-		return
-	}
-	d.Attempts++
-	d.LastErr = err.Error()
-	if permanent(err) || f.now().Sub(d.Created) > giveUpAfter {
-		f.log.Warn("delivery dropped", "inbox", d.Inbox, "attempts", d.Attempts, "err", err)
-		_ = f.store.DeleteDelivery(sctx, d.Seq)
-		return
-	}
-	d.NextAt = f.now().Add(backoff(f.retryBase, d.Attempts))
-	f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", err)
-	_ = f.store.UpdateDelivery(sctx, d)
+type result struct {
+	d    state.Delivery
+	err  error
+	sent bool
 }
 
-// notePeer records the outcome on the peers using that inbox, for
-// `communs peer list`.
-func (f *Federation) notePeer(inbox string, err error) {
-	ctx := context.Background()
-	peers, lerr := f.store.ListPeers(ctx)
-	if lerr != nil {
-		return
-	}
-	for _, p := range peers {
-		if p.Inbox != inbox && p.SharedInbox != inbox {
+// record applies a round's outcomes: successes leave the queue and
+// failures are rescheduled, and peers' delivery state is updated, in a few
+// transactions for the whole round.
+func (f *Federation) record(ctx context.Context, results []result, peers []state.Peer) error {
+	var done []uint64
+	outcome := map[string]error{}
+	for _, r := range results {
+		if !r.sent {
 			continue
 		}
-		if err == nil {
-			p.LastDelivery, p.LastError, p.Failures = f.now().UTC(), "", 0
+		d := r.d
+		outcome[d.Inbox] = r.err
+		if r.err == nil {
+			done = append(done, d.Seq)
+			continue
+		}
+		d.Attempts++
+		d.LastErr = r.err.Error()
+		if permanent(r.err) || f.now().Sub(d.Created) > giveUpAfter {
+			f.log.Warn("delivery dropped", "inbox", d.Inbox, "attempts", d.Attempts, "err", r.err)
+			done = append(done, d.Seq)
+			continue
+		}
+		d.NextAt = f.now().Add(backoff(f.retryBase, d.Attempts))
+		f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", r.err)
+		if err := f.store.UpdateDelivery(ctx, d); err != nil {
+			return err
+		}
+	}
+	if err := f.store.DeleteDeliveries(ctx, done); err != nil {
+		return err
+	}
+	byActor := map[string]error{}
+	var ids []string
+	for _, p := range peers {
+		err, ok := outcome[p.Inbox]
+		if !ok {
+			err, ok = outcome[p.SharedInbox]
+		}
+		if ok {
+			byActor[p.ActorID] = err
+			ids = append(ids, p.ActorID)
+		}
+	}
+	now := f.now().UTC()
+	return f.store.UpdatePeers(ctx, ids, func(p *state.Peer) {
+		if err := byActor[p.ActorID]; err == nil {
+			p.LastDelivery, p.LastError, p.Failures = now, "", 0
 		} else {
 			p.LastError, p.Failures = err.Error(), p.Failures+1
 		}
-		_ = f.store.PutPeer(ctx, p)
-	}
+	})
 }
 
 // followerInboxes lists where an activity for all followers goes: shared

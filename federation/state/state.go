@@ -82,6 +82,10 @@ type RemoteKey struct {
 // the node's single consistent file.
 type Store interface {
 	PutPeer(ctx context.Context, p Peer) error
+	// UpdatePeers applies fn to each stored peer of ids in one transaction
+	// (delivery results for a thousand followers must not cost a thousand
+	// disk syncs), reading each inside it so concurrent changes survive.
+	UpdatePeers(ctx context.Context, ids []string, fn func(*Peer)) error
 	// GetPeer returns node.ErrNotFound for an unknown actor.
 	GetPeer(ctx context.Context, actorID string) (Peer, error)
 	ListPeers(ctx context.Context) ([]Peer, error)
@@ -98,6 +102,8 @@ type Store interface {
 	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	DeleteDelivery(ctx context.Context, seq uint64) error
+	// DeleteDeliveries removes several deliveries in one transaction.
+	DeleteDeliveries(ctx context.Context, seqs []uint64) error
 	DeliveryCount(ctx context.Context) (int, error)
 
 	Block(ctx context.Context, domain string) error

@@ -50,6 +50,30 @@ func (s *Store) PutPeer(ctx context.Context, p state.Peer) error {
 	})
 }
 
+func (s *Store) UpdatePeers(ctx context.Context, ids []string, fn func(*state.Peer)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPeers)
+		for _, id := range ids {
+			v := b.Get([]byte(id))
+			if v == nil {
+				continue // forgotten meanwhile
+			}
+			var p state.Peer
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			fn(&p)
+			if err := putJSON(b, id, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) GetPeer(ctx context.Context, actorID string) (state.Peer, error) {
 	var p state.Peer
 	if err := ctx.Err(); err != nil {
@@ -212,6 +236,18 @@ func (s *Store) UpdateDelivery(ctx context.Context, d state.Delivery) error {
 
 func (s *Store) DeleteDelivery(ctx context.Context, seq uint64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketDeliveries).Delete(u64(seq)) })
+}
+
+func (s *Store) DeleteDeliveries(ctx context.Context, seqs []uint64) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDeliveries)
+		for _, seq := range seqs {
+			if err := b.Delete(u64(seq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Store) DeliveryCount(ctx context.Context) (int, error) {
