@@ -5,6 +5,13 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 MINIO_VER := v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO     := $(GOBIN)/minio
 TEST_TIMEOUT ?= 40m
+# Browser tests: Debian's chromium and a pinned axe-core from npm (keep
+# AXE_VER equal to browsertest.AxeVersion).
+CHROMIUM  := /usr/bin/chromium
+AXE_VER   := 4.14.1
+AXE_DIR   := $(shell $(GO) env GOPATH)/communs-test/axe-$(AXE_VER)
+AXE       := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run build test test-deps bench demo vet fmt clean
 
@@ -16,8 +23,17 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/communs ./cmd/communs
 
-## test-deps: install what the tests drive for real (MinIO server)
-test-deps: $(MINIO)
+## test-deps: install what the tests drive for real (MinIO server, Chromium, axe-core)
+test-deps: $(MINIO) $(CHROMIUM) $(AXE)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests..."
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+
+$(AXE):
+	@echo "Installing axe-core $(AXE_VER) for the accessibility tests..."
+	npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VER)
 
 $(MINIO):
 	@echo "Installing MinIO $(MINIO_VER) for the S3 tests (about 3 minutes the first time)..."
@@ -26,7 +42,7 @@ $(MINIO):
 ## test: install test dependencies, vet, run every test (MinIO tests included)
 test: test-deps
 	$(GO) vet ./...
-	COMMUNS_MINIO_BIN=$(MINIO) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	COMMUNS_MINIO_BIN=$(MINIO) COMMUNS_CHROMIUM=$(CHROMIUM) COMMUNS_AXE=$(AXE) COMMUNS_BROWSER_TESTS=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## bench: benchmarks (see docs/BENCHMARKS.md for what each measures)
 bench: test-deps
