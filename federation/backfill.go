@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
 )
 
 // maxBackfillPages bounds how far a backfill pages: 50 per page, so a hub
@@ -63,6 +64,7 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 		if err := f.getJSON(ctx, next, &pg); err != nil {
 			return n, err
 		}
+		var items []node.RemoteItem
 		for _, item := range pg.OrderedItems {
 			if t, _ := item["type"].(string); t != "Create" && t != "Update" {
 				continue
@@ -71,8 +73,22 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 			if !ok || hostOf(idOf(obj)) != p.Host {
 				continue
 			}
-			if err := f.saveRemote(ctx, p, obj); err != nil {
+			r, files, err := parseResource(obj)
+			if err != nil {
 				f.log.Info("backfill: resource skipped", "object", idOf(obj), "err", err)
+				continue
+			}
+			items = append(items, node.RemoteItem{Resource: r, Files: files})
+		}
+		// One transaction per page: a hub of 10,000 kits arrives in 200
+		// disk syncs, not 10,000.
+		_, errs, err := f.svc.SaveRemoteMany(ctx, items, f.mirror(p))
+		if err != nil {
+			return n, err
+		}
+		for i, e := range errs {
+			if e != nil {
+				f.log.Info("backfill: resource skipped", "object", items[i].Resource.Origin, "err", e)
 				continue
 			}
 			n++

@@ -51,7 +51,7 @@ func publishCorpus(t *testing.T, hub *testnode.Node, n int) []node.Resource {
 	return out
 }
 
-func eventually(t *testing.T, what string, ok func() bool) {
+func eventually(t testing.TB, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !ok() {
@@ -81,7 +81,7 @@ func remotes(t *testing.T, n *testnode.Node) map[string]node.Resource {
 	}
 }
 
-func follow(t *testing.T, from, to *testnode.Node, mirror string) {
+func follow(t testing.TB, from, to *testnode.Node, mirror string) {
 	t.Helper()
 	if _, err := from.Fed.Follow(context.Background(), strings.TrimPrefix(to.URL, "http://"), federation.FollowOptions{Mirror: mirror}); err != nil {
 		t.Fatalf("follow: %v", err)

@@ -207,14 +207,19 @@ func (f *Federation) saveRemote(ctx context.Context, p state.Peer, obj map[strin
 	if hostOf(r.Origin) != p.Host {
 		return fmt.Errorf("object %s is not on %s", r.Origin, p.Host)
 	}
+	if _, err := f.svc.SaveRemote(ctx, r, files, f.mirror(p)); err != nil {
+		return fmt.Errorf("resource %s from %s: %w", r.Origin, p.Host, err)
+	}
+	return nil
+}
+
+// mirror is the peer's mirror policy as the service takes it.
+func (f *Federation) mirror(p state.Peer) node.Mirror {
 	m := node.Mirror{MaxSize: p.MirrorMaxSize}
 	if p.Mirror == state.MirrorFiles {
 		m.Fetch = f.fetchFile
 	}
-	if _, err := f.svc.SaveRemote(ctx, r, files, m); err != nil {
-		return fmt.Errorf("resource %s from %s: %w", r.Origin, p.Host, err)
-	}
-	return nil
+	return m
 }
 
 func (f *Federation) onDelete(ctx context.Context, act incoming) error {

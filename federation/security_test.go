@@ -194,3 +194,29 @@ func TestLicencePolicyAndTamperedMirror(t *testing.T) {
 		t.Fatalf("B stored %s; the NC one breaks its policy and the other's file does not match its digest", strings.Join(ids, ", "))
 	}
 }
+
+func getJSON(t testing.TB, rawURL string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, rawURL, nil)
+	req.Header.Set("Accept", "application/activity+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func parsePEM(s string) (*rsa.PublicKey, error) {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil, io.ErrUnexpectedEOF
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return k.(*rsa.PublicKey), nil
+}

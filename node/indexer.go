@@ -15,6 +15,7 @@ const (
 	indexCursor        = "search"
 	indexRebuildCursor = "search-rebuild"
 	indexBatch         = 500
+	indexDebounce      = 100 * time.Millisecond
 )
 
 // Indexer keeps the search index equal to the catalog by following the
@@ -77,6 +78,14 @@ func (ix *Indexer) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-ix.wake:
+			// Let a burst of changes (an import, a backfill) gather: one
+			// engine batch of many documents costs far less than many
+			// batches of one, and an edit is still searchable well
+			// within a second.
+			select {
+			case <-ctx.Done():
+			case <-time.After(indexDebounce):
+			}
 		case <-time.After(wait):
 		}
 	}

@@ -49,14 +49,87 @@ func RemoteID(origin, slug string) string {
 	return slug + "-" + tag
 }
 
+// RemoteItem is one resource received from a peer, with its files.
+type RemoteItem struct {
+	Resource Resource
+	Files    []RemoteFile
+}
+
 // SaveRemote stores or replaces a resource received from a peer: the same
 // validation as a local one, the licence checked against this node's policy
 // (a refused licence is an ErrInvalid and nothing is stored), and files
 // either mirrored (each digest verified before the resource becomes
 // visible) or linked to the origin. It returns the stored resource.
 func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, error) {
+	saved, errs, err := s.SaveRemoteMany(ctx, []RemoteItem{{Resource: r, Files: files}}, m)
+	if err != nil {
+		return Resource{}, err
+	}
+	if errs[0] != nil {
+		return Resource{}, errs[0]
+	}
+	return saved[0], nil
+}
+
+// SaveRemoteMany is SaveRemote for a batch (a page of a backfill), written
+// in one catalog transaction. Each item succeeds or fails on its own: errs
+// holds an item's refusal at its index; err is a failure of the whole batch.
+func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirror) ([]Resource, []error, error) {
+	out := make([]Resource, len(items))
+	errs := make([]error, len(items))
+	var stored []string
+	var batch []Resource
+	var at []int
+	for i, it := range items {
+		r, digests, err := s.prepareRemote(ctx, it.Resource, it.Files, m)
+		stored = append(stored, digests...)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		batch = append(batch, r)
+		at = append(at, i)
+	}
+	if len(batch) == 0 {
+		s.dropUnreferenced(ctx, stored)
+		return out, errs, nil
+	}
+	var orphans []string
+	err := s.withDigests(ctx, stored, func() error {
+		var itemErrs []error
+		var err error
+		orphans, itemErrs, err = s.catalog.UpsertMany(ctx, batch, func(old, r *Resource) error {
+			if old == nil {
+				return nil
+			}
+			if old.Origin != r.Origin {
+				return fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
+			}
+			r.Created = old.Created
+			return nil
+		})
+		for j, e := range itemErrs {
+			errs[at[j]] = e
+		}
+		return err
+	})
+	if err != nil {
+		s.dropUnreferenced(ctx, stored)
+		return out, errs, err
+	}
+	for j, r := range batch {
+		out[at[j]] = r
+	}
+	s.changed()
+	s.dropUnreferenced(ctx, append(orphans, stored...))
+	return out, errs, nil
+}
+
+// prepareRemote validates a remote resource and mirrors its files; it
+// returns the digests it stored (to drop if the resource is not saved).
+func (s *Service) prepareRemote(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, []string, error) {
 	if r.Origin == "" {
-		return Resource{}, invalid("origin", "a remote resource needs the origin's object id")
+		return Resource{}, nil, invalid("origin", "a remote resource needs the origin's object id")
 	}
 	r.Normalize()
 	if r.Language == "" {
@@ -64,21 +137,21 @@ func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile
 	}
 	r.Files = nil
 	if err := r.Validate(); err != nil {
-		return Resource{}, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+		return Resource{}, nil, fmt.Errorf("remote resource %s: %w", r.Origin, err)
 	}
 	if err := s.policy.Check(r.License); err != nil {
-		return Resource{}, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+		return Resource{}, nil, fmt.Errorf("remote resource %s: %w", r.Origin, err)
 	}
 	if len(files) > MaxFiles {
-		return Resource{}, invalid("files", "at most %d files per resource", MaxFiles)
+		return Resource{}, nil, invalid("files", "at most %d files per resource", MaxFiles)
 	}
 	old, err := s.catalog.Get(ctx, r.ID)
 	exists := err == nil
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		return Resource{}, err
+		return Resource{}, nil, err
 	case exists && old.Origin != r.Origin:
-		return Resource{}, fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
+		return Resource{}, nil, fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
 	}
 	limit := s.maxFile
 	if m.MaxSize > 0 && m.MaxSize < limit {
@@ -88,8 +161,7 @@ func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile
 	var stored []string
 	for _, rf := range files {
 		if err := ValidateFileName(rf.Name); err != nil {
-			s.dropUnreferenced(ctx, stored)
-			return Resource{}, err
+			return Resource{}, stored, err
 		}
 		mt, err := mediaType(rf.Name, rf.MediaType)
 		if err != nil {
@@ -102,37 +174,14 @@ func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile
 		} else if m.Fetch != nil && want != "" && rf.Size <= limit {
 			f, err = s.mirrorFile(ctx, m.Fetch, rf, mt, want, limit)
 			if err != nil {
-				s.dropUnreferenced(ctx, stored)
-				return Resource{}, err
+				return Resource{}, stored, err
 			}
 			stored = append(stored, f.SHA256)
 		}
 		r.Files = append(r.Files, f)
 	}
 	r.Created, r.Updated = now, now
-	var orphans []string
-	err = s.withDigests(ctx, stored, func() error {
-		if !exists {
-			return s.catalog.Create(ctx, r)
-		}
-		var err error
-		_, orphans, err = s.catalog.Update(ctx, r.ID, func(cur *Resource) error {
-			if cur.Origin != r.Origin {
-				return fmt.Errorf("resource %q has another origin: %w", r.ID, ErrConflict)
-			}
-			r.Created = cur.Created
-			*cur = r
-			return nil
-		})
-		return err
-	})
-	if err != nil {
-		s.dropUnreferenced(ctx, stored)
-		return Resource{}, err
-	}
-	s.changed()
-	s.dropUnreferenced(ctx, orphans)
-	return r, nil
+	return r, stored, nil
 }
 
 // mirrorFile copies a remote file; the blob store refuses bytes whose

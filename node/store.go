@@ -70,6 +70,10 @@ type Catalog interface {
 	// Update applies fn to the stored resource atomically and returns the
 	// result and the digests no resource references any more.
 	Update(ctx context.Context, id string, fn func(*Resource) error) (Resource, []string, error)
+	// UpsertMany creates or replaces resources in one transaction; check
+	// sees the stored version (nil if none) and may refuse an item, whose
+	// error is returned at its index in the second result.
+	UpsertMany(ctx context.Context, rs []Resource, check func(old, r *Resource) error) ([]string, []error, error)
 	// Delete removes a resource and returns it and the digests no resource
 	// references any more.
 	Delete(ctx context.Context, id string) (Resource, []string, error)
