@@ -137,6 +137,9 @@ func TestThreeHubsConverge(t *testing.T) {
 	for _, n := range []*testnode.Node{b, c} {
 		eventually(t, "backfill of A's resources", func() bool { return len(remotes(t, n)) == len(existing) })
 	}
+	if n, err := b.Fed.Backfill(context.Background(), a.Fed.ActorURL()); err != nil || n != len(existing) || len(remotes(t, b)) != len(existing) {
+		t.Fatalf("a second backfill must refresh, not duplicate: %d saved, %d held, %v", n, len(remotes(t, b)), err)
+	}
 	first := remotes(t, c)[a.URL+"/r/"+existing[0].ID]
 	if first.Title != existing[0].Title || first.License != existing[0].License || len(first.Files) != len(existing[0].Files) {
 		t.Fatalf("backfilled copy differs: %+v", first)
