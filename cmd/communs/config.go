@@ -88,10 +88,10 @@ type config struct {
 	// DevFederation and FollowPolicy configure ActivityPub.
 	DevFederation bool
 	FollowPolicy  string
-	Allow       []string
-	MaxFileSize int64
-	LogLevel    string
-	LogFormat   string
+	Allow         []string
+	MaxFileSize   int64
+	LogLevel      string
+	LogFormat     string
 }
 
 func readConfig(c *cli.Context) (config, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -13,7 +14,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/communs-numerique/communs/federation"
+	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/node/web"
 )
 
 // openFederation returns the node's ActivityPub side, or nil (with the
@@ -241,4 +244,33 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// peerInfos shows the pages the hubs this node federates with (accounts
+// from the wider fediverse that follow it are not hubs, but are listed
+// too: the admin chose to accept them).
+func peerInfos(f *federation.Federation) func(ctx context.Context) ([]web.PeerInfo, error) {
+	return func(ctx context.Context) ([]web.PeerInfo, error) {
+		peers, err := f.Peers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []web.PeerInfo
+		for _, p := range peers {
+			following, follower := p.Following == state.StateAccepted, p.Follower == state.StateAccepted
+			if !following && !follower {
+				continue
+			}
+			name := p.Name
+			if name == "" {
+				name = p.Handle
+			}
+			home := p.ActorID
+			if u, err := url.Parse(p.ActorID); err == nil {
+				home = u.Scheme + "://" + u.Host + "/"
+			}
+			out = append(out, web.PeerInfo{Name: name, URL: home, Host: p.Host, Following: following, Follower: follower})
+		}
+		return out, nil
+	}
 }

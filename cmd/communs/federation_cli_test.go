@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -68,6 +69,16 @@ func TestTwoHubsFollowByCLI(t *testing.T) {
 	out, _ = run(t, aEnv, "peer", "list")
 	if !strings.Contains(out, "hub-b@"+bAddr) || !strings.Contains(out, "accepted") {
 		t.Fatalf("peer list on A:\n%s", out)
+	}
+	// B's home page names A among its hubs and links B's actor.
+	resp, err := http.Get(bURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(home), `type="application/activity+json"`) || !strings.Contains(string(home), bURL+"/actor") || !strings.Contains(string(home), aAddr) {
+		t.Errorf("B's home page should link its actor and list hub A:\n%s", home)
 	}
 	waitSearch(t, bURL, rs[0].Title, node.RemoteID(aURL+"/r/"+rs[0].ID, rs[0].ID), bLogs)
 }

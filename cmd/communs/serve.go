@@ -120,8 +120,12 @@ func serve(ctx context.Context, cfg config, listen, tlsCert, tlsKey string) erro
 	if err != nil {
 		return err
 	}
-	srv := web.New(svc, web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
-		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey})
+	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
+		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey}
+	if fed != nil {
+		opts.ActorURL, opts.Peers = fed.ActorURL(), peerInfos(fed)
+	}
+	srv := web.New(svc, opts)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
