@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/metrics"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search/meili"
@@ -88,10 +89,12 @@ type config struct {
 	// DevFederation and FollowPolicy configure ActivityPub.
 	DevFederation bool
 	FollowPolicy  string
-	Allow         []string
-	MaxFileSize   int64
-	LogLevel      string
-	LogFormat     string
+	// metrics, set by serve, instruments the stores.
+	metrics     *metrics.Metrics
+	Allow       []string
+	MaxFileSize int64
+	LogLevel    string
+	LogFormat   string
 }
 
 func readConfig(c *cli.Context) (config, error) {
@@ -223,6 +226,9 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex boo
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.metrics != nil {
+		st.blobs = cfg.metrics.Blobs(st.blobs)
+	}
 	changed := func() {
 		for _, n := range st.notify {
 			n()
@@ -233,6 +239,9 @@ func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex boo
 		if err != nil {
 			st.Close()
 			return nil, nil, err
+		}
+		if cfg.metrics != nil {
+			idx = cfg.metrics.Index(idx)
 		}
 		st.index = idx
 		st.indexer = node.NewIndexer(st.catalog, idx, engine, log)

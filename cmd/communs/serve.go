@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/communs-numerique/communs/internal/metrics"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
@@ -27,6 +28,7 @@ const socketName = "communs.sock"
 func serveCommand() *cli.Command {
 	flags := append(nodeFlags(),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8080", Usage: "address to listen on", EnvVars: []string{"COMMUNS_LISTEN"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "metrics-token", Usage: "serve Prometheus metrics at /metrics to scrapers sending Authorization: Bearer TOKEN", EnvVars: []string{"COMMUNS_METRICS_TOKEN"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); a TLS reverse proxy stays the recommended setup", EnvVars: []string{"COMMUNS_TLS_CERT"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-key", Usage: "private key (PEM) of --tls-cert", EnvVars: []string{"COMMUNS_TLS_KEY"}}),
 	)
@@ -43,7 +45,8 @@ func serveCommand() *cli.Command {
 			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
-			return serve(c.Context, cfg, c.String("listen"), c.String("tls-cert"), c.String("tls-key"))
+			return serve(c.Context, cfg, serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
+				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token")})
 		},
 	}
 }
@@ -76,7 +79,14 @@ func openStores(ctx context.Context, cfg config) (*stores, error) {
 	return st, nil
 }
 
-func serve(ctx context.Context, cfg config, listen, tlsCert, tlsKey string) error {
+type serveOptions struct {
+	listen, tlsCert, tlsKey, metricsToken string
+}
+
+func serve(ctx context.Context, cfg config, so serveOptions) error {
+	listen, tlsCert, tlsKey := so.listen, so.tlsCert, so.tlsKey
+	m := metrics.New()
+	cfg.metrics = m
 	log, err := newLogger(cfg)
 	if err != nil {
 		return err
@@ -144,6 +154,8 @@ func serve(ctx context.Context, cfg config, listen, tlsCert, tlsKey string) erro
 		mux.Handle("/", adminHandler)
 		adminHandler = mux
 	}
+	registerGauges(m, st, fed)
+	publicHandler = healthRoutes(publicHandler, st, m, so.metricsToken)
 	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}

@@ -1,0 +1,247 @@
+// Package metrics exposes the node's Prometheus metrics: HTTP requests by
+// route and status with latency, bytes uploaded and downloaded, search
+// latency, storage errors, and the depth of the index and delivery queues.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+// Metrics holds the node's collectors in its own registry.
+type Metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.HistogramVec
+	uploadBytes   prometheus.Counter
+	downloadBytes prometheus.Counter
+	search        prometheus.Histogram
+	storageErrors *prometheus.CounterVec
+}
+
+// New registers the collectors, and the Go runtime's.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "communs_http_request_duration_seconds", Help: "HTTP requests by route pattern, method and status.",
+			Buckets: []float64{.002, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 10, 60},
+		}, []string{"route", "method", "status"}),
+		uploadBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "communs_upload_bytes_total", Help: "Bytes received in request bodies of writes (files and metadata)."}),
+		downloadBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "communs_download_bytes_total", Help: "Bytes sent for file and kit downloads (/r/...)."}),
+		search: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "communs_search_duration_seconds", Help: "Search engine latency.",
+			Buckets: []float64{.001, .002, .005, .01, .02, .05, .1, .25, 1}}),
+		storageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "communs_storage_errors_total", Help: "Blob store operations that failed (a missing blob is not an error)."}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.requests, m.uploadBytes, m.downloadBytes, m.search, m.storageErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Gauge registers a gauge read at scrape time, labelled by one label
+// (e.g. failures per peer); fn returns label value -> value.
+func (m *Metrics) Gauge(name, help, label string, fn func(ctx context.Context) (map[string]float64, error)) {
+	m.reg.MustRegister(&funcCollector{desc: prometheus.NewDesc(name, help, labels(label), nil), label: label, fn: fn})
+}
+
+func labels(l string) []string {
+	if l == "" {
+		return nil
+	}
+	return []string{l}
+}
+
+type funcCollector struct {
+	desc  *prometheus.Desc
+	label string
+	fn    func(ctx context.Context) (map[string]float64, error)
+}
+
+func (c *funcCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	vals, err := c.fn(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for k, v := range vals {
+		if c.label == "" {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
+		} else {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, k)
+		}
+	}
+}
+
+// Handler serves the metrics in the Prometheus text format. With a token,
+// scrapers must send Authorization: Bearer TOKEN: peer names and queue
+// depths are nobody else's business.
+func (m *Metrics) Handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			http.Error(w, "metrics are off: start the node with --metrics-token TOKEN and scrape with Authorization: Bearer TOKEN", http.StatusNotFound)
+			return
+		}
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="communs-metrics"`)
+			http.Error(w, "send Authorization: Bearer with the node's --metrics-token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Middleware records every request. The route is the ServeMux pattern that
+// matched (GET /r/{id}/files/{name}), never the raw path, so a crawler
+// cannot blow up the number of series.
+func (m *Metrics) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		var body *countingBody
+		if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			body = &countingBody{ReadCloser: r.Body}
+			r.Body = body
+		}
+		next.ServeHTTP(rec, r)
+		route := r.Pattern
+		if route == "" {
+			route = "other"
+		}
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		if body != nil {
+			m.uploadBytes.Add(float64(body.n))
+		}
+		if strings.HasPrefix(r.URL.Path, "/r/") && r.Method == http.MethodGet {
+			m.downloadBytes.Add(float64(rec.n))
+		}
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the real writer (flush).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ReadFrom keeps io.Copy's sendfile path for downloads while counting.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := r.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{r.ResponseWriter}, src)
+	}
+	r.n += n
+	return n, err
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingBody) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Index times searches.
+func (m *Metrics) Index(idx node.Index) node.Index { return &timedIndex{Index: idx, h: m.search} }
+
+type timedIndex struct {
+	node.Index
+	h prometheus.Histogram
+}
+
+func (t *timedIndex) Search(ctx context.Context, q node.Query) (node.Results, error) {
+	start := time.Now()
+	res, err := t.Index.Search(ctx, q)
+	if err == nil {
+		t.h.Observe(time.Since(start).Seconds())
+	}
+	return res, err
+}
+
+// Blobs counts storage failures by operation.
+func (m *Metrics) Blobs(b node.Blobs) node.Blobs {
+	return &countedBlobs{Blobs: b, errs: m.storageErrors}
+}
+
+type countedBlobs struct {
+	node.Blobs
+	errs *prometheus.CounterVec
+}
+
+func (c *countedBlobs) note(op string, err error) error {
+	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, context.Canceled) &&
+		!errors.Is(err, node.ErrDigestMismatch) && !errors.Is(err, node.ErrTooLarge) {
+		c.errs.WithLabelValues(op).Inc()
+	}
+	return err
+}
+
+func (c *countedBlobs) Put(ctx context.Context, r io.Reader, want string) (node.Blob, error) {
+	b, err := c.Blobs.Put(ctx, r, want)
+	return b, c.note("put", err)
+}
+
+func (c *countedBlobs) Open(ctx context.Context, sha string) (node.BlobReader, error) {
+	br, err := c.Blobs.Open(ctx, sha)
+	return br, c.note("open", err)
+}
+
+func (c *countedBlobs) Stat(ctx context.Context, sha string) (int64, error) {
+	n, err := c.Blobs.Stat(ctx, sha)
+	return n, c.note("stat", err)
+}
+
+func (c *countedBlobs) Delete(ctx context.Context, sha string) error {
+	return c.note("delete", c.Blobs.Delete(ctx, sha))
+}
