@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -195,6 +196,7 @@ type stores struct {
 		node.Catalog
 		node.Accounts
 		state.Store
+		WriteTo(w io.Writer) (int64, error)
 		Close() error
 	}
 	blobs node.Blobs

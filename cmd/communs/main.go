@@ -23,6 +23,9 @@ func newApp() *cli.App {
 			resourceCommand(),
 			indexCommand(),
 			peerCommand(),
+			backupCommand(),
+			doctorCommand(),
+			restoreCommand(),
 		},
 	}
 }

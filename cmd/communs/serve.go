@@ -46,7 +46,7 @@ func serveCommand() *cli.Command {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
 			return serve(c.Context, cfg, serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
-				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token")})
+				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config")})
 		},
 	}
 }
@@ -80,7 +80,7 @@ func openStores(ctx context.Context, cfg config) (*stores, error) {
 }
 
 type serveOptions struct {
-	listen, tlsCert, tlsKey, metricsToken string
+	listen, tlsCert, tlsKey, metricsToken, configFile string
 }
 
 func serve(ctx context.Context, cfg config, so serveOptions) error {
@@ -146,14 +146,16 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		return err
 	}
 	publicHandler, adminHandler := srv.Handler(), srv.AdminHandler()
+	adminMux := http.NewServeMux()
+	adminMux.Handle("GET /admin/v1/backup", backupHandler(st, cfg, so.configFile))
+	adminMux.Handle("GET /admin/v1/doctor", doctorHandler(cfg, st, fed, why))
 	if fed != nil {
 		publicHandler = fed.Handler(publicHandler)
-		mux := http.NewServeMux()
-		mux.Handle("/admin/v1/peers", fed.AdminHandler())
-		mux.Handle("/admin/v1/peers/", fed.AdminHandler())
-		mux.Handle("/", adminHandler)
-		adminHandler = mux
+		adminMux.Handle("/admin/v1/peers", fed.AdminHandler())
+		adminMux.Handle("/admin/v1/peers/", fed.AdminHandler())
 	}
+	adminMux.Handle("/", adminHandler)
+	adminHandler = adminMux
 	registerGauges(m, st, fed)
 	publicHandler = healthRoutes(publicHandler, st, m, so.metricsToken)
 	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
