@@ -24,6 +24,7 @@ func newApp() *cli.App {
 			indexCommand(),
 			peerCommand(),
 			backupCommand(),
+			storageCommand(),
 			doctorCommand(),
 			restoreCommand(),
 		},
