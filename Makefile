@@ -12,6 +12,9 @@ AXE_VER   := 4.14.1
 AXE_DIR   := $(shell $(GO) env GOPATH)/communs-test/axe-$(AXE_VER)
 AXE       := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# deploy/ tests: systemd-analyze checks the unit, caddy adapts the Caddyfile.
+SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
+CADDY     := /usr/bin/caddy
 
 .PHONY: run build test test-deps bench demo vet fmt clean
 
@@ -24,12 +27,22 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/communs ./cmd/communs
 
 ## test-deps: install what the tests drive for real (MinIO server, Chromium, axe-core)
-test-deps: $(MINIO) $(CHROMIUM) $(AXE)
+test-deps: $(MINIO) $(CHROMIUM) $(AXE) $(SYSTEMD_ANALYZE) $(CADDY)
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests..."
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+
+$(SYSTEMD_ANALYZE):
+	@echo "Installing Debian's systemd for systemd-analyze (deploy/ tests)..."
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq systemd >/dev/null
+
+$(CADDY):
+	@echo "Installing Debian's caddy for the Caddyfile check (deploy/ tests)..."
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null
 
 $(AXE):
 	@echo "Installing axe-core $(AXE_VER) for the accessibility tests..."
