@@ -8,7 +8,8 @@
 //     ${VAR} documented in .env.example, every COMMUNS_* variable known to
 //     `communs serve --help`;
 //   - the systemd unit with systemd-analyze (verify, and the security score);
-//   - the Caddyfile with `caddy adapt`, and Caddy itself in front of the node;
+//   - the Caddyfile with `caddy adapt`, and Caddy itself in front of the node
+//     (WebFinger under the https public URL, an 8 MiB upload and download);
 //   - the binary started with the environment the compose file (against a
 //     real MinIO, Meilisearch absent) and the systemd unit give it.
 package deploy_test
@@ -17,6 +18,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -24,6 +26,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -871,16 +874,9 @@ func TestComposeEnvRuns(t *testing.T) {
 
 	// The S3 settings work: a file uploaded through the API lands in the
 	// bucket, addressed in path style over plain HTTP.
-	cmd := exec.Command(communsBinary(t), "user", "add", "admin", "--role", "admin")
-	cmd.Env, cmd.Dir = envList(env), data
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("communs user add with the container's environment: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	token := lines[len(lines)-1]
-	id := publish(t, n.base, token)
-	putFile(t, n.base, token, id, "guide.txt", []byte("Bonjour le hub"))
+	token := addUser(t, env, data, "admin", "admin")
+	id := publish(t, http.DefaultClient, n.base, token)
+	putFile(t, http.DefaultClient, n.base, token, id, "guide.txt", []byte("Bonjour le hub"))
 
 	mc, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), BucketLookup: minio.BucketLookupPath})
 	if err != nil {
@@ -904,13 +900,28 @@ func TestComposeEnvRuns(t *testing.T) {
 	n.stop(t, 40*time.Second)
 }
 
-func publish(t testing.TB, base, token string) string {
+// addUser runs `communs user add` with the node's environment, as an admin
+// would next to the running node (through its admin socket), and returns
+// the API token it prints on its last line.
+func addUser(t testing.TB, env map[string]string, dir, name, role string) string {
+	t.Helper()
+	cmd := exec.Command(communsBinary(t), "user", "add", name, "--role", role)
+	cmd.Env, cmd.Dir = envList(env), dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("communs user add with the node's environment: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+func publish(t testing.TB, c *http.Client, base, token string) string {
 	t.Helper()
 	body := `{"title":"Créer sa première adresse e-mail","kind":"tutorial","license":"CC-BY-SA-4.0"}`
 	req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/resources", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -925,11 +936,11 @@ func publish(t testing.TB, base, token string) string {
 	return r.ID
 }
 
-func putFile(t testing.TB, base, token, id, name string, content []byte) {
+func putFile(t testing.TB, c *http.Client, base, token, id, name string, content []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/resources/"+id+"/files/"+name, bytes.NewReader(content))
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1190,5 +1201,97 @@ func TestCaddyfileAdapts(t *testing.T) {
 	}
 	if strings.Contains(js, "header_up") || strings.Contains(js, `"encode"`) {
 		t.Errorf("the Caddyfile must not rewrite headers nor encode responses:\n%s", js)
+	}
+}
+
+// TestCaddyInFront runs Caddy with the example Caddyfile in front of the
+// node, on loopback. Changed for the test machine, and only this: a global
+// block (no admin API, Caddy's own local CA instead of Let's Encrypt, free
+// loopback ports, storage in a temporary folder), the site's port, and the
+// upstream address. Through it: the node federates under its https public
+// URL (WebFinger names it, so Host reached the node as sent), and an 8 MiB
+// upload goes through (no body limit).
+func TestCaddyInFront(t *testing.T) {
+	caddy := caddyBin(t)
+	env := systemdNodeEnv(t)
+	data := t.TempDir()
+	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	_, httpsPort, _ := net.SplitHostPort(httpsAddr)
+	_, httpPort, _ := net.SplitHostPort(httpAddr)
+	public := "https://hub.example.fr:" + httpsPort
+	substitute(t, env, "COMMUNS_DATA", data)
+	substitute(t, env, "COMMUNS_LISTEN", freeAddr(t))
+	substitute(t, env, "COMMUNS_PUBLIC_URL", public)
+	n := startNode(t, data, env, "serve")
+	n.waitOK(t, "/api/v1/licenses")
+
+	site := readFile(t, "Caddyfile")
+	site = strings.Replace(site, "\nhub.example.fr {", "\nhub.example.fr:"+httpsPort+" {", 1)
+	site = strings.Replace(site, "reverse_proxy 127.0.0.1:8080", "reverse_proxy "+env["COMMUNS_LISTEN"], 1)
+	dir := t.TempDir()
+	global := fmt.Sprintf("{\n\tadmin off\n\tlocal_certs\n\tskip_install_trust\n\tdefault_bind 127.0.0.1\n\thttp_port %s\n\thttps_port %s\n\tstorage file_system %s\n}\n",
+		httpPort, httpsPort, filepath.Join(dir, "storage"))
+	conf := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(conf, []byte(global+site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("caddy logs:\n%s", logs.String())
+		}
+	})
+
+	// hub.example.fr resolves to Caddy's loopback port; Caddy's local CA is
+	// not trusted here, the name is still checked by SNI on Caddy's side.
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, httpsAddr)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "hub.example.fr"},
+	}}
+	acct := "acct:" + env["COMMUNS_HUB"] + "@hub.example.fr:" + httpsPort
+	var body []byte
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get(public + "/.well-known/webfinger?resource=" + url.QueryEscape(acct))
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			err = fmt.Errorf("%d %s", resp.StatusCode, body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WebFinger through Caddy: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(string(body), public+"/") {
+		t.Errorf("WebFinger through Caddy does not name %s: %s", public, body)
+	}
+
+	token := addUser(t, env, data, "marie", "editor")
+	proxied := &http.Client{Transport: client.Transport}
+	id := publish(t, proxied, public, token)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 8<<20/16)
+	putFile(t, proxied, public, token, id, "kit.bin", big)
+	resp, err := proxied.Get(public + "/r/" + id + "/files/kit.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, big) {
+		t.Errorf("download of the 8 MiB file through Caddy: %d, %d bytes", resp.StatusCode, len(got))
 	}
 }
