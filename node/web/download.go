@@ -26,7 +26,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	id, name := r.PathValue("id"), r.PathValue("name")
 	_, f, br, err := s.svc.OpenFile(r.Context(), id, name)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.downloadError(w, r, err)
 		return
 	}
 	if br == nil {
@@ -48,6 +48,16 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", f.Added, br)
 }
 
+// downloadError answers a person following a download link with the HTML
+// error page in their language, and a script with the JSON error.
+func (s *Server) downloadError(w http.ResponseWriter, r *http.Request, err error) {
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		s.uiError(w, r, err)
+		return
+	}
+	s.writeError(w, r, err)
+}
+
 // zipKit streams the whole kit as one zip, file after file, so neither memory
 // nor disk holds the archive. Files are stored, not deflated: PDFs, videos
 // and office files are already compressed and the CPU is better spent
@@ -55,7 +65,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	res, err := s.svc.Get(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.downloadError(w, r, err)
 		return
 	}
 	etag := `"zip-` + kitVersion(res) + `"`

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -37,6 +38,19 @@ func TestStorageDown(t *testing.T) {
 	resp = call(t, "GET", n.URL+"/r/"+id+"/files/guide.pdf", "", "", nil, nil)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("download with storage down: %d, want 503", resp.StatusCode)
+	}
+	// A person following the link gets the error page, in French first.
+	req, _ := http.NewRequest("GET", n.URL+"/r/"+id+"/files/guide.pdf", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	page, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(string(html), `lang="fr"`) || page.Header.Get("Retry-After") == "" {
+		t.Fatalf("storage-down page for a browser: %d %s\n%s", page.StatusCode, page.Header.Get("Content-Type"), html)
 	}
 	var got map[string]any
 	call(t, "GET", n.URL+"/api/v1/resources/"+id, "", "", nil, &got)
