@@ -73,12 +73,7 @@ func backupCommand() *cli.Command {
 // writeBackup asks the running node for a snapshot, or makes it from the
 // data folder when no node runs.
 func writeBackup(c *cli.Context, cfg config, w io.Writer, files bool) error {
-	sock := filepath.Join(cfg.Data, socketName)
-	if _, err := os.Stat(sock); err == nil {
-		cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}}
+	if cl := runningNode(cfg); cl != nil {
 		q := ""
 		if files {
 			q = "?files=1"
@@ -145,4 +140,17 @@ func restoreCommand() *cli.Command {
 			return nil
 		},
 	})
+}
+
+// runningNode returns an HTTP client for the running node's admin socket,
+// or nil when there is none.
+func runningNode(cfg config) *http.Client {
+	sock := filepath.Join(cfg.Data, socketName)
+	if _, err := os.Stat(sock); err != nil {
+		return nil
+	}
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
 }

@@ -297,6 +297,7 @@ func BenchmarkSearchHTTP(b *testing.B) {
 			const clients, rounds = 2, 20
 			var mu sync.Mutex
 			var lat []time.Duration
+			perQuery := map[string][]time.Duration{}
 			b.ResetTimer()
 			for range b.N {
 				var wg sync.WaitGroup
@@ -305,22 +306,41 @@ func BenchmarkSearchHTTP(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						mine := make([]time.Duration, 0, rounds*len(queries))
+						mineQ := map[string][]time.Duration{}
 						for r := range rounds {
 							for i := range queries {
 								q := queries[(i+c*7+r)%len(queries)]
 								t := time.Now()
 								get(q)
-								mine = append(mine, time.Since(t))
+								d := time.Since(t)
+								mine = append(mine, d)
+								mineQ[q] = append(mineQ[q], d)
 							}
 						}
 						mu.Lock()
 						lat = append(lat, mine...)
+						for q, ds := range mineQ {
+							perQuery[q] = append(perQuery[q], ds...)
+						}
 						mu.Unlock()
 					}()
 				}
 				wg.Wait()
 			}
 			b.StopTimer()
+			type slow struct {
+				q   string
+				p95 time.Duration
+			}
+			var slowest []slow
+			for q, ds := range perQuery {
+				slices.Sort(ds)
+				slowest = append(slowest, slow{q, ds[len(ds)*95/100]})
+			}
+			slices.SortFunc(slowest, func(a, b slow) int { return int(b.p95 - a.p95) })
+			for _, s := range slowest[:min(3, len(slowest))] {
+				b.Logf("slowest: %q p95 %s", s.q, s.p95.Round(100*time.Microsecond))
+			}
 			slices.Sort(lat)
 			at := func(p float64) float64 {
 				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000

@@ -149,9 +149,17 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 	// What was imported is searchable, and the index commands reach the
 	// running node's indexer.
 	waitSearch(t, url, rs[0].Title, rs[0].ID, logs)
-	out, err = run(t, env, "index", "status")
-	if err != nil || !strings.Contains(out, "backlog:   0") || !strings.Contains(out, fmt.Sprintf("indexés:      %d", want)) {
-		t.Fatalf("index status while serving: %v\n%s", err, out)
+	// The indexer takes the import's last changes a moment later.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err = run(t, env, "index", "status")
+		if err == nil && strings.Contains(out, "backlog:   0") && strings.Contains(out, fmt.Sprintf("indexés:      %d", want)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("index status while serving: %v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	out, err = run(t, env, "index", "rebuild")
 	if err != nil || !strings.Contains(out, fmt.Sprintf("rebuilt: %d documents for %d resources", want, want)) {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -318,12 +317,7 @@ func doctorCommand() *cli.Command {
 }
 
 func doctorChecks(c *cli.Context, cfg config) ([]check, error) {
-	sock := filepath.Join(cfg.Data, socketName)
-	if _, err := os.Stat(sock); err == nil {
-		cl := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		}}}
+	if cl := runningNode(cfg); cl != nil {
 		q := ""
 		if c.Bool("deep") {
 			q = "?deep=1"

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -34,6 +35,9 @@ var errClosed = fmt.Errorf("embedded search index is closed: %w", node.ErrUnavai
 // Index is a node.Index backed by bleve. It is safe for concurrent use.
 type Index struct {
 	dir string
+	// searching counts searches in flight: a search splits its scoring
+	// over two cores only when it has them to itself.
+	searching atomic.Int32
 
 	// mu guards idx: searches and writes share it (bleve serialises what it
 	// must), Reset and Close take it exclusively to swap or drop the index.

@@ -152,6 +152,12 @@ func typoBudget(w string) int {
 // (all), then among those having any (any).
 type textPlan struct {
 	clauses []query.Query // one per word
+	// head has, per word, its exact forms in the title and the summary
+	// only: Meilisearch's attribute rule ranks such documents first.
+	head []query.Query
+	// title is the same for the title alone, which the attribute rule puts
+	// before the summary.
+	title   []query.Query
 	pairs   []query.Query
 	leaves  []leaf
 	expands []*expandQuery
@@ -163,12 +169,14 @@ type leaf struct{ field, term string }
 func plan(words []word) *textPlan {
 	p := &textPlan{}
 	for _, w := range words {
-		var c []query.Query
+		var c, h, t []query.Query
 		for _, s := range w.stems {
 			c = append(c,
 				termQuery(s, fieldTitle, boostTitle),
 				termQuery(s, fieldSummary, boostSummary),
 				termQuery(s, fieldDescription, boostDescription))
+			h = append(h, termQuery(s, fieldTitle, boostTitle), termQuery(s, fieldSummary, boostSummary))
+			t = append(t, termQuery(s, fieldTitle, boostTitle))
 			for _, f := range []string{fieldTitle, fieldSummary, fieldDescription} {
 				p.leaves = append(p.leaves, leaf{f, s})
 			}
@@ -191,6 +199,8 @@ func plan(words []word) *textPlan {
 		}
 		p.expands = append(p.expands, ex...)
 		p.clauses = append(p.clauses, query.NewDisjunctionQuery(c))
+		p.head = append(p.head, query.NewDisjunctionQuery(h))
+		p.title = append(p.title, query.NewDisjunctionQuery(t))
 	}
 	for i := 1; i < len(words); i++ {
 		a, b := words[i-1], words[i]
@@ -219,6 +229,17 @@ func (p *textPlan) any() query.Query {
 // them first, and they are usually far fewer than those having any word,
 // so scoring them first is also what keeps common words cheap.
 func (p *textPlan) all() query.Query { return p.withPairs(p.clauses) }
+
+// headAll matches documents having every word as typed (or its stem) in
+// their title or summary. Under Meilisearch's rules (words, typo,
+// proximity, attribute) they outrank every other document, so when they
+// fill the page the far larger set of documents that only mention the
+// words in their description need not be scored at all: for a common word
+// ("numérique") that is most of the index.
+func (p *textPlan) headAll() query.Query { return p.withPairs(p.head) }
+
+// titleAll is headAll for the title alone.
+func (p *textPlan) titleAll() query.Query { return p.withPairs(p.title) }
 
 func (p *textPlan) withPairs(must []query.Query) query.Query {
 	if len(p.pairs) == 0 {

@@ -42,6 +42,8 @@ func (x *Index) Search(ctx context.Context, q node.Query) (node.Results, error) 
 	if err != nil {
 		return node.Results{}, err
 	}
+	x.searching.Add(1)
+	defer x.searching.Add(-1)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	if x.idx == nil {
@@ -219,18 +221,35 @@ func (e *execution) match(ctx context.Context, x *Index, reader index.IndexReade
 		return nil
 	}
 	keep := search.Offset(e.q) + e.q.PerPage
+	// Tiers, each scored only when the ones before do not fill the pages
+	// asked for: every word in the title; in the title or the summary;
+	// anywhere; any word (for a single word, "anywhere" is "any").
+	tiers := []query.Query{p.titleAll(), p.headAll(), p.all()}
 	if len(e.words) == 1 {
-		_, err := e.scan(ctx, x, reader, p.any(), 0, nil)
-		return err
+		tiers = []query.Query{p.titleAll(), p.headAll(), p.any()}
+	} else {
+		tiers = append(tiers, p.any())
 	}
-	// Documents with every word first; the others only when those do not
-	// fill the pages asked for.
-	found, err := e.scan(ctx, x, reader, p.all(), 0, nil)
-	if err != nil || found.passing >= keep {
-		return err
+	var seen []bitset
+	passing := 0
+	for tier, q := range tiers {
+		found, err := e.scan(ctx, x, reader, q, tier, seen)
+		if err != nil {
+			return err
+		}
+		passing += found.passing
+		if passing >= keep {
+			return nil
+		}
+		if seen == nil {
+			seen = found.seen
+		} else {
+			for i := range seen {
+				seen[i].or(found.seen[i])
+			}
+		}
 	}
-	_, err = e.scan(ctx, x, reader, p.any(), 1, found.seen)
-	return err
+	return nil
 }
 
 // textSet reads the documents matching the text from the postings of every
@@ -316,7 +335,9 @@ func (e *execution) scan(ctx context.Context, x *Index, reader index.IndexReader
 		total = e.offsets[n-1] + e.segs[n-1].Segment().Count()
 	}
 	bounds := []uint64{0, total}
-	if total >= parallelFrom && runtime.GOMAXPROCS(0) >= 2 {
+	// With another search running, both cores are already busy: splitting
+	// would only add goroutine and merge overhead to both.
+	if total >= parallelFrom && runtime.GOMAXPROCS(0) >= 2 && x.searching.Load() <= 1 {
 		bounds = []uint64{0, total / 2, total}
 	}
 	parts := make([]matchPart, len(bounds)-1)
