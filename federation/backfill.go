@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
@@ -53,6 +54,8 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 	}
 	next := idOf(coll.First)
 	n := 0
+	listed := map[string]bool{} // origin ids the outbox still has
+	started := f.now()
 	for page := 0; next != "" && page < maxBackfillPages; page++ {
 		if hostOf(next) != p.Host {
 			return n, fmt.Errorf("backfill %s: outbox page %s on another host", actorID, next)
@@ -79,6 +82,7 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 				continue
 			}
 			items = append(items, node.RemoteItem{Resource: r, Files: files})
+			listed[r.Origin] = true
 		}
 		// One transaction per page: a hub of 10,000 kits arrives in 200
 		// disk syncs, not 10,000.
@@ -95,6 +99,46 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 		}
 		next = idOf(pg.Next)
 	}
+	if next == "" {
+		// The whole outbox was read: a copy it no longer lists was deleted
+		// at the origin while this hub was not following (or missed the
+		// Delete), so it goes too.
+		if err := f.dropUnlisted(ctx, p, listed, started); err != nil {
+			return n, err
+		}
+	}
 	now := f.now().UTC()
 	return n, f.store.UpdatePeers(ctx, []string{p.ActorID}, func(p *state.Peer) { p.Backfilled = now })
+}
+
+// dropUnlisted removes the copies of a peer's resources that its outbox no
+// longer lists. Copies that arrived after the backfill began are kept: a
+// resource created meanwhile came by its own Create after the pages that
+// would list it were read.
+func (f *Federation) dropUnlisted(ctx context.Context, p state.Peer, listed map[string]bool, started time.Time) error {
+	prefix := originPrefix(p)
+	var stale []node.Resource
+	cursor := ""
+	for {
+		rs, next, err := f.svc.List(ctx, node.ListOptions{After: cursor, Limit: 200, Origin: "remote"})
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if strings.HasPrefix(r.Origin, prefix) && !listed[r.Origin] && r.Created.Before(started) {
+				stale = append(stale, r)
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	for _, r := range stale {
+		if err := f.svc.DeleteRemote(ctx, r.ID, r.Origin); err != nil {
+			return err
+		}
+		f.log.Info("backfill: copy removed, its origin no longer has it", "object", r.Origin)
+	}
+	return nil
 }

@@ -137,8 +137,15 @@ func TestThreeHubsConverge(t *testing.T) {
 	for _, n := range []*testnode.Node{b, c} {
 		eventually(t, "backfill of A's resources", func() bool { return len(remotes(t, n)) == len(existing) })
 	}
+	// A copy whose origin deleted it while B was not listening (a missed
+	// Delete) goes at the next backfill, which also must not duplicate.
+	ghost := node.Resource{ID: node.RemoteID(a.URL+"/r/disparue", "disparue"), Origin: a.URL + "/r/disparue",
+		Title: "Fiche supprimée à l'origine", Kind: "practical-sheet", License: "CC0-1.0"}
+	if _, err := b.Service.SaveRemote(context.Background(), ghost, nil, node.Mirror{}); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := b.Fed.Backfill(context.Background(), a.Fed.ActorURL()); err != nil || n != len(existing) || len(remotes(t, b)) != len(existing) {
-		t.Fatalf("a second backfill must refresh, not duplicate: %d saved, %d held, %v", n, len(remotes(t, b)), err)
+		t.Fatalf("a second backfill must refresh, drop the ghost and not duplicate: %d saved, %d held, %v", n, len(remotes(t, b)), err)
 	}
 	first := remotes(t, c)[a.URL+"/r/"+existing[0].ID]
 	if first.Title != existing[0].Title || first.License != existing[0].License || len(first.Files) != len(existing[0].Files) {
