@@ -77,6 +77,10 @@ type Federation struct {
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
+	// peerMu serialises the read-modify-write of peer records by the inbox
+	// worker and the admin commands, which would otherwise lose each
+	// other's changes (an Accept recorded while an admin edits the peer).
+	peerMu sync.Mutex
 	// runCtx is Run's context: background work (backfills) stops with
 	// it, and Run waits for it before returning.
 	runMu   sync.Mutex

@@ -102,6 +102,8 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	if blocked, _ := f.store.Blocked(ctx, hostname(hostOf(actorID))); blocked {
 		return state.Peer{}, fmt.Errorf("%s is blocked; `communs peer unblock` it first: %w", hostOf(actorID), node.ErrForbidden)
 	}
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	p, err := f.store.GetPeer(ctx, actorID)
 	if errors.Is(err, node.ErrNotFound) {
 		p, err = f.fetchActor(ctx, actorID)
@@ -125,6 +127,8 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 
 // Unfollow sends Undo(Follow) and forgets the hub's resources.
 func (f *Federation) Unfollow(ctx context.Context, target string) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	p, err := f.findPeer(ctx, target)
 	if err != nil {
 		return err
@@ -173,6 +177,8 @@ func (f *Federation) Peers(ctx context.Context) ([]state.Peer, error) { return f
 
 // Answer accepts or rejects a pending follow request.
 func (f *Federation) Answer(ctx context.Context, target string, accept bool) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	p, err := f.findPeer(ctx, target)
 	if err != nil {
 		return err
@@ -195,6 +201,8 @@ func (f *Federation) Answer(ctx context.Context, target string, accept bool) err
 // the resources received from it leave the catalog and the index.
 func (f *Federation) Block(ctx context.Context, domain string) (int, error) {
 	domain = strings.ToLower(strings.TrimSpace(domain))
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	if err := f.store.Block(ctx, domain); err != nil {
 		return 0, err
 	}

@@ -104,6 +104,8 @@ func (f *Federation) fetchActor(ctx context.Context, actorID string) (state.Peer
 }
 
 func (f *Federation) onFollow(ctx context.Context, act incoming) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	if act.ObjectID != f.urls.actor() {
 		return fmt.Errorf("Follow of %s, which is not this hub", act.ObjectID)
 	}
@@ -137,6 +139,8 @@ func (f *Federation) answerFollow(ctx context.Context, p state.Peer, kind string
 }
 
 func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	p, err := f.store.GetPeer(ctx, act.Actor)
 	if err != nil {
 		return fmt.Errorf("%s answered a follow this hub did not send: %w", act.Actor, err)
@@ -160,6 +164,8 @@ func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 }
 
 func (f *Federation) onUndo(ctx context.Context, act incoming) error {
+	f.peerMu.Lock()
+	defer f.peerMu.Unlock()
 	inner := ""
 	if act.Object != nil {
 		inner, _ = act.Object["type"].(string)
