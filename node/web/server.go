@@ -39,6 +39,7 @@ type Options struct {
 
 // Server holds the HTTP handlers.
 type Server struct {
+	logins    *loginThrottle
 	svc       *node.Service
 	publicURL string
 	name      string

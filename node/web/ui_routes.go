@@ -14,6 +14,7 @@ type PeerInfo struct {
 }
 
 func (s *Server) initUI(opt Options) {
+	s.logins = newLoginThrottle()
 	s.region, s.description = opt.Region, opt.Description
 	s.sessionKey = opt.SessionKey
 	if len(s.sessionKey) == 0 {

@@ -212,6 +212,19 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if next == "/" {
 		next = "/editeur"
 	}
+	refuse := func(status int, msg string) {
+		sess := s.ensureSession(w, r)
+		p := s.newPage(w, r, "editor", "login.title", loginData{Name: name, Next: next, Error: msg})
+		p.CSRF = s.csrfToken(sess)
+		p.NoRobots = true
+		s.renderPage(w, r, status, "login.html", p)
+	}
+	if until, ok := s.logins.blocked(name); ok {
+		s.log.Warn("login throttled", "user", name, "until", until.Format(time.RFC3339))
+		w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
+		refuse(http.StatusTooManyRequests, "login.throttled")
+		return
+	}
 	u, err := s.svc.CheckPassword(r.Context(), name, r.PostFormValue("password"))
 	if err == nil && !node.CanEdit(u) {
 		err = fmt.Errorf("user %q may not edit: %w", u.Name, node.ErrUnauthorized)
@@ -221,14 +234,12 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			s.uiError(w, r, err)
 			return
 		}
+		s.logins.failed(name)
 		s.log.Info("login refused", "user", name, "err", err)
-		sess := s.ensureSession(w, r)
-		p := s.newPage(w, r, "editor", "login.title", loginData{Name: name, Next: next, Error: "login.error"})
-		p.CSRF = s.csrfToken(sess)
-		p.NoRobots = true
-		s.renderPage(w, r, http.StatusUnauthorized, "login.html", p)
+		refuse(http.StatusUnauthorized, "login.error")
 		return
 	}
+	s.logins.succeeded(name)
 	// A fresh session id at login: a token seen before login is worthless after.
 	s.setSession(w, uiSession{SID: newSID(), User: u.Name, Role: u.Role, Exp: time.Now().Add(sessionTTL)})
 	s.log.Info("editor logged in", "user", u.Name)
