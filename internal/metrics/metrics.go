@@ -245,3 +245,11 @@ func (c *countedBlobs) Stat(ctx context.Context, sha string) (int64, error) {
 func (c *countedBlobs) Delete(ctx context.Context, sha string) error {
 	return c.note("delete", c.Blobs.Delete(ctx, sha))
 }
+
+// CheckSettings forwards to the engine when it can check its settings.
+func (t *timedIndex) CheckSettings(ctx context.Context) error {
+	if c, ok := t.Index.(interface{ CheckSettings(context.Context) error }); ok {
+		return c.CheckSettings(ctx)
+	}
+	return nil
+}

@@ -109,3 +109,15 @@ func (r *Reconnecting) Close() error {
 	}
 	return nil
 }
+
+// CheckSettings forwards to the engine when it can check its settings.
+func (r *Reconnecting) CheckSettings(ctx context.Context) error {
+	idx, err := r.get(ctx)
+	if err != nil {
+		return err
+	}
+	if c, ok := idx.(interface{ CheckSettings(context.Context) error }); ok {
+		return c.CheckSettings(ctx)
+	}
+	return nil
+}

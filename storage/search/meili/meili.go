@@ -238,3 +238,51 @@ func (x *Index) wrap(what string, err error) error {
 	}
 	return fmt.Errorf("meilisearch: %s: %w", what, err)
 }
+
+// CheckSettings compares the server's settings with the ones the node
+// applies at start: an index edited by hand, or restored from another
+// tool's dump, may rank or filter differently. It names the first
+// difference.
+func (x *Index) CheckSettings(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, x.timeout)
+	defer cancel()
+	got, err := x.index.GetSettingsWithContext(rctx)
+	if err != nil {
+		return x.wrap("read settings", err)
+	}
+	want := Settings(false)
+	for _, c := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"searchableAttributes", got.SearchableAttributes, want.SearchableAttributes},
+		{"filterableAttributes", got.FilterableAttributes, want.FilterableAttributes},
+		{"sortableAttributes", got.SortableAttributes, want.SortableAttributes},
+		{"rankingRules", got.RankingRules, want.RankingRules},
+	} {
+		if !sameSet(c.got, c.want) {
+			return fmt.Errorf("meilisearch index %s: %s is %v, the node expects %v", x.uid, c.name, c.got, c.want)
+		}
+	}
+	if got.TypoTolerance == nil || got.TypoTolerance.MinWordSizeForTypos != want.TypoTolerance.MinWordSizeForTypos {
+		return fmt.Errorf("meilisearch index %s: typo tolerance differs from the node's (1 typo from 5 letters, 2 from 9)", x.uid)
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, v := range a {
+		seen[v]++
+	}
+	for _, v := range b {
+		if seen[v] == 0 {
+			return false
+		}
+		seen[v]--
+	}
+	return true
+}

@@ -277,6 +277,8 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(p, "/settings") && r.Method == http.MethodPatch:
 		f.settings = body
 		f.task(w)
+	case strings.HasSuffix(p, "/settings") && r.Method == http.MethodGet:
+		w.Write(f.settings)
 	case strings.HasSuffix(p, "/documents") && r.Method == http.MethodPost:
 		var docs []map[string]any
 		if err := json.Unmarshal(body, &docs); err != nil {
@@ -452,5 +454,19 @@ func TestSearchConvertsResponse(t *testing.T) {
 		if res.Facets[f] == nil {
 			t.Errorf("facet %s missing", f)
 		}
+	}
+}
+
+func TestCheckSettings(t *testing.T) {
+	f, srv := newFake(t)
+	x := openFake(t, srv)
+	if err := x.CheckSettings(context.Background()); err != nil {
+		t.Fatalf("settings just applied: %v", err)
+	}
+	f.mu.Lock()
+	f.settings = []byte(strings.Replace(string(f.settings), `"hub"`, `"nothing"`, 1))
+	f.mu.Unlock()
+	if err := x.CheckSettings(context.Background()); err == nil || !strings.Contains(err.Error(), "filterableAttributes") {
+		t.Fatalf("a changed filterable attribute must be named: %v", err)
 	}
 }
