@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"syscall"
 	"time"
@@ -20,9 +21,35 @@ import (
 // the node at its own admin services (SSRF).
 var errForbiddenTarget = errors.New("destination refused")
 
+// specialNets are further ranges no peer lives in (IANA special-purpose
+// registries): carrier-grade NAT (which holds some clouds' metadata
+// services), NAT64 (which maps onto private IPv4), benchmarking, "this
+// network", reserved.
+var specialNets = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
+		"64:ff9b::/96", "64:ff9b:1::/48", "2001:db8::/32", "fc00::/7"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
 func forbiddenIP(ip net.IP) bool {
-	return ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast()
+	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return true
+	}
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return true
+	}
+	addr = addr.Unmap()
+	for _, p := range specialNets {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // newHTTPClient returns the client for every outgoing federation request.
@@ -51,12 +78,30 @@ func newHTTPClient(dev bool) *http.Client {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 30 * time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: 2 * time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	return &http.Client{Transport: tr, Timeout: 2 * time.Minute, CheckRedirect: sameHostRedirects(dev)}
+}
+
+// newFileClient is the client for mirroring files: no overall timeout, since
+// a large video on a slow link takes longer than any fixed bound; a stalled
+// transfer is still cut by the transport's header and idle timeouts.
+func newFileClient(base *http.Client) *http.Client {
+	return &http.Client{Transport: base.Transport, CheckRedirect: base.CheckRedirect}
+}
+
+// sameHostRedirects follows at most 3 redirects, on the same host only:
+// a document fetched from a peer must come from that peer. A hub redirects
+// downloads of files it does not mirror to their origin, so a cross-host
+// redirect would let any hub serve JSON under another hub's URLs.
+func sameHostRedirects(dev bool) func(req *http.Request, via []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 3 {
 			return errors.New("too many redirects")
 		}
+		if !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			return fmt.Errorf("%w: %s redirects to another host (%s)", errForbiddenTarget, via[0].URL.Host, req.URL.Host)
+		}
 		return checkScheme(req.URL.Scheme, dev)
-	}}
+	}
 }
 
 func checkScheme(scheme string, dev bool) error {
@@ -122,7 +167,7 @@ func (f *Federation) fetchFile(ctx context.Context, rawURL string) (io.ReadClose
 		return nil, err
 	}
 	req.Header.Set("User-Agent", f.userAgent)
-	resp, err := f.http.Do(req)
+	resp, err := f.files.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", rawURL, err)
 	}

@@ -72,6 +72,7 @@ type Federation struct {
 	userAgent string
 	now       func() time.Time
 	http      *http.Client
+	files     *http.Client
 	workers   int
 	retryBase time.Duration
 
@@ -137,6 +138,7 @@ func New(cfg Config) (*Federation, error) {
 		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers, retryBase: cfg.RetryBase,
 		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
 	}
+	f.files = newFileClient(f.http)
 	f.userAgent = "Communs/" + cfg.Version + " (+" + base + "/)"
 	return f, nil
 }

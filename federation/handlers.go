@@ -367,6 +367,24 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 	if hostOf(k.Owner) != hostOf(keyID) {
 		return k, fmt.Errorf("%w: key %s claims an owner on another host (%s)", errSignature, keyID, k.Owner)
 	}
+	if doc.ID != k.Owner {
+		// A key document apart from the actor (GoToSocial serves one): the
+		// owner's own document must name this very key, or anything served
+		// under the host (a file an editor uploaded) could claim to be it.
+		var owner struct {
+			ID        string `json:"id"`
+			PublicKey struct {
+				ID  string `json:"id"`
+				PEM string `json:"publicKeyPem"`
+			} `json:"publicKey"`
+		}
+		if err := f.getJSON(ctx, k.Owner, &owner); err != nil {
+			return k, fmt.Errorf("%w: fetch the owner %s of key %s: %v", errSignature, k.Owner, keyID, err)
+		}
+		if owner.ID != k.Owner || owner.PublicKey.ID != keyID || strings.TrimSpace(owner.PublicKey.PEM) != strings.TrimSpace(k.PEM) {
+			return k, fmt.Errorf("%w: %s does not list key %s as its own", errSignature, k.Owner, keyID)
+		}
+	}
 	if err := f.store.PutKey(ctx, k); err != nil {
 		return k, err
 	}

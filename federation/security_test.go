@@ -220,3 +220,43 @@ func parsePEM(s string) (*rsa.PublicKey, error) {
 	}
 	return k.(*rsa.PublicKey), nil
 }
+
+// TestKeyMustBeTheOwnersOwn: a key document fetched through a redirect to
+// another host, or served under a hub's URLs without the hub's actor naming
+// it (a file an editor uploaded there), does not make its holder that hub.
+func TestKeyMustBeTheOwnersOwn(t *testing.T) {
+	v := testnode.Start(t, testnode.Options{Federate: true, Hub: "victim"})
+	attacker := newEvilActor(t)
+	der, _ := x509.MarshalPKIXPublicKey(&attacker.key.PublicKey)
+	attackerPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	real := newEvilActor(t) // the key the hub's actor really lists
+	realDER, _ := x509.MarshalPKIXPublicKey(&real.key.PublicKey)
+
+	var hub *httptest.Server
+	forged := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/activity+json")
+		json.NewEncoder(w).Encode(map[string]any{"id": hub.URL + "/r/copy/files/key.json", "owner": hub.URL + "/actor", "publicKeyPem": attackerPEM})
+	}))
+	defer forged.Close()
+	hub = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/activity+json")
+		switch r.URL.Path {
+		case "/actor":
+			json.NewEncoder(w).Encode(map[string]any{"id": hub.URL + "/actor", "type": "Organization", "inbox": hub.URL + "/inbox",
+				"publicKey": map[string]any{"id": hub.URL + "/actor#main-key", "owner": hub.URL + "/actor",
+					"publicKeyPem": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: realDER}))}})
+		case "/r/kit/files/key.json": // a file uploaded under the hub's URLs
+			json.NewEncoder(w).Encode(map[string]any{"id": hub.URL + "/r/kit/files/key.json", "owner": hub.URL + "/actor", "publicKeyPem": attackerPEM})
+		case "/r/copy/files/key.json": // a download the hub sends to another host
+			http.Redirect(w, r, forged.URL+"/forged-key", http.StatusFound)
+		}
+	}))
+	defer hub.Close()
+	for _, keyID := range []string{hub.URL + "/r/kit/files/key.json", hub.URL + "/r/copy/files/key.json"} {
+		body := mustJSON(map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": hub.URL + "/follows/" + keyID[len(keyID)-20:], "type": "Follow",
+			"actor": hub.URL + "/actor", "object": v.Fed.ActorURL()})
+		if got := send(t, v.URL+"/actor/inbox", body, attacker.key, keyID, nil); got != http.StatusUnauthorized {
+			t.Errorf("signed with %s: status %d, want 401", keyID, got)
+		}
+	}
+}
