@@ -57,6 +57,14 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 	listed := map[string]bool{} // origin ids the outbox still has
 	started := f.now()
 	for page := 0; next != "" && page < maxBackfillPages; page++ {
+		// An unfollow or a block during a long backfill stops it: its
+		// copies were just removed and must not come back.
+		if cur, err := f.store.GetPeer(ctx, actorID); err != nil || cur.Following != state.StateAccepted {
+			return n, fmt.Errorf("backfill %s: stopped, this hub no longer follows it", actorID)
+		}
+		if blocked, _ := f.store.Blocked(ctx, hostname(p.Host)); blocked {
+			return n, fmt.Errorf("backfill %s: stopped, its domain is blocked", actorID)
+		}
 		if hostOf(next) != p.Host {
 			return n, fmt.Errorf("backfill %s: outbox page %s on another host", actorID, next)
 		}

@@ -193,6 +193,15 @@ func TestThreeHubsConverge(t *testing.T) {
 	for _, n := range []*testnode.Node{b, c} {
 		eventually(t, "delete reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return !ok })
 	}
+	// Published again under the same id: a new Create, not a replay.
+	again := existing[1]
+	again.Files = nil
+	if _, err := a.Service.Create(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*testnode.Node{b, c} {
+		eventually(t, "re-created resource reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return ok })
+	}
 
 	a.Close()
 	status, body, _ := get(t, c.URL+"/r/"+cID+"/files/fiche-box.pdf")

@@ -200,7 +200,7 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			continue
 		}
-		act, err := activity("Create", f.urls.activity("create", res.ID), f.urls.actor(), obj, []string{asPublic}, []string{f.urls.followers()})
+		act, err := activity("Create", createID(f.urls, res), f.urls.actor(), obj, []string{asPublic}, []string{f.urls.followers()})
 		if err != nil {
 			continue
 		}

@@ -96,12 +96,19 @@ func absURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// hostOf returns a URL's host in canonical form: lower case and without
+// a trailing dot, which DNS and TLS ignore, so that "evil.example." is the
+// blocked "evil.example".
 func hostOf(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return ""
 	}
-	return strings.ToLower(u.Host)
+	h := strings.ToLower(u.Host)
+	if host, port, ok := strings.Cut(h, ":"); ok && !strings.Contains(h, "[") {
+		return strings.TrimSuffix(host, ".") + ":" + port
+	}
+	return strings.TrimSuffix(h, ".")
 }
 
 // parseResource reads a resource object sent by a Communs peer. Files come

@@ -200,7 +200,7 @@ func (f *Federation) Answer(ctx context.Context, target string, accept bool) err
 // Block drops a domain: its activities are refused, its follows too, and
 // the resources received from it leave the catalog and the index.
 func (f *Federation) Block(ctx context.Context, domain string) (int, error) {
-	domain = strings.ToLower(strings.TrimSpace(domain))
+	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	f.peerMu.Lock()
 	defer f.peerMu.Unlock()
 	if err := f.store.Block(ctx, domain); err != nil {

@@ -237,7 +237,14 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 		slug = act.ObjectID[lastSlash(act.ObjectID)+1:]
 	}
 	if act.ObjectID == act.Actor {
-		// The actor itself is gone: forget the peer.
+		// The actor itself is gone: forget the peer and its copies here.
+		f.peerMu.Lock()
+		defer f.peerMu.Unlock()
+		if p, err := f.store.GetPeer(ctx, act.Actor); err == nil {
+			if _, err := f.svc.DeleteRemoteFrom(ctx, originPrefix(p)); err != nil {
+				return err
+			}
+		}
 		return f.store.DeletePeer(ctx, act.Actor)
 	}
 	return f.svc.DeleteRemote(ctx, node.RemoteID(act.ObjectID, slug), act.ObjectID)

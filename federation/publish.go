@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/communs-numerique/communs/node"
@@ -77,7 +78,7 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 	if err != nil {
 		return err
 	}
-	kind, id := "Create", f.urls.activity("create", r.ID)
+	kind, id := "Create", createID(f.urls, r)
 	if announced {
 		kind, id = "Update", f.urls.activity("update", newID())
 	}
@@ -92,4 +93,11 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 		return f.store.SetAnnounced(ctx, r.ID, true)
 	}
 	return nil
+}
+
+// createID names the Create of one incarnation of a resource: a resource
+// deleted then published again under the same id gets a new Create, which
+// receivers would otherwise drop as a replay.
+func createID(u urls, r node.Resource) string {
+	return u.activity("create", fmt.Sprintf("%s-%d", r.ID, r.Created.UnixNano()))
 }

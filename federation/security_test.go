@@ -150,6 +150,13 @@ func TestInboxRefusals(t *testing.T) {
 	if got := send(t, inbox, follow("blocked"), evil.key, evil.id+"#key", nil); got != http.StatusForbidden {
 		t.Errorf("blocked domain: status %d, want 403", got)
 	}
+	// The same domain written with a trailing dot, which DNS and TLS accept.
+	dotted := strings.Replace(evil.base, "127.0.0.1:", "127.0.0.1.:", 1)
+	body := mustJSON(map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": dotted + "/follows/dot",
+		"type": "Follow", "actor": dotted + "/actor", "object": a.Fed.ActorURL()})
+	if got := send(t, inbox, body, evil.key, dotted+"/actor#key", nil); got != http.StatusForbidden {
+		t.Errorf("blocked domain with a trailing dot: status %d, want 403", got)
+	}
 	if after := catalogSize(t, a); after != before {
 		t.Errorf("refused activities changed the catalog: %d -> %d resources", before, after)
 	}

@@ -60,13 +60,21 @@ func signedKeyID(r *http.Request, body []byte, now time.Time) (string, httpsig.V
 	if sig == "" {
 		return "", nil, fmt.Errorf("%w: no Signature header; sign with (request-target) host date digest", errSignature)
 	}
+	// Read the parameters exactly as go-fed's verifier does (split on every
+	// comma, the last "headers" wins), so the headers checked here are the
+	// ones it verifies; a comma inside a quoted value is refused.
 	signed := map[string]bool{}
-	for _, part := range splitParams(sig) {
-		if k, v, ok := strings.Cut(part, "="); ok && strings.TrimSpace(k) == "headers" {
-			for _, h := range strings.Fields(strings.Trim(v, `"`)) {
-				signed[strings.ToLower(h)] = true
-			}
+	if len(splitParams(sig)) != len(strings.Split(sig, ",")) {
+		return "", nil, fmt.Errorf("%w: a Signature parameter holds a comma", errSignature)
+	}
+	headersParam := ""
+	for _, part := range strings.Split(sig, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && k == "headers" {
+			headersParam = strings.Trim(v, `"`)
 		}
+	}
+	for _, h := range strings.Fields(headersParam) {
+		signed[strings.ToLower(h)] = true
 	}
 	need := getHeaders
 	if r.Method == http.MethodPost {

@@ -260,7 +260,7 @@ func (s *Store) DeliveryCount(ctx context.Context) (int, error) {
 }
 
 func (s *Store) Block(ctx context.Context, domain string) error {
-	domain = strings.ToLower(strings.TrimSpace(domain))
+	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	if domain == "" {
 		return fmt.Errorf("block: domain required: %w", node.ErrInvalid)
 	}
@@ -278,7 +278,7 @@ func (s *Store) Unblock(ctx context.Context, domain string) error {
 // Blocked matches the domain and every parent domain, so blocking
 // example.org also blocks social.example.org.
 func (s *Store) Blocked(ctx context.Context, domain string) (bool, error) {
-	domain = strings.ToLower(domain)
+	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
 	blocked := false
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketBlocks)
