@@ -199,10 +199,19 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		log.Warn("second signal: exiting at once")
 		os.Exit(1)
 	}()
-	_ = admin.Shutdown(shutdownCtx)
-	if err := public.Shutdown(shutdownCtx); err != nil {
-		log.Warn("shutdown", "err", err)
+	// Both listeners stop at once and share the grace period: a long admin
+	// command must not use it up while the public side keeps accepting.
+	var stopping sync.WaitGroup
+	for _, srv := range []*http.Server{public, admin} {
+		stopping.Add(1)
+		go func() {
+			defer stopping.Done()
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				log.Warn("shutdown: requests still running after the grace period", "err", err)
+			}
+		}()
 	}
+	stopping.Wait()
 	return nil
 }
 

@@ -127,9 +127,12 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantSHA256 string) (blob no
 	blob = node.Blob{SHA256: got, Size: src.n}
 
 	final := d.path(got)
-	if _, err := os.Stat(final); err == nil {
+	if info, err := os.Stat(final); err == nil && info.Size() == src.n {
 		return blob, nil // same bytes already stored; the deferred cleanup drops ours
 	}
+	// A file of the wrong size under that digest is damaged (truncated by a
+	// disk fault or edited behind our back): the fresh, verified copy below
+	// replaces it.
 	dir := filepath.Dir(final)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return node.Blob{}, fmt.Errorf("put blob: %w", err)
