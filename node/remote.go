@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -77,16 +78,19 @@ func (s *Service) SaveRemote(ctx context.Context, r Resource, files []RemoteFile
 func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirror) ([]Resource, []error, error) {
 	out := make([]Resource, len(items))
 	errs := make([]error, len(items))
-	var stored []string
+	var stored, held []string
 	var batch []Resource
 	var at []int
+	existed := map[string]bool{}
 	for i, it := range items {
-		r, digests, err := s.prepareRemote(ctx, it.Resource, it.Files, m)
+		r, digests, reused, was, err := s.prepareRemoteState(ctx, it.Resource, it.Files, m)
 		stored = append(stored, digests...)
 		if err != nil {
 			errs[i] = err
 			continue
 		}
+		held = append(held, reused...)
+		existed[r.ID] = was
 		batch = append(batch, r)
 		at = append(at, i)
 	}
@@ -95,11 +99,16 @@ func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirr
 		return out, errs, nil
 	}
 	var orphans []string
-	err := s.withDigests(ctx, stored, func() error {
+	// Reused blobs are held and checked too: a Delete or an Update applied
+	// meanwhile may have dropped them.
+	err := s.withDigests(ctx, append(slices.Clone(stored), held...), func() error {
 		var itemErrs []error
 		var err error
 		orphans, itemErrs, err = s.catalog.UpsertMany(ctx, batch, func(old, r *Resource) error {
 			if old == nil {
+				if existed[r.ID] {
+					return fmt.Errorf("resource %q was deleted while it was being saved: %w", r.ID, ErrConflict)
+				}
 				return nil
 			}
 			if old.Origin != r.Origin {
@@ -125,11 +134,14 @@ func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirr
 	return out, errs, nil
 }
 
-// prepareRemote validates a remote resource and mirrors its files; it
-// returns the digests it stored (to drop if the resource is not saved).
-func (s *Service) prepareRemote(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, []string, error) {
+// prepareRemoteState validates a remote resource and mirrors its files. It
+// returns the digests it stored (to drop if the resource is not saved), the
+// already-mirrored digests it reuses, and whether the resource existed when
+// it looked: the save must hold those blobs and find the resource in the
+// same state.
+func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, []string, []string, bool, error) {
 	if r.Origin == "" {
-		return Resource{}, nil, invalid("origin", "a remote resource needs the origin's object id")
+		return Resource{}, nil, nil, false, invalid("origin", "a remote resource needs the origin's object id")
 	}
 	r.Normalize()
 	if r.Language == "" {
@@ -137,22 +149,23 @@ func (s *Service) prepareRemote(ctx context.Context, r Resource, files []RemoteF
 	}
 	r.Files = nil
 	if err := r.Validate(); err != nil {
-		return Resource{}, nil, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+		return Resource{}, nil, nil, false, fmt.Errorf("remote resource %s: %w", r.Origin, err)
 	}
 	if err := s.policy.Check(r.License); err != nil {
-		return Resource{}, nil, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+		return Resource{}, nil, nil, false, fmt.Errorf("remote resource %s: %w", r.Origin, err)
 	}
 	if len(files) > MaxFiles {
-		return Resource{}, nil, invalid("files", "at most %d files per resource", MaxFiles)
+		return Resource{}, nil, nil, false, invalid("files", "at most %d files per resource", MaxFiles)
 	}
 	old, err := s.catalog.Get(ctx, r.ID)
 	exists := err == nil
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
-		return Resource{}, nil, err
+		return Resource{}, nil, nil, false, err
 	case exists && old.Origin != r.Origin:
-		return Resource{}, nil, fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
+		return Resource{}, nil, nil, false, fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
 	}
+	var reused []string
 	limit := s.maxFile
 	if m.MaxSize > 0 && m.MaxSize < limit {
 		limit = m.MaxSize
@@ -161,7 +174,7 @@ func (s *Service) prepareRemote(ctx context.Context, r Resource, files []RemoteF
 	var stored []string
 	for _, rf := range files {
 		if err := ValidateFileName(rf.Name); err != nil {
-			return Resource{}, stored, err
+			return Resource{}, stored, nil, exists, err
 		}
 		mt, err := mediaType(rf.Name, rf.MediaType)
 		if err != nil {
@@ -171,17 +184,27 @@ func (s *Service) prepareRemote(ctx context.Context, r Resource, files []RemoteF
 		f := File{Name: rf.Name, MediaType: mt, Size: rf.Size, RemoteURL: rf.URL, RemoteSHA256: want, Added: now}
 		if prev, ok := old.File(rf.Name); exists && ok && prev.SHA256 != "" && prev.SHA256 == want {
 			f = prev // already mirrored, same bytes
+			reused = append(reused, prev.SHA256)
 		} else if m.Fetch != nil && want != "" && rf.Size <= limit {
-			f, err = s.mirrorFile(ctx, m.Fetch, rf, mt, want, limit)
-			if err != nil {
-				return Resource{}, stored, err
+			mf, err := s.mirrorFile(ctx, m.Fetch, rf, mt, want, limit)
+			var ve *ValidationError
+			switch {
+			case errors.As(err, &ve):
+				// The origin served other bytes than it announced.
+				return Resource{}, stored, nil, exists, err
+			case err != nil:
+				// Origin unreachable or slow: keep the resource, linked
+				// to the origin; the next update mirrors it.
+				s.log.Warn("file not mirrored; downloads go to its origin", "url", rf.URL, "err", err)
+			default:
+				f = mf
+				stored = append(stored, f.SHA256)
 			}
-			stored = append(stored, f.SHA256)
 		}
 		r.Files = append(r.Files, f)
 	}
 	r.Created, r.Updated = now, now
-	return r, stored, nil
+	return r, stored, reused, exists, nil
 }
 
 // mirrorFile copies a remote file; the blob store refuses bytes whose
