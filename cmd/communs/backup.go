@@ -14,12 +14,13 @@ import (
 	"github.com/communs-numerique/communs/internal/backup"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
+	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 // backupHandler streams a backup from the running node (admin socket).
 func backupHandler(st *stores, cfg config, configFile string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		opt := backup.Options{DataDir: cfg.Data, ConfigFile: configFile}
+		opt := backup.Options{DataDir: cfg.Data, ConfigFile: configFile, Referenced: catalog.ReferencedBlobs}
 		if r.URL.Query().Get("files") == "1" {
 			opt.Blobs = st.blobs
 		}
@@ -99,7 +100,7 @@ func writeBackup(c *cli.Context, cfg config, w io.Writer, files bool) error {
 		return err
 	}
 	defer st.Close()
-	opt := backup.Options{DataDir: cfg.Data, ConfigFile: c.String("config")}
+	opt := backup.Options{DataDir: cfg.Data, ConfigFile: c.String("config"), Referenced: catalog.ReferencedBlobs}
 	if files {
 		opt.Blobs = st.blobs
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	Blobs node.Blobs
 	// ConfigFile, when set, is copied as config/<its name>.
 	ConfigFile string
+	// Referenced lists the digests a catalog snapshot file references
+	// (catalog.ReferencedBlobs); with Blobs, exactly those are copied.
+	Referenced func(snapshot string) ([]string, error)
 }
 
 // Write streams a backup to w.
@@ -62,10 +65,21 @@ func Write(ctx context.Context, w io.Writer, cat Snapshotter, opt Options) (Mani
 	if _, err := cat.WriteTo(tmp); err != nil {
 		return man, fmt.Errorf("backup: snapshot the catalog: %w", err)
 	}
+	// The blobs to copy are those the snapshot references, not what the
+	// store holds now: a file replaced during a long backup would
+	// otherwise be missing from it, or an orphan be copied for nothing.
+	var digests []string
 	if opt.Blobs != nil {
-		if err := opt.Blobs.Walk(ctx, func(node.Blob) error { man.Blobs++; return nil }); err != nil {
-			return man, fmt.Errorf("backup: list blobs: %w", err)
+		if opt.Referenced == nil {
+			return man, errors.New("backup: with files, Referenced is required")
 		}
+		if err := tmp.Sync(); err != nil {
+			return man, err
+		}
+		if digests, err = opt.Referenced(tmp.Name()); err != nil {
+			return man, fmt.Errorf("backup: list the snapshot's files: %w", err)
+		}
+		man.Blobs = len(digests)
 	}
 	data, _ := json.MarshalIndent(man, "", "  ")
 	if err := addBytes(tw, "MANIFEST.json", data, 0o644); err != nil {
@@ -102,27 +116,30 @@ func Write(ctx context.Context, w io.Writer, cat Snapshotter, opt Options) (Mani
 			return man, err
 		}
 	}
-	if opt.Blobs != nil {
-		err := opt.Blobs.Walk(ctx, func(b node.Blob) error {
-			br, err := opt.Blobs.Open(ctx, b.SHA256)
-			if errors.Is(err, node.ErrNotFound) {
-				return nil // deleted since the walk began: not referenced any more
-			}
-			if err != nil {
-				return err
-			}
-			defer br.Close()
-			if err := tw.WriteHeader(&tar.Header{Name: "blobs/" + b.SHA256, Mode: 0o600, Size: br.Size(), ModTime: man.Created}); err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, br)
-			return err
-		})
-		if err != nil {
-			return man, fmt.Errorf("backup: copy blobs: %w", err)
+	for _, d := range digests {
+		if err := copyBlob(ctx, tw, opt.Blobs, d, man.Created); err != nil {
+			return man, err
 		}
 	}
 	return man, tw.Close()
+}
+
+func copyBlob(ctx context.Context, tw *tar.Writer, blobs node.Blobs, digest string, at time.Time) error {
+	br, err := blobs.Open(ctx, digest)
+	if errors.Is(err, node.ErrNotFound) {
+		return fmt.Errorf("backup: file %s was deleted while the backup ran; run it again (nothing was written to its final name)", digest)
+	}
+	if err != nil {
+		return fmt.Errorf("backup: read %s: %w", digest, err)
+	}
+	defer br.Close()
+	if err := tw.WriteHeader(&tar.Header{Name: "blobs/" + digest, Mode: 0o600, Size: br.Size(), ModTime: at}); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tw, br); err != nil {
+		return fmt.Errorf("backup: copy %s: %w", digest, err)
+	}
+	return nil
 }
 
 func addBytes(tw *tar.Writer, name string, data []byte, mode int64) error {

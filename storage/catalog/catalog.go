@@ -141,3 +141,28 @@ func readU64(v []byte) uint64 {
 	}
 	return binary.BigEndian.Uint64(v)
 }
+
+// ReferencedBlobs lists the digests a catalog file references, opening it
+// read-only: a backup reads them from its own snapshot, so the blobs it
+// copies are exactly those the snapshot's resources point at.
+func ReferencedBlobs(path string) ([]string, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("open catalog snapshot %s: %w", path, err)
+	}
+	defer db.Close()
+	var out []string
+	err = db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketBlobRefs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if readU64(v) > 0 {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
