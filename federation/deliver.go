@@ -72,21 +72,9 @@ func backoff(base time.Duration, attempts int) time.Duration {
 // a dead peer does not delay anyone else.
 func (f *Federation) deliverDue(ctx context.Context) error {
 	for {
-		queue, err := f.store.Deliveries(ctx, 0)
+		due, err := f.store.DueHeads(ctx, f.now())
 		if err != nil {
 			return err
-		}
-		now := f.now()
-		heads := map[string]bool{}
-		var due []state.Delivery
-		for _, d := range queue {
-			if heads[d.Inbox] {
-				continue
-			}
-			heads[d.Inbox] = true
-			if !d.NextAt.After(now) {
-				due = append(due, d)
-			}
 		}
 		if len(due) == 0 {
 			return nil

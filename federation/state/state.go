@@ -97,9 +97,15 @@ type Store interface {
 	InboxItems(ctx context.Context, limit int) ([]InboxItem, error)
 	InboxDone(ctx context.Context, seq uint64) error
 
+	// EnqueueDeliveries queues deliveries in order. Deliveries of one call
+	// sharing a body (one activity fanned out to many inboxes) store it
+	// once.
 	EnqueueDeliveries(ctx context.Context, ds []Delivery) error
-	// Deliveries returns the queue in order, oldest first.
+	// Deliveries returns the queue in order, oldest first, with bodies.
 	Deliveries(ctx context.Context, limit int) ([]Delivery, error)
+	// DueHeads returns, for each inbox, its oldest delivery when it is due
+	// at now, with its body; the rest of the queue is read without bodies.
+	DueHeads(ctx context.Context, now time.Time) ([]Delivery, error)
 	UpdateDelivery(ctx context.Context, d Delivery) error
 	DeleteDelivery(ctx context.Context, seq uint64) error
 	// DeleteDeliveries removes several deliveries in one transaction.

@@ -22,13 +22,17 @@ var (
 	bucketInbox      = []byte("fed_inbox")
 	bucketSeen       = []byte("fed_seen")
 	bucketDeliveries = []byte("fed_deliveries")
-	bucketBlocks     = []byte("fed_blocks")
-	bucketKeys       = []byte("fed_keys")
-	bucketAnnounced  = []byte("fed_announced")
+	// Bodies are stored once per fan-out (a Create to a thousand inboxes is
+	// one body) with a reference count, and the queue entries stay small,
+	// so a delivery round reads the queue without decoding every body.
+	bucketDeliveryBodies = []byte("fed_delivery_bodies")
+	bucketBlocks         = []byte("fed_blocks")
+	bucketKeys           = []byte("fed_keys")
+	bucketAnnounced      = []byte("fed_announced")
 )
 
 func init() {
-	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketDeliveries, bucketBlocks, bucketKeys, bucketAnnounced)
+	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketDeliveries, bucketDeliveryBodies, bucketBlocks, bucketKeys, bucketAnnounced)
 }
 
 // seenFor is how long an activity id is remembered against replays; the
@@ -185,24 +189,60 @@ func (s *Store) InboxDone(ctx context.Context, seq uint64) error {
 	})
 }
 
+// deliveryRecord is a queue entry: the delivery without its body, which
+// lives in bucketDeliveryBodies under Body (a key with a reference count).
+type deliveryRecord struct {
+	Inbox    string    `json:"inbox"`
+	Body     uint64    `json:"body"`
+	Attempts int       `json:"attempts"`
+	NextAt   time.Time `json:"next_at"`
+	Created  time.Time `json:"created"`
+	LastErr  string    `json:"last_error,omitempty"`
+}
+
+// Body entries are <refs u64><bytes>.
 func (s *Store) EnqueueDeliveries(ctx context.Context, ds []state.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketDeliveries)
+		b, bodies := tx.Bucket(bucketDeliveries), tx.Bucket(bucketDeliveryBodies)
+		keys := map[string]uint64{}
+		refs := map[uint64]uint64{}
 		for _, d := range ds {
+			key, ok := keys[string(d.Body)]
+			if !ok {
+				var err error
+				if key, err = bodies.NextSequence(); err != nil {
+					return err
+				}
+				keys[string(d.Body)] = key
+			}
+			refs[key]++
 			seq, err := b.NextSequence()
 			if err != nil {
 				return err
 			}
-			d.Seq = seq
-			if err := putRecord(b, u64(seq), d); err != nil {
+			rec := deliveryRecord{Inbox: d.Inbox, Body: key, Attempts: d.Attempts, NextAt: d.NextAt, Created: d.Created, LastErr: d.LastErr}
+			if err := putRecord(b, u64(seq), rec); err != nil {
+				return err
+			}
+		}
+		for body, key := range keys {
+			if err := bodies.Put(u64(key), append(u64(refs[key]), body...)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func deliveryFrom(seq uint64, rec deliveryRecord, bodies *bbolt.Bucket) state.Delivery {
+	d := state.Delivery{Seq: seq, Inbox: rec.Inbox, Attempts: rec.Attempts, NextAt: rec.NextAt, Created: rec.Created, LastErr: rec.LastErr}
+	if v := bodies.Get(u64(rec.Body)); len(v) >= 8 {
+		d.Body = append([]byte(nil), v[8:]...)
+	}
+	return d
 }
 
 func (s *Store) Deliveries(ctx context.Context, limit int) ([]state.Delivery, error) {
@@ -211,13 +251,41 @@ func (s *Store) Deliveries(ctx context.Context, limit int) ([]state.Delivery, er
 	}
 	var out []state.Delivery
 	err := s.db.View(func(tx *bbolt.Tx) error {
+		bodies := tx.Bucket(bucketDeliveryBodies)
 		c := tx.Bucket(bucketDeliveries).Cursor()
 		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
-			var d state.Delivery
-			if err := json.Unmarshal(v, &d); err != nil {
+			var rec deliveryRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
-			out = append(out, d)
+			out = append(out, deliveryFrom(readU64(k), rec, bodies))
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) DueHeads(ctx context.Context, now time.Time) ([]state.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []state.Delivery
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		bodies := tx.Bucket(bucketDeliveryBodies)
+		seen := map[string]bool{}
+		c := tx.Bucket(bucketDeliveries).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var rec deliveryRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			if seen[rec.Inbox] {
+				continue
+			}
+			seen[rec.Inbox] = true
+			if !rec.NextAt.After(now) {
+				out = append(out, deliveryFrom(readU64(k), rec, bodies))
+			}
 		}
 		return nil
 	})
@@ -227,23 +295,48 @@ func (s *Store) Deliveries(ctx context.Context, limit int) ([]state.Delivery, er
 func (s *Store) UpdateDelivery(ctx context.Context, d state.Delivery) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketDeliveries)
-		if b.Get(u64(d.Seq)) == nil {
+		v := b.Get(u64(d.Seq))
+		if v == nil {
 			return fmt.Errorf("delivery %d: %w", d.Seq, node.ErrNotFound)
 		}
-		return putRecord(b, u64(d.Seq), d)
+		var rec deliveryRecord
+		if err := json.Unmarshal(v, &rec); err != nil {
+			return err
+		}
+		rec.Attempts, rec.NextAt, rec.LastErr = d.Attempts, d.NextAt, d.LastErr
+		return putRecord(b, u64(d.Seq), rec)
 	})
 }
 
 func (s *Store) DeleteDelivery(ctx context.Context, seq uint64) error {
-	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketDeliveries).Delete(u64(seq)) })
+	return s.DeleteDeliveries(ctx, []uint64{seq})
 }
 
+// DeleteDeliveries removes deliveries and the bodies no entry needs any
+// more, in one transaction.
 func (s *Store) DeleteDeliveries(ctx context.Context, seqs []uint64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketDeliveries)
+		b, bodies := tx.Bucket(bucketDeliveries), tx.Bucket(bucketDeliveryBodies)
 		for _, seq := range seqs {
+			v := b.Get(u64(seq))
+			if v == nil {
+				continue
+			}
+			var rec deliveryRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
 			if err := b.Delete(u64(seq)); err != nil {
 				return err
+			}
+			if bv := bodies.Get(u64(rec.Body)); len(bv) >= 8 {
+				if n := readU64(bv[:8]); n > 1 {
+					if err := bodies.Put(u64(rec.Body), append(u64(n-1), bv[8:]...)); err != nil {
+						return err
+					}
+				} else if err := bodies.Delete(u64(rec.Body)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
