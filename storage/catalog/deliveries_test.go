@@ -78,3 +78,31 @@ func TestDeliveryQueue(t *testing.T) {
 		t.Fatalf("a's next head should be its Update: %+v", heads)
 	}
 }
+
+// TestSeenIDsExpire: a replayed id is refused within the window, and ids
+// older than it are forgotten as activities are processed.
+func TestSeenIDsExpire(t *testing.T) {
+	s := openTemp(t)
+	old := time.Now().Add(-seenFor - time.Hour)
+	if fresh, err := s.EnqueueInbox(ctx, state.InboxItem{ID: "https://a/1", Received: old}); err != nil || !fresh {
+		t.Fatal(fresh, err)
+	}
+	if fresh, _ := s.EnqueueInbox(ctx, state.InboxItem{ID: "https://a/1", Received: time.Now()}); fresh {
+		t.Fatal("a replay within the window must be refused")
+	}
+	if fresh, _ := s.EnqueueInbox(ctx, state.InboxItem{ID: "https://a/2", Received: time.Now()}); !fresh {
+		t.Fatal("a new id must be accepted")
+	}
+	items, _ := s.InboxItems(ctx, 10)
+	for _, it := range items {
+		if err := s.InboxDone(ctx, it.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fresh, _ := s.EnqueueInbox(ctx, state.InboxItem{ID: "https://a/1", Received: time.Now()}); !fresh {
+		t.Fatal("an id older than the window should have been forgotten")
+	}
+	if fresh, _ := s.EnqueueInbox(ctx, state.InboxItem{ID: "https://a/2", Received: time.Now()}); fresh {
+		t.Fatal("a recent id must still be remembered")
+	}
+}

@@ -18,9 +18,12 @@ var _ state.Store = (*Store)(nil)
 // Federation buckets. They live in the catalog file so a backup is one
 // consistent snapshot of resources, peers and queues.
 var (
-	bucketPeers      = []byte("fed_peers")
-	bucketInbox      = []byte("fed_inbox")
-	bucketSeen       = []byte("fed_seen")
+	bucketPeers = []byte("fed_peers")
+	bucketInbox = []byte("fed_inbox")
+	bucketSeen  = []byte("fed_seen")
+	// bucketSeenByTime indexes the seen ids by arrival (<unix u64><id>), so
+	// forgetting old ones reads only those.
+	bucketSeenByTime = []byte("fed_seen_by_time")
 	bucketDeliveries = []byte("fed_deliveries")
 	// Bodies are stored once per fan-out (a Create to a thousand inboxes is
 	// one body) with a reference count, and the queue entries stay small,
@@ -32,7 +35,7 @@ var (
 )
 
 func init() {
-	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketDeliveries, bucketDeliveryBodies, bucketBlocks, bucketKeys, bucketAnnounced)
+	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketSeenByTime, bucketDeliveries, bucketDeliveryBodies, bucketBlocks, bucketKeys, bucketAnnounced)
 }
 
 // seenFor is how long an activity id is remembered against replays; the
@@ -129,7 +132,11 @@ func (s *Store) EnqueueInbox(ctx context.Context, it state.InboxItem) (bool, err
 			if v := seen.Get([]byte(it.ID)); v != nil {
 				return nil
 			}
-			if err := seen.Put([]byte(it.ID), u64(uint64(it.Received.Unix()))); err != nil {
+			at := u64(uint64(it.Received.Unix()))
+			if err := seen.Put([]byte(it.ID), at); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketSeenByTime).Put(append(at, it.ID...), nil); err != nil {
 				return err
 			}
 		}
@@ -165,23 +172,24 @@ func (s *Store) InboxItems(ctx context.Context, limit int) ([]state.InboxItem, e
 }
 
 // InboxDone removes a processed activity and forgets ids seen too long
-// ago, a few at a time so the transaction stays short.
+// ago, oldest first and a hundred at most, so the transaction stays short.
 func (s *Store) InboxDone(ctx context.Context, seq uint64) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.Bucket(bucketInbox).Delete(u64(seq)); err != nil {
 			return err
 		}
 		cutoff := uint64(time.Now().Add(-seenFor).Unix())
-		seen := tx.Bucket(bucketSeen)
+		seen, byTime := tx.Bucket(bucketSeen), tx.Bucket(bucketSeenByTime)
 		var old [][]byte
-		c := seen.Cursor()
-		for k, v := c.First(); k != nil && len(old) < 20; k, v = c.Next() {
-			if readU64(v) < cutoff {
-				old = append(old, append([]byte(nil), k...))
-			}
+		c := byTime.Cursor()
+		for k, _ := c.First(); k != nil && len(k) >= 8 && readU64(k[:8]) < cutoff && len(old) < 100; k, _ = c.Next() {
+			old = append(old, append([]byte(nil), k...))
 		}
 		for _, k := range old {
-			if err := seen.Delete(k); err != nil {
+			if err := byTime.Delete(k); err != nil {
+				return err
+			}
+			if err := seen.Delete(k[8:]); err != nil {
 				return err
 			}
 		}
