@@ -162,6 +162,11 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
 
+	// Signals are caught before the first request is served: a SIGTERM
+	// arriving just after start must stop the node gracefully too.
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
 	errc := make(chan error, 2)
 	go func() {
 		if tlsCert != "" {
@@ -178,9 +183,6 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 	}
 	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage, "search", cfg.Search)
 
-	sigc := make(chan os.Signal, 2)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigc)
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {

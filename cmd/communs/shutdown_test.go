@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,6 +70,9 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	// One SIGTERM: the upload completes.
 	pw, status := slowUpload(t, base+"/api/v1/resources/kit/files/complet.pdf", token)
 	pw.Write(chunk)
+	// The signal goes once the node is streaming the upload to disk, not
+	// while the connection still waits in the kernel's accept queue.
+	waitStreaming(t, data)
 	signal(syscall.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	pw.Write(chunk)
@@ -83,7 +88,7 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	base, wait, signal = start()
 	pw, status = slowUpload(t, base+"/api/v1/resources/kit/files/moitie.pdf", token)
 	pw.Write(chunk)
-	time.Sleep(100 * time.Millisecond)
+	waitStreaming(t, data)
 	signal(syscall.SIGTERM)
 	time.Sleep(100 * time.Millisecond)
 	signal(syscall.SIGTERM)
@@ -107,4 +112,17 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	if resp, _ := http.Get(base + "/r/kit/files/moitie.pdf"); resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the cut upload must not be visible: %v", resp)
 	}
+}
+
+// waitStreaming waits until an upload's temp file exists in the blob store.
+func waitStreaming(t *testing.T, data string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if entries, _ := os.ReadDir(filepath.Join(data, "blobs", "tmp")); len(entries) > 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("the node never started writing the upload")
 }
