@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-fed/activity/streams"
+	"golang.org/x/net/idna"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -96,15 +99,23 @@ func absURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// hostOf returns a URL's host in canonical form: lower case and without
-// a trailing dot, which DNS and TLS ignore, so that "evil.example." is the
-// blocked "evil.example".
+// hostOf returns a URL's host in canonical form: lower case, without a
+// trailing dot (which DNS and TLS ignore) and in IDNA ASCII, so that
+// "evil.example." or a Unicode spelling is the blocked "evil.example".
 func hostOf(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		return ""
 	}
 	h := strings.ToLower(u.Host)
+	// Internationalised names in their ASCII form, as DNS sees them.
+	if name, port, err := net.SplitHostPort(h); err == nil {
+		if a, err := idna.Lookup.ToASCII(strings.TrimSuffix(name, ".")); err == nil {
+			return a + ":" + port
+		}
+	} else if a, err := idna.Lookup.ToASCII(strings.TrimSuffix(h, ".")); err == nil {
+		return a
+	}
 	if host, port, ok := strings.Cut(h, ":"); ok && !strings.Contains(h, "[") {
 		return strings.TrimSuffix(host, ".") + ":" + port
 	}
@@ -141,6 +152,9 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 		Hub: str("hub"), Published: str("datePublished"),
 	}
 	r.Summary = plainSummary(str("summary"))
+	if t, err := time.Parse(time.RFC3339, str("updated")); err == nil {
+		r.Updated = t.UTC()
+	}
 	if src, ok := o["source"].(map[string]any); ok {
 		r.Description, _ = src["content"].(string)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 )
 
 // RemoteFile is a file of a remote resource as its origin describes it.
@@ -114,6 +115,12 @@ func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirr
 			if old.Origin != r.Origin {
 				return fmt.Errorf("resource %q already exists with another origin: %w", r.ID, ErrConflict)
 			}
+			if old.Updated.After(r.Updated) {
+				// A backfill page or a delayed delivery older than what
+				// arrived meanwhile: keep the newer copy.
+				return fmt.Errorf("resource %q: this copy (%s) is older than the stored one (%s): %w",
+					r.ID, r.Updated.Format(time.RFC3339), old.Updated.Format(time.RFC3339), ErrConflict)
+			}
 			r.Created = old.Created
 			return nil
 		})
@@ -203,7 +210,12 @@ func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []Re
 		}
 		r.Files = append(r.Files, f)
 	}
-	r.Created, r.Updated = now, now
+	// Updated is the origin's own date when it sent one, so a late older
+	// copy can be told from a newer one; Created is when it arrived here.
+	r.Created = now
+	if r.Updated.IsZero() {
+		r.Updated = now
+	}
 	return r, stored, reused, exists, nil
 }
 

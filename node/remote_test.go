@@ -9,6 +9,7 @@ import (
 	"io"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -89,5 +90,30 @@ func TestSaveRemoteDoesNotResurrect(t *testing.T) {
 	}
 	if _, err := svc.Get(ctx, ghostResource().ID); !errors.Is(err, node.ErrNotFound) {
 		t.Fatalf("the deleted resource came back: %v", err)
+	}
+}
+
+// TestSaveRemoteKeepsTheNewerCopy: a copy older than the stored one (a
+// delayed delivery, a backfill page read before an update) does not
+// overwrite it.
+func TestSaveRemoteKeepsTheNewerCopy(t *testing.T) {
+	svc := remoteService(t)
+	ctx := context.Background()
+	newer := ghostResource()
+	newer.Title, newer.Updated = "Fiche box, version 2", time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	if _, err := svc.SaveRemote(ctx, newer, nil, node.Mirror{}); err != nil {
+		t.Fatal(err)
+	}
+	older := ghostResource()
+	older.Title, older.Updated = "Fiche box, version 1", newer.Updated.Add(-time.Hour)
+	if _, err := svc.SaveRemote(ctx, older, nil, node.Mirror{}); !errors.Is(err, node.ErrConflict) {
+		t.Fatalf("an older copy: %v, want a conflict", err)
+	}
+	got, _ := svc.Get(ctx, newer.ID)
+	if got.Title != newer.Title {
+		t.Fatalf("stored %q, want the newer copy", got.Title)
+	}
+	if _, err := svc.SaveRemote(ctx, newer, nil, node.Mirror{}); err != nil {
+		t.Fatalf("the same copy again must be accepted (replays are harmless): %v", err)
 	}
 }
