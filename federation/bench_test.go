@@ -100,14 +100,7 @@ func BenchmarkFanOut(b *testing.B) {
 // (COMMUNS_BENCH_BACKFILL); reports the time until B holds them all.
 func BenchmarkBackfill(b *testing.B) {
 	count := envCount("COMMUNS_BENCH_BACKFILL", 10_000)
-	base := corpus.MustLoad(b)
-	var open []node.Resource
-	for _, r := range base {
-		if r.License != "CC-BY-NC-SA-4.0" && r.License != "LicenseRef-proprietary" {
-			open = append(open, r)
-		}
-	}
-	rs := corpus.Synthetic(open, count, 11)
+	rs := corpus.Synthetic(corpus.Open(corpus.MustLoad(b)), count, 11)
 	for range b.N {
 		a := testnode.Start(b, testnode.Options{Federate: true, Hub: "hub-a"})
 		a.Catalog.DB().NoSync = true // seeding only

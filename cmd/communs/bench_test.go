@@ -223,14 +223,7 @@ func report(b *testing.B, size int64, directUp, directDown, up, down time.Durati
 // disk's bandwidth, which BenchmarkTransfer measures).
 func BenchmarkImport(b *testing.B) {
 	count := int(envInt("COMMUNS_BENCH_IMPORT", 10_000))
-	base := corpus.MustLoad(b)
-	var open []node.Resource
-	for _, r := range base {
-		if r.License != "CC-BY-NC-SA-4.0" && r.License != "LicenseRef-proprietary" {
-			open = append(open, r)
-		}
-	}
-	rs := corpus.Synthetic(open, count, 3)
+	rs := corpus.Synthetic(corpus.Open(corpus.MustLoad(b)), count, 3)
 	kits := b.TempDir()
 	if err := corpus.WriteKits(kits, rs, 16<<10); err != nil {
 		b.Fatal(err)

@@ -243,3 +243,19 @@ func writeFile(path string, r io.Reader) error {
 	}
 	return f.Close()
 }
+
+// Open returns the resources the default licence policy accepts (the 110
+// of the shared corpus): what a node with default settings imports.
+func Open(rs []node.Resource) []node.Resource {
+	policy, err := node.NewPolicy()
+	if err != nil {
+		panic(err)
+	}
+	var out []node.Resource
+	for _, r := range rs {
+		if policy.Check(r.License) == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
