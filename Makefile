@@ -61,11 +61,14 @@ test: test-deps
 bench: test-deps
 	COMMUNS_MINIO_BIN=$(MINIO) $(GO) test -run '^$$' -bench . -benchtime=1x -timeout 60m ./...
 
-## demo: import the shared demo corpus (../shared/data) into ./communs-data
+## demo: import the demo corpus (internal/corpus/data, in the repository) into ./communs-data
 demo:
-	rm -rf /tmp/communs-demo-kits
-	$(GO) run ./internal/corpus/writekits /tmp/communs-demo-kits
-	$(GO) run ./cmd/communs resource import /tmp/communs-demo-kits
+	$(GO) build -o bin/communs ./cmd/communs
+	rm -rf bin/demo-kits
+	$(GO) run ./internal/corpus/writekits bin/demo-kits
+	./bin/communs resource import bin/demo-kits
+	@echo
+	@echo "Demo imported into ./communs-data. Start the node with 'make run', then open http://localhost:8080/"
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

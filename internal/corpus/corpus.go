@@ -1,12 +1,15 @@
-// Package corpus reads the shared demo corpus (../shared/data/resources.jsonl)
-// and generates the deterministic file bytes it describes, so that tests,
-// benchmarks and demos on two machines produce identical files and digests.
+// Package corpus holds the demo corpus (data/resources.jsonl, 120 kits,
+// embedded in the binary) and generates the deterministic file bytes it
+// describes, so that tests, benchmarks and demos on two machines produce
+// identical files and digests. Nothing here reads outside the repository:
+// $COMMUNS_CORPUS may point at another corpus of the same format.
 package corpus
 
 import (
 	"bufio"
+	"bytes"
+	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -17,41 +20,31 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
-// Path finds resources.jsonl: $COMMUNS_CORPUS, else ../shared/data beside the
-// repository root (where CI clones it).
-func Path() (string, error) {
+//go:embed data/resources.jsonl
+var embedded []byte
+
+// Default reads $COMMUNS_CORPUS when it is set, else the embedded demo
+// corpus.
+func Default() ([]node.Resource, error) {
 	if p := os.Getenv("COMMUNS_CORPUS"); p != "" {
-		return p, nil
+		return Load(p)
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "data", "resources.jsonl")
-			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("corpus not found at %s (set COMMUNS_CORPUS): %w", p, err)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("corpus: no go.mod above the working directory; set COMMUNS_CORPUS")
-		}
-		dir = parent
-	}
+	return parse(bytes.NewReader(embedded), "embedded corpus")
 }
 
-// Load reads every resource of the corpus, in file order.
+// Load reads every resource of the corpus file at path, in file order.
 func Load(path string) ([]node.Resource, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open corpus: %w", err)
 	}
 	defer f.Close()
+	return parse(f, path)
+}
+
+func parse(r io.Reader, name string) ([]node.Resource, error) {
 	var out []node.Resource
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for line := 1; sc.Scan(); line++ {
 		if strings.TrimSpace(sc.Text()) == "" {
@@ -59,24 +52,20 @@ func Load(path string) ([]node.Resource, error) {
 		}
 		var r node.Resource
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("corpus line %d: %w", line, err)
+			return nil, fmt.Errorf("%s line %d: %w", name, line, err)
 		}
 		out = append(out, r)
 	}
 	return out, sc.Err()
 }
 
-// MustLoad loads the corpus found by Path or fails the test.
+// MustLoad loads the corpus Default reads or fails the test.
 func MustLoad(t interface {
 	Helper()
 	Fatalf(string, ...any)
 }) []node.Resource {
 	t.Helper()
-	p, err := Path()
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	rs, err := Load(p)
+	rs, err := Default()
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -1,4 +1,4 @@
-// Command writekits writes the shared demo corpus as kit folders, with
+// Command writekits writes the demo corpus (embedded, or $COMMUNS_CORPUS) as kit folders, with
 // deterministic file bytes, for `communs resource import` (make demo).
 //
 //	go run ./internal/corpus/writekits [-max-file-size BYTES] DIR
@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/communs-numerique/communs/internal/corpus"
-	"github.com/communs-numerique/communs/node"
 )
 
 func main() {
@@ -20,12 +19,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: writekits [-max-file-size BYTES] DIR")
 		os.Exit(2)
 	}
-	path, err := corpus.Path()
+	rs, err := corpus.Default()
 	if err == nil {
-		var rs []node.Resource
-		if rs, err = corpus.Load(path); err == nil {
-			err = corpus.WriteKits(flag.Arg(0), rs, *max)
-		}
+		err = corpus.WriteKits(flag.Arg(0), rs, *max)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "writekits:", err)
