@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/internal/apitest"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/node/web/openapi"
+	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search"
 )
 
@@ -321,6 +323,7 @@ var pendingFixes = map[string]string{
 	"search per_page=0":                      "ParseQuery reads 0 as not given and answers the default page",
 	"search page=0":                          "ParseQuery reads 0 as not given and answers the default page",
 	"search page=1000, past the 10000th hit": "the index returns a plain ErrInvalid, which statusOf maps to 500 instead of 400",
+	"storage down: zip":                      "zipKit cuts the connection (no status at all) when the first file cannot be opened, though nothing was written yet; it could answer 503",
 	"put a non-hex X-Sha256":                 "blob store returns a plain ErrInvalid, which statusOf maps to 500 instead of 400",
 }
 
@@ -381,6 +384,66 @@ func TestOpenAPIEdgeCases(t *testing.T) {
 				if err := json.Unmarshal(data, &e); err != nil || e.Error.Code != tc.code {
 					t.Fatalf("error %s, want code %q", data, tc.code)
 				}
+			}
+		})
+	}
+}
+
+// TestStorageDownFollowsOpenAPI: with the blob store (a real MinIO) gone,
+// the writes and downloads that need it answer the documented 503, and the
+// catalog reads keep answering.
+func TestStorageDownFollowsOpenAPI(t *testing.T) {
+	m := testenv.StartMinIO(t)
+	s3, err := blob.NewS3(t.Context(), blob.S3Config{Endpoint: m.Endpoint, Bucket: m.Bucket(t),
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true, PathStyle: "path"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := testnode.Start(t, testnode.Options{Blobs: s3})
+	v := apitest.New(t, openapi.Document())
+	c := v.Client()
+	api := n.URL + "/api/v1"
+	resp, body := send(t, c, "POST", api+"/resources", []byte(kitJSON), n.Token, map[string]string{"Content-Type": "application/json"})
+	if resp.StatusCode != 201 {
+		t.Fatalf("publish: %d %s", resp.StatusCode, body)
+	}
+	id := "creer-sa-premiere-adresse-e-mail"
+	pdf := []byte("%PDF-1.7 stored before the outage")
+	if resp, body := send(t, c, "PUT", api+"/resources/"+id+"/files/guide.pdf", pdf, n.Token, map[string]string{"Content-Type": "application/pdf"}); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+
+	m.Stop()
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="resource"`)
+	h.Set("Content-Type", "application/json")
+	pw, _ := mw.CreatePart(h)
+	pw.Write([]byte(`{"title":"Atelier smartphone","kind":"workshop-kit","license":"etalab-2.0"}`))
+	fw, _ := mw.CreateFormFile("file", "fiche.txt")
+	fw.Write([]byte("Allumer le téléphone."))
+	mw.Close()
+	for _, tc := range []struct {
+		name, method, url string
+		body              []byte
+		header            map[string]string
+		status            int
+	}{
+		{"publish with files", "POST", api + "/resources", mp.Bytes(), map[string]string{"Content-Type": mw.FormDataContentType()}, 503},
+		{"upload", "PUT", api + "/resources/" + id + "/files/annexe.pdf", pdf, map[string]string{"Content-Type": "application/pdf"}, 503},
+		{"download", "GET", n.URL + "/r/" + id + "/files/guide.pdf", nil, nil, 503},
+		{"zip", "GET", n.URL + "/r/" + id + ".zip", nil, nil, 503},
+		{"read the metadata", "GET", api + "/resources/" + id, nil, nil, 200},
+		{"list", "GET", api + "/resources", nil, nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if why, ok := pendingFixes["storage down: "+tc.name]; ok {
+				t.Skipf("pending a fix in the code: %s", why)
+			}
+			resp, body := send(t, c, tc.method, tc.url, tc.body, n.Token, tc.header)
+			if resp.StatusCode != tc.status {
+				t.Errorf("%s with storage down: %d, want %d: %s", tc.name, resp.StatusCode, tc.status, body)
 			}
 		})
 	}
