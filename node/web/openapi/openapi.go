@@ -10,6 +10,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"io"
 )
 
 //go:embed openapi.json
@@ -38,7 +39,8 @@ func replaceTopLevel(doc []byte, key string, value json.RawMessage) ([]byte, err
 	var out bytes.Buffer
 	out.WriteString("{")
 	found := false
-	for i := 0; dec.More(); i++ {
+	i := 0
+	for ; dec.More(); i++ {
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("openapi document: %w", err)
@@ -57,9 +59,18 @@ func replaceTopLevel(doc []byte, key string, value json.RawMessage) ([]byte, err
 		k, _ := json.Marshal(name)
 		fmt.Fprintf(&out, "\n  %s: %s", k, raw)
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, fmt.Errorf("openapi document: unterminated object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("openapi document: data after the object")
+	}
 	if !found {
+		if i > 0 {
+			out.WriteString(",")
+		}
 		k, _ := json.Marshal(key)
-		fmt.Fprintf(&out, ",\n  %s: %s", k, value)
+		fmt.Fprintf(&out, "\n  %s: %s", k, value)
 	}
 	out.WriteString("\n}\n")
 	return out.Bytes(), nil

@@ -30,3 +30,28 @@ func TestForServer(t *testing.T) {
 		t.Fatal("ForServer changed more than the servers entry")
 	}
 }
+
+// FuzzReplaceTopLevel: whatever the input, replaceTopLevel either refuses
+// it or returns a JSON object whose member is the new value.
+func FuzzReplaceTopLevel(f *testing.F) {
+	f.Add([]byte(`{"a": 1, "servers": [], "b": {"c": [1, 2]}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[1]`))
+	f.Add([]byte(`{"servers": 1`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		out, err := replaceTopLevel(doc, "servers", json.RawMessage(`[{"url":"https://x.example"}]`))
+		if err != nil {
+			return
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(out, &got); err != nil {
+			if json.Valid(doc) {
+				t.Fatalf("valid input %q gave invalid output %q: %v", doc, out, err)
+			}
+			return
+		}
+		if string(got["servers"]) != `[{"url":"https://x.example"}]` && json.Valid(doc) {
+			t.Fatalf("servers not replaced in %q: %q", doc, out)
+		}
+	})
+}
