@@ -96,7 +96,15 @@ func (s *Server) AdminHandler() http.Handler {
 	return s.middleware(mux, true)
 }
 
-func (s *Server) routes(mux *http.ServeMux) {
+// routeMux is what routes register on: an *http.ServeMux when serving, a
+// recorder in tests that compare the API routes with the OpenAPI document.
+type routeMux interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+func (s *Server) routes(mux routeMux) {
+	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPIHandler())
 	mux.HandleFunc("GET /api/v1/resources", s.apiList)
 	mux.HandleFunc("POST /api/v1/resources", s.apiCreate)
 	mux.HandleFunc("GET /api/v1/resources/{id}", s.apiGet)
@@ -110,7 +118,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
-	s.uiRoutes(mux)
+	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages are not part of the API
+		s.uiRoutes(m)
+	}
 }
 
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
