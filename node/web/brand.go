@@ -155,28 +155,36 @@ func NewBrand(name string, logo, banner *Image) Brand {
 }
 
 // initials are up to two letters or digits from the hub's name, accents
-// removed ("Hub Île-de-France" gives "HI"), so the bitmap glyphs cover them.
+// removed and the words every hub name shares skipped ("Hub Île-de-France"
+// gives "IF", "Hub CoNumM" gives "CO"), so the bitmap glyphs cover them.
 func initials(name string) string {
-	var out []rune
+	var words [][]rune
 	for _, word := range strings.FieldsFunc(norm.NFD.String(name), func(r rune) bool {
 		return unicode.IsSpace(r) || r == '-' || r == '\'' || r == '’'
 	}) {
-		for _, r := range word {
-			r = unicode.ToUpper(r)
+		var w []rune
+		for _, r := range strings.ToUpper(word) {
 			if _, ok := glyphs[r]; ok {
-				out = append(out, r)
-				break
+				w = append(w, r)
 			}
 		}
-		if len(out) == 2 {
-			break
+		if len(w) > 0 && !commonWords[string(w)] {
+			words = append(words, w)
 		}
 	}
-	if len(out) == 0 {
+	switch {
+	case len(words) == 0:
 		return "C"
+	case len(words) == 1 && len(words[0]) > 1:
+		return string(words[0][:2])
+	case len(words) == 1:
+		return string(words[0])
 	}
-	return string(out)
+	return string([]rune{words[0][0], words[1][0]})
 }
+
+var commonWords = map[string]bool{"HUB": true, "DE": true, "DU": true, "DES": true, "LA": true, "LE": true, "LES": true,
+	"ET": true, "D": true, "L": true, "THE": true, "OF": true, "AND": true}
 
 // hubColour is a dark, saturated colour picked from the name, so that white
 // letters on it keep a contrast ratio above 4.5:1.

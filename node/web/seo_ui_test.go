@@ -343,3 +343,13 @@ func FuzzCheckImage(f *testing.F) {
 		}
 	})
 }
+
+// TestInitials: the drawn avatar shows letters that tell hubs apart.
+func TestInitials(t *testing.T) {
+	for name, want := range map[string]string{"Hub Île-de-France": "IF", "Hub CoNumM": "CO", "Hub": "C", "": "C",
+		"Les Assembleurs": "AS", "Hinaura": "HI", "日本": "C", "Hub 13": "13"} {
+		if got := web.Initials(name); got != want {
+			t.Errorf("initials(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
