@@ -52,6 +52,10 @@ type Config struct {
 	// RetryBase is the first delivery retry delay (default 10 s); tests
 	// shorten it.
 	RetryBase time.Duration
+
+	// Profile is the actor's avatar, header, profile rows and
+	// discoverability.
+	Profile Profile
 }
 
 // Federation is the node's ActivityPub side.
@@ -75,6 +79,7 @@ type Federation struct {
 	files     *http.Client
 	workers   int
 	retryBase time.Duration
+	profile   Profile
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
@@ -138,6 +143,7 @@ func New(cfg Config) (*Federation, error) {
 		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers, retryBase: cfg.RetryBase,
 		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
 	}
+	f.profile = cfg.Profile
 	f.files = newFileClient(f.http)
 	f.userAgent = "Communs/" + cfg.Version + " (+" + base + "/)"
 	return f, nil

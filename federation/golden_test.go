@@ -40,6 +40,10 @@ func golden(t *testing.T, name string, v any) {
 
 var testURLs = urls{base: "https://hub-a.example"}
 
+var testProfile = Profile{IconURL: "https://hub-a.example/media/logo", IconType: "image/png",
+	ImageURL: "https://hub-a.example/media/banner", ImageType: "image/png",
+	Website: "https://www.conumm.fr/", Region: "Pays de la Loire", Discoverable: true}
+
 func goldenResource() node.Resource {
 	at := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 	return node.Resource{
@@ -55,7 +59,7 @@ func goldenResource() node.Resource {
 }
 
 func TestGoldenAS2(t *testing.T) {
-	actor, err := actorDoc(testURLs, "conumm", "Hub CoNumM", "Hub des Pays de la Loire", "-----BEGIN PUBLIC KEY-----\nTESTKEY\n-----END PUBLIC KEY-----\n", false)
+	actor, err := actorDoc(testURLs, "conumm", "Hub CoNumM", "Hub des Pays de la Loire", "-----BEGIN PUBLIC KEY-----\nTESTKEY\n-----END PUBLIC KEY-----\n", false, testProfile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func (f *Federation) countLocal(ctx context.Context) (int, error) {
 }
 
 func (f *Federation) actorJSON() (map[string]any, error) {
-	return actorDoc(f.urls, f.username, f.name, f.summary, f.publicPEM, f.policy == PolicyApprove)
+	return actorDoc(f.urls, f.username, f.name, f.summary, f.publicPEM, f.policy == PolicyApprove, f.profile)
 }
 
 func (f *Federation) actor(w http.ResponseWriter, r *http.Request) {

@@ -151,7 +151,12 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 		Level: str("level"), License: str("spdx"), Language: str("inLanguage"), Authors: list("authors"),
 		Hub: str("hub"), Published: str("datePublished"),
 	}
-	r.Summary = plainSummary(str("summary"))
+	// Since nodes stopped sending an AS2 summary (a content warning
+	// elsewhere), the summary is schema:abstract; older nodes send summary.
+	r.Summary = str("abstract")
+	if r.Summary == "" {
+		r.Summary = plainSummary(str("summary"))
+	}
 	if t, err := time.Parse(time.RFC3339, str("updated")); err == nil {
 		r.Updated = t.UTC()
 	}

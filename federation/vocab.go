@@ -44,6 +44,12 @@ var contextTerms = map[string]any{
 	"inLanguage":                "schema:inLanguage",
 	"datePublished":             "schema:datePublished",
 	"license":                   map[string]any{"@id": "schema:license", "@type": "@id"},
+	"abstract":                  "schema:abstract",
+	"toot":                      "http://joinmastodon.org/ns#",
+	"discoverable":              "toot:discoverable",
+	"indexable":                 "toot:indexable",
+	"PropertyValue":             "schema:PropertyValue",
+	"value":                     "schema:value",
 }
 
 // ldContext is the @context of every document this node serves. go-fed
@@ -98,9 +104,22 @@ func (u urls) activity(kind, id string) string {
 	return u.base + "/activities/" + kind + "/" + id
 }
 
+// Profile is how the hub's account looks on Mastodon and GoToSocial: its
+// avatar (icon) and header (image), the rows of its profile, and whether
+// their directories and search may list it.
+type Profile struct {
+	IconURL, IconType   string
+	ImageURL, ImageType string
+	// Website and Region become profile rows ("Site web", "Région").
+	Website, Region string
+	// Discoverable lets Mastodon's directory and search list the hub
+	// (discoverable and indexable).
+	Discoverable bool
+}
+
 // actorDoc is the node's actor: an Organization that Mastodon and
 // GoToSocial can follow.
-func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool) (map[string]any, error) {
+func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool, prof Profile) (map[string]any, error) {
 	org := streams.NewActivityStreamsOrganization()
 	org.SetJSONLDId(idProp(u.actor()))
 	pu := streams.NewActivityStreamsPreferredUsernameProperty()
@@ -149,6 +168,28 @@ func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool)
 	// Not in go-fed's vocabulary; Mastodon reads both.
 	m["endpoints"] = map[string]any{"sharedInbox": u.sharedInbox()}
 	m["manuallyApprovesFollowers"] = manual
+	// Mastodon's profile vocabulary, read as plain keys by Mastodon and
+	// GoToSocial: without icon the hub shows the default avatar.
+	if prof.IconURL != "" {
+		m["icon"] = map[string]any{"type": "Image", "mediaType": prof.IconType, "url": prof.IconURL}
+	}
+	if prof.ImageURL != "" {
+		m["image"] = map[string]any{"type": "Image", "mediaType": prof.ImageType, "url": prof.ImageURL}
+	}
+	var fields []any
+	if w, err := absURL(prof.Website); err == nil {
+		label := strings.TrimSuffix(w.Host+w.EscapedPath(), "/")
+		fields = append(fields, map[string]any{"type": "PropertyValue", "name": "Site web",
+			"value": `<a href="` + html.EscapeString(w.String()) + `" rel="me nofollow noopener" target="_blank">` + html.EscapeString(label) + `</a>`})
+	}
+	if prof.Region != "" {
+		fields = append(fields, map[string]any{"type": "PropertyValue", "name": "Région", "value": html.EscapeString(prof.Region)})
+	}
+	if fields != nil {
+		m["attachment"] = fields
+	}
+	m["discoverable"] = prof.Discoverable
+	m["indexable"] = prof.Discoverable
 	return m, nil
 }
 
@@ -165,13 +206,12 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	n := streams.NewActivityStreamsNameProperty()
 	n.AppendXMLSchemaString(r.Title)
 	p.SetActivityStreamsName(n)
-	if r.Summary != "" {
-		s := streams.NewActivityStreamsSummaryProperty()
-		s.AppendXMLSchemaString(html.EscapeString(r.Summary))
-		p.SetActivityStreamsSummary(s)
-	}
+	// No AS2 summary: Mastodon (on a Note) and GoToSocial (on any type)
+	// show it as a content warning hiding the post. The summary travels as
+	// schema:abstract for Communs nodes and inside the content for people.
+	content := contentHTML(u, r, objectID)
 	c := streams.NewActivityStreamsContentProperty()
-	c.AppendXMLSchemaString(contentHTML(r, objectID))
+	c.AppendXMLSchemaString(content)
 	p.SetActivityStreamsContent(c)
 	link := streams.NewActivityStreamsUrlProperty()
 	link.AppendIRI(mustURL(objectID))
@@ -216,8 +256,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	}
 	var tags []any
 	for _, t := range r.Themes {
-		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + hashtag(t),
-			"href": u.base + "/recherche?theme=" + url.QueryEscape(t)})
+		tags = append(tags, map[string]any{"type": "Hashtag", "name": "#" + hashtag(t), "href": tagURL(u, t)})
 	}
 	if tags != nil {
 		m["tag"] = tags
@@ -234,6 +273,15 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	m["license"] = licenseURL(r.License)
 	m["datePublished"] = r.Published
 	m["source"] = map[string]any{"content": r.Description, "mediaType": "text/markdown"}
+	if r.Summary != "" {
+		m["abstract"] = r.Summary
+	}
+	// contentMap gives the post its language, which timelines use to
+	// filter and translate.
+	if lang := r.Language; lang != "" && !strings.ContainsAny(lang, " \"<>") {
+		m["contentMap"] = map[string]any{lang: content}
+	}
+	m["sensitive"] = false
 	return m, nil
 }
 
@@ -255,11 +303,17 @@ func licenseURL(id string) string {
 	return "https://spdx.org/licenses/" + url.PathEscape(id) + ".html"
 }
 
-// contentHTML is what fediverse timelines show: the summary, the
-// description as plain paragraphs (escaped: no markup from the editor
-// reaches another server), and the link to the kit.
-func contentHTML(r node.Resource, link string) string {
+func tagURL(u urls, theme string) string {
+	return u.base + "/recherche?theme=" + url.QueryEscape(theme)
+}
+
+// contentHTML is what fediverse timelines show, as a plain post: the title
+// in bold, the summary, the description as plain paragraphs (escaped: no
+// markup from the editor reaches another server), the link to the kit, and
+// the themes as hashtag links, the markup Mastodon itself produces.
+func contentHTML(u urls, r node.Resource, link string) string {
 	var b strings.Builder
+	b.WriteString("<p><strong>" + html.EscapeString(r.Title) + "</strong></p>")
 	if r.Summary != "" {
 		b.WriteString("<p>" + html.EscapeString(r.Summary) + "</p>")
 	}
@@ -270,6 +324,16 @@ func contentHTML(r node.Resource, link string) string {
 		b.WriteString("<p>" + html.EscapeString(d) + "</p>")
 	}
 	b.WriteString(`<p><a href="` + html.EscapeString(link) + `">` + html.EscapeString(link) + `</a></p>`)
+	if len(r.Themes) > 0 {
+		b.WriteString("<p>")
+		for i, t := range r.Themes {
+			if i > 0 {
+				b.WriteString(" ")
+			}
+			b.WriteString(`<a href="` + html.EscapeString(tagURL(u, t)) + `" class="mention hashtag" rel="tag">#<span>` + html.EscapeString(hashtag(t)) + `</span></a>`)
+		}
+		b.WriteString("</p>")
+	}
 	return b.String()
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/internal/metrics"
 	"github.com/communs-numerique/communs/node"
@@ -91,7 +92,9 @@ type config struct {
 	DevFederation bool
 	FollowPolicy  string
 	// metrics, set by serve, instruments the stores.
-	metrics     *metrics.Metrics
+	metrics *metrics.Metrics
+	// profile, set by serve, is the actor's avatar, header and rows.
+	profile     federation.Profile
 	Allow       []string
 	MaxFileSize int64
 	LogLevel    string

@@ -27,7 +27,35 @@ const (
 	levelOK   = "OK"
 	levelWarn = "WARN"
 	levelFail = "FAIL"
+	// levelNote is advice, not a problem: it never fails the command.
+	levelNote = "NOTE"
 )
+
+// firstSteps are the three commands that get an empty node going. serve
+// (on a terminal) and doctor print them; the home page says the same.
+var firstSteps = []string{
+	"communs user add NAME --role editor      # un compte d'éditeur / an editor account (then: communs user passwd NAME)",
+	"communs resource import DIR              # importer des kits / import kit folders (or, from the source tree: make demo)",
+	"communs peer follow HANDLE               # suivre un hub / follow a hub, e.g. hub.example.fr",
+}
+
+// printFirstSteps prints the first steps when the catalog is empty and
+// the output is a person's terminal (not a log file or a pipe).
+func printFirstSteps(w io.Writer, terminal, empty bool) {
+	if !terminal || !empty {
+		return
+	}
+	fmt.Fprintln(w, "\nPremiers pas / first steps (catalogue vide / empty catalog):")
+	for _, l := range firstSteps {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
+
+// isTerminal tells whether f is a character device, i.e. a terminal.
+func isTerminal(f *os.File) bool {
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
 
 // check is one line of `communs doctor`: what was checked, what was found
 // and, when it is not OK, what to do.
@@ -128,6 +156,10 @@ func (d *doctor) catalogIntegrity(ctx context.Context) {
 		return
 	}
 	d.add(levelOK, "catalog", fmt.Sprintf("%d resources, %d files, every file present (%s)", resources, files, how), "")
+	if resources == 0 {
+		d.add(levelNote, "first steps", "the catalog is empty / le catalogue est vide",
+			"communs user add NAME --role editor; communs resource import DIR (or make demo); communs peer follow HANDLE")
+	}
 }
 
 func (d *doctor) checkBlob(ctx context.Context, id string, f node.File) string {

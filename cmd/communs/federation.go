@@ -33,7 +33,7 @@ func openFederation(cfg config, svc *node.Service, st *stores, log *slog.Logger)
 	f, err := federation.New(federation.Config{
 		PublicURL: cfg.PublicURL, Username: cfg.Hub, Name: cfg.Name, Summary: cfg.Description,
 		Service: svc, Store: st.catalog, DataDir: cfg.Data, Dev: cfg.DevFederation,
-		FollowPolicy: cfg.FollowPolicy, Logger: log, Version: version,
+		FollowPolicy: cfg.FollowPolicy, Logger: log, Version: version, Profile: cfg.profile,
 	})
 	if err != nil {
 		return nil, "", err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,7 +18,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/internal/metrics"
+	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
@@ -32,6 +35,7 @@ func serveCommand() *cli.Command {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); a TLS reverse proxy stays the recommended setup", EnvVars: []string{"COMMUNS_TLS_CERT"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-key", Usage: "private key (PEM) of --tls-cert", EnvVars: []string{"COMMUNS_TLS_KEY"}}),
 	)
+	flags = append(flags, profileFlags()...)
 	return &cli.Command{
 		Name:   "serve",
 		Usage:  "démarrer le nœud / start the node",
@@ -45,8 +49,12 @@ func serveCommand() *cli.Command {
 			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
-			return serve(c.Context, cfg, serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
-				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config")})
+			so := serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
+				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config")}
+			if so.profile, err = readProfile(c); err != nil {
+				return err
+			}
+			return serve(c.Context, cfg, so)
 		},
 	}
 }
@@ -81,6 +89,7 @@ func openStores(ctx context.Context, cfg config) (*stores, error) {
 
 type serveOptions struct {
 	listen, tlsCert, tlsKey, metricsToken, configFile string
+	profile                                           hubProfile
 }
 
 func serve(ctx context.Context, cfg config, so serveOptions) error {
@@ -111,6 +120,10 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		defer workers.Done()
 		st.indexer.Run(workCtx)
 	}()
+	brand := web.NewBrand(cfg.Name, so.profile.logo, so.profile.banner)
+	cfg.profile = federation.Profile{IconURL: cfg.PublicURL + web.LogoPath, IconType: brand.Logo.Type,
+		ImageURL: cfg.PublicURL + web.BannerPath, ImageType: brand.Banner.Type,
+		Website: so.profile.website, Region: cfg.Region, Discoverable: so.profile.discoverable}
 	fed, why, err := openFederation(cfg, svc, st, log)
 	if err != nil {
 		return err
@@ -131,7 +144,7 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		return err
 	}
 	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
-		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey}
+		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand}
 	if fed != nil {
 		opts.ActorURL, opts.Peers = fed.ActorURL(), peerInfos(fed)
 	}
@@ -180,6 +193,9 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		cfg.Name, cfg.PublicURL, ln.Addr(), cfg.Data, storageLabel(cfg))
 	if fed != nil {
 		fmt.Fprintf(os.Stderr, "Fédération / federation: @%s (%s)\n", fed.Handle(), fed.ActorURL())
+	}
+	if empty, err := catalogEmpty(ctx, svc); err == nil {
+		printFirstSteps(os.Stdout, isTerminal(os.Stdout), empty)
 	}
 	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage, "search", cfg.Search)
 
@@ -235,4 +251,52 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("admin socket %s: %w", path, err)
 	}
 	return ln, nil
+}
+
+// hubProfile is how the hub presents itself beyond its name: pictures,
+// web site, and whether fediverse directories may list it.
+type hubProfile struct {
+	logo, banner *web.Image
+	website      string
+	discoverable bool
+}
+
+// profileFlags are serve's flags for the hub's public face (pages,
+// previews and fediverse account); --region and --description are node
+// flags.
+func profileFlags() []cli.Flag {
+	return []cli.Flag{
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "logo", Usage: "square picture of the hub (PNG, JPEG or WebP, at most 2 MiB): fediverse avatar and page previews; drawn from the name when unset", EnvVars: []string{"COMMUNS_LOGO"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "banner", Usage: "wide picture of the hub (PNG, JPEG or WebP, at most 2 MiB, about 1500×500): fediverse header and og:image; drawn from the name when unset", EnvVars: []string{"COMMUNS_BANNER"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "website", Usage: "the hub's own web site, shown on its fediverse profile", EnvVars: []string{"COMMUNS_WEBSITE"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "discoverable", Value: true, Usage: "let Mastodon's directory and search list the hub's account (--discoverable=false to opt out)", EnvVars: []string{"COMMUNS_DISCOVERABLE"}}),
+	}
+}
+
+func readProfile(c *cli.Context) (hubProfile, error) {
+	p := hubProfile{website: c.String("website"), discoverable: c.Bool("discoverable")}
+	if p.website != "" {
+		if u, err := url.Parse(p.website); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return p, fmt.Errorf("--website %q: give an http(s) URL, e.g. https://www.example.fr/", p.website)
+		}
+	}
+	for _, f := range []struct {
+		flag string
+		dst  **web.Image
+	}{{"logo", &p.logo}, {"banner", &p.banner}} {
+		if path := c.String(f.flag); path != "" {
+			img, err := web.LoadImage(path)
+			if err != nil {
+				return p, fmt.Errorf("--%s: %w", f.flag, err)
+			}
+			*f.dst = &img
+		}
+	}
+	return p, nil
+}
+
+// catalogEmpty tells whether the node holds no resource at all.
+func catalogEmpty(ctx context.Context, svc *node.Service) (bool, error) {
+	rs, _, err := svc.List(ctx, node.ListOptions{Limit: 1})
+	return len(rs) == 0, err
 }

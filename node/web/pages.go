@@ -26,6 +26,9 @@ type homeData struct {
 	Kinds, Audiences, Themes []facetLink
 	Latest                   []node.Resource
 	Peers                    []PeerInfo
+	// FirstRun: the catalog is empty, so the page tells the admin what
+	// to do next.
+	FirstRun bool
 }
 
 func searchURL(facet, value string) string {
@@ -73,6 +76,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 		Themes:    entryLinks("theme", node.Themes, counts),
 		Latest:    latest,
 		Peers:     s.peerList(r.Context()),
+		FirstRun:  len(latest) == 0,
 	}
 	p := s.newPage(w, r, "home", "", d)
 	p.Title = s.name
@@ -146,6 +150,15 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.JSONLD = s.jsonLD(res, lic, known)
 	p.Data = d
+	// A copy's canonical page is the origin's: search engines credit the
+	// hub that wrote the kit, and this node's copy is not listed twice.
+	p.Meta.Canonical, p.Meta.Type = s.resourceURL(res.ID), "article"
+	if d.OriginURL != "" {
+		p.Meta.Canonical = d.OriginURL
+	}
+	if desc := metaDescription(res.Summary); desc != "" {
+		p.Meta.Description = desc
+	}
 	s.renderPage(w, r, http.StatusOK, "resource.html", p)
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	ActorURL string
 	// Peers lists the hubs this node federates with; nil means none yet.
 	Peers func(ctx context.Context) ([]PeerInfo, error)
+
+	// Brand holds the hub's logo and banner (NewBrand); nil draws them
+	// from the name.
+	Brand *Brand
 }
 
 // Server holds the HTTP handlers.
@@ -51,6 +55,10 @@ type Server struct {
 	secureCookies       bool
 	actorURL            string
 	peers               func(ctx context.Context) ([]PeerInfo, error)
+
+	brand      Brand
+	started    time.Time
+	sitemapMax int // tests lower the URLs per sitemap file
 }
 
 // New returns a Server for svc.
@@ -119,6 +127,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
 	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages are not part of the API
+		s.seoRoutes(m)
 		s.uiRoutes(m)
 	}
 }

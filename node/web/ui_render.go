@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -43,6 +44,8 @@ type uiPage struct {
 	Status   int
 	Data     any
 	NoRobots bool
+	// Meta is the description, canonical URL and preview card.
+	Meta pageMeta
 }
 
 type hubInfo struct {
@@ -153,6 +156,8 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, nav, titleKey s
 	if titleKey != "" {
 		p.Title = p.T(titleKey)
 	}
+	p.Meta = pageMeta{Description: metaDescription(cmp.Or(s.description, p.T("home.description"))),
+		Canonical: s.canonicalURL(r), Type: "website", Image: s.publicURL + BannerPath, Locale: ogLocales[lang]}
 	for _, l := range uiLangs {
 		if l != lang {
 			p.Switch = append(p.Switch, langLink{Lang: l, Label: translate(l, "lang.name"),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // PeerInfo is a hub this node federates with, as the federation layer
@@ -22,6 +23,12 @@ func (s *Server) initUI(opt Options) {
 	}
 	s.secureCookies = strings.HasPrefix(s.publicURL, "https://")
 	s.actorURL, s.peers = opt.ActorURL, opt.Peers
+	if opt.Brand != nil {
+		s.brand = *opt.Brand
+	} else {
+		s.brand = NewBrand(s.name, nil, nil)
+	}
+	s.started = time.Now().UTC().Truncate(time.Second)
 }
 
 // uiRoutes registers the HTML pages. French paths first; the search and
