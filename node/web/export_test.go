@@ -1,0 +1,4 @@
+package web
+
+// ValidJSONText exposes the surrogate scan to the external test package.
+var ValidJSONText = validJSONText
