@@ -55,11 +55,14 @@ func ParseQuery(v url.Values) (node.Query, error) {
 			}
 		}
 	}
-	var err error
-	if q.PerPage, err = pageSize(v, "per_page"); err != nil {
+	size, err := pageSize(v, "per_page")
+	if err != nil {
 		return q, err
 	}
-	if q.Page, err = pageNumber(v, q.PerPage); err != nil {
+	if v.Get("per_page") != "" {
+		q.PerPage = size // absent stays 0: the default, and links stay short
+	}
+	if q.Page, err = pageNumber(v, size); err != nil {
 		return q, err
 	}
 	return q, nil
