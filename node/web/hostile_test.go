@@ -23,6 +23,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -409,7 +410,27 @@ func FuzzValidJSONText(f *testing.F) {
 // body without its closing boundary, or fewer bytes than Content-Length)
 // is the client's fault: a 400, no resource, no blob, no ERROR line.
 func TestTruncatedUploadIs400(t *testing.T) {
-	n := startLogged(t, nil)
+	t.Run("disk", func(t *testing.T) { checkTruncated(t, nil) })
+	t.Run("s3", func(t *testing.T) { checkTruncated(t, minioBlobs(t)) })
+}
+
+// minioBlobs is an S3 store on a test MinIO, or a skip when none is set up.
+func minioBlobs(t *testing.T) node.Blobs {
+	t.Helper()
+	if os.Getenv("COMMUNS_MINIO_BIN") == "" {
+		t.Skip("set COMMUNS_MINIO_BIN to run against MinIO")
+	}
+	m := testenv.StartMinIO(t)
+	s3, err := blob.NewS3(t.Context(), blob.S3Config{Endpoint: m.Endpoint, Bucket: m.Bucket(t),
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true, PathStyle: "path"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s3
+}
+
+func checkTruncated(t *testing.T, blobs node.Blobs) {
+	n := startLogged(t, blobs)
 	content := strings.Repeat("%PDF-1.7 page ", 20000)
 	full, ctype := multipartBody(t, `{"title":"Kit coupé en route","kind":"tutorial","license":"CC-BY-4.0"}`, "guide.pdf", content, nil)
 	cut := full[:len(full)/2]

@@ -7,13 +7,10 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"testing"
 
-	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
-	"github.com/communs-numerique/communs/storage/blob"
 )
 
 // TestRangesFollowRFC9110: downloads answer Range as RFC 9110 says, on disk
@@ -22,18 +19,7 @@ import (
 // malformed Range a 416.
 func TestRangesFollowRFC9110(t *testing.T) {
 	t.Run("disk", func(t *testing.T) { checkRanges(t, nil) })
-	t.Run("s3", func(t *testing.T) {
-		if os.Getenv("COMMUNS_MINIO_BIN") == "" {
-			t.Skip("set COMMUNS_MINIO_BIN to run against MinIO")
-		}
-		m := testenv.StartMinIO(t)
-		s3, err := blob.NewS3(t.Context(), blob.S3Config{Endpoint: m.Endpoint, Bucket: m.Bucket(t),
-			AccessKey: m.AccessKey, SecretKey: m.SecretKey, Insecure: true, PathStyle: "path"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkRanges(t, s3)
-	})
+	t.Run("s3", func(t *testing.T) { checkRanges(t, minioBlobs(t)) })
 }
 
 func checkRanges(t *testing.T, blobs node.Blobs) {
