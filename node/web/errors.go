@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -74,6 +75,12 @@ func newErrorID() string {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away mid-request (closed tab, cut upload): not a
+		// failure of the node, and nobody reads an answer.
+		s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+		return
+	}
 	status, code, msg, field := statusOf(err)
 	var id string
 	if status >= 500 {

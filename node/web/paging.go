@@ -40,13 +40,15 @@ func pageSize(v url.Values, name string) (int, error) {
 // pageNumber reads the 1-based search page: absent means 1; the page's first
 // hit must lie within the engines' deep-paging bound for this page size.
 func pageNumber(v url.Values, perPage int) (int, error) {
-	last := min(MaxPage, maxSearchOffset/perPage+1)
-	n, set, err := boundedInt(v, "page", 1, last)
+	n, set, err := boundedInt(v, "page", 1, lastPage(perPage))
 	if err != nil || !set {
 		return 1, err
 	}
 	return n, nil
 }
+
+// lastPage is the deepest search page a client may ask for at this size.
+func lastPage(perPage int) int { return min(MaxPage, maxSearchOffset/perPage+1) }
 
 // pageCursor reads an opaque cursor a previous page returned (name is the
 // parameter: cursor in the API, apres on the pages). Its syntax is checked
