@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/communs-numerique/communs/internal/testenv"
+	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -486,4 +488,29 @@ func TestLanguageIsISO6391(t *testing.T) {
 		{"patch br", "PATCH", "/api/v1/resources/" + id, jsonHdr, `{"language":"br"}`, 200, "", ""},
 		{"patch upper case EN", "PATCH", "/api/v1/resources/" + id, jsonHdr, `{"language":"EN"}`, 200, "", ""},
 	})
+}
+
+// TestEditorFormRefusesInvalidUTF8: form fields reach the node as they were
+// sent (form decoding rewrites no byte), so the node's own check refuses a
+// Latin-1 summary with a 400 and nothing is stored.
+func TestEditorFormRefusesInvalidUTF8(t *testing.T) {
+	n := testnode.Start(t, testnode.Options{})
+	ctx := context.Background()
+	if err := n.Service.SetPassword(ctx, "editor", "un-mot-de-passe-solide"); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, n.URL)
+	_, body := b.get("/connexion")
+	resp, _ := b.postForm("/connexion", url.Values{"csrf": {csrfOf(t, body)}, "name": {"editor"}, "password": {"un-mot-de-passe-solide"}, "retour": {"/editeur/nouveau"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	_, body = b.get("/editeur/nouveau")
+	fields := [][2]string{{"csrf", csrfOf(t, body)}, {"title", "Kit visio"}, {"summary", "Pas \xe0 pas"}, {"kind", "workshop-kit"},
+		{"license", "CC-BY-SA-4.0"}, {"language", "fr"}}
+	resp, body = b.postMultipart("/editeur/nouveau", fields, nil)
+	wantStatus(t, "Latin-1 summary", resp, body, 400)
+	if items, _, _ := n.Service.List(ctx, node.ListOptions{}); len(items) != 0 {
+		t.Fatalf("a refused form left %d resources", len(items))
+	}
 }
