@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/communs-numerique/communs/node"
@@ -59,7 +60,7 @@ func (s *Server) validQuery(next http.Handler) http.Handler {
 // refuse answers a 4xx in the caller's form: the error page for a person,
 // JSON for the API and scripts.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	if len(r.URL.Path) >= 5 && r.URL.Path[:5] == "/api/" {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
 		s.writeError(w, r, err)
 		return
 	}
