@@ -66,7 +66,6 @@ func (r *Resource) File(name string) (File, bool) {
 
 var (
 	slugRe     = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	languageRe = regexp.MustCompile(`^[a-z]{2}$`)
 	dateLayout = "2006-01-02"
 )
 
@@ -147,7 +146,7 @@ func (r *Resource) Validate() error {
 			return invalid("audience", "unknown audience %q; known audiences: %s", a, strings.Join(Audiences, ", "))
 		}
 	}
-	if !languageRe.MatchString(r.Language) {
+	if !IsLanguage(r.Language) {
 		return invalid("language", "must be a two-letter ISO 639-1 code such as fr or en (got %q)", r.Language)
 	}
 	if len(r.Authors) > maxAuthors {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -19,15 +20,18 @@ var probeDigest = strings.Repeat("0", 64)
 
 // readiness checks what a request needs: the catalog, the blob store and
 // the search index. Each check has its own answer so an admin sees which
-// part is down.
-func readiness(ctx context.Context, st *stores) (bool, map[string]string) {
+// part is down. /readyz is public: an answer says "unavailable" in words,
+// never the error's text (paths, endpoints, resolver messages); the detail
+// goes to the log, and `communs doctor` shows it on the admin socket.
+func readiness(ctx context.Context, st *stores, log *slog.Logger) (bool, map[string]string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
 	ready := true
 	fail := func(name string, err error) {
 		ready = false
-		checks[name] = err.Error()
+		checks[name] = "unavailable"
+		log.Warn("readiness check failed", "check", name, "err", err)
 	}
 	if _, err := st.catalog.Count(ctx); err != nil {
 		fail("catalog", err)
@@ -51,14 +55,14 @@ func readiness(ctx context.Context, st *stores) (bool, map[string]string) {
 
 // healthRoutes adds /healthz (the process answers), /readyz (it can serve)
 // and /metrics in front of the node's handler.
-func healthRoutes(next http.Handler, st *stores, m *metrics.Metrics, token string) http.Handler {
+func healthRoutes(next http.Handler, st *stores, m *metrics.Metrics, token string, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ready, checks := readiness(r.Context(), st)
+		ready, checks := readiness(r.Context(), st, log)
 		status := http.StatusOK
 		if !ready {
 			status = http.StatusServiceUnavailable

@@ -170,7 +170,7 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 	adminMux.Handle("/", adminHandler)
 	adminHandler = adminMux
 	registerGauges(m, st, fed)
-	publicHandler = healthRoutes(web.Compress(publicHandler), st, m, so.metricsToken)
+	publicHandler = healthRoutes(web.Compress(publicHandler), st, m, so.metricsToken, log)
 	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}

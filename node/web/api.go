@@ -1,8 +1,8 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -84,33 +84,48 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if mt != "application/json" {
 		return fmt.Errorf("send JSON with Content-Type: application/json (got %q): %w", r.Header.Get("Content-Type"), errUnsupportedType)
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMetadataBody))
+	data, err := readBounded(http.MaxBytesReader(w, r.Body, maxMetadataBody), maxMetadataBody, "JSON body")
+	if err != nil {
+		return err
+	}
+	return decodeJSONBytes(data, v, "JSON body")
+}
+
+// decodeJSONBytes decodes one JSON value, refusing invalid UTF-8 (which the
+// decoder would silently replace with U+FFFD) and unknown fields.
+func decodeJSONBytes(data []byte, v any, what string) error {
+	if err := validJSONText(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return fmt.Errorf("JSON body larger than %d bytes: %w", maxMetadataBody, node.ErrTooLarge)
-		}
-		return fmt.Errorf("invalid JSON body: %v: %w", err, errBadRequest)
+		return fmt.Errorf("invalid %s: %v: %w", what, err, errBadRequest)
 	}
 	if dec.More() {
-		return fmt.Errorf("invalid JSON body: more than one value: %w", errBadRequest)
+		return fmt.Errorf("invalid %s: more than one value: %w", what, errBadRequest)
 	}
 	return nil
 }
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	limit, _ := strconv.Atoi(q.Get("limit"))
-	if limit <= 0 || limit > 100 {
-		limit = 20
+	limit, err := pageSize(q, "limit")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cursor, err := pageCursor(q, "cursor")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	origin := q.Get("origin")
 	if origin != "" && origin != "local" && origin != "remote" {
 		s.writeError(w, r, &node.ValidationError{Field: "origin", Rule: "must be local or remote", Code: "invalid"})
 		return
 	}
-	items, next, err := s.svc.List(r.Context(), node.ListOptions{After: q.Get("cursor"), Limit: limit, Origin: origin})
+	items, next, err := s.svc.List(r.Context(), node.ListOptions{After: cursor, Limit: limit, Origin: origin})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -189,10 +204,12 @@ func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool
 		return node.Resource{}, fmt.Errorf("the first part must be named \"resource\" and hold the JSON metadata (got %q): %w", part.FormName(), errBadRequest)
 	}
 	var in ResourceInput
-	dec := json.NewDecoder(io.LimitReader(part, maxMetadataBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return node.Resource{}, fmt.Errorf("invalid resource JSON: %v: %w", err, errBadRequest)
+	data, err := readBounded(part, maxMetadataBody, "resource JSON part")
+	if err != nil {
+		return node.Resource{}, err
+	}
+	if err := decodeJSONBytes(data, &in, "resource JSON"); err != nil {
+		return node.Resource{}, err
 	}
 	uploads := func(yield func(node.Upload) error) error {
 		for {
@@ -212,13 +229,30 @@ func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool
 					size = n
 				}
 			}
-			u := node.Upload{Name: p.FileName(), MediaType: p.Header.Get("Content-Type"), Body: p, Size: size, SHA256: p.Header.Get("X-Sha256")}
+			digest, err := sha256Header(p.Header.Get("X-Sha256"))
+			if err != nil {
+				return err
+			}
+			u := node.Upload{Name: p.FileName(), MediaType: p.Header.Get("Content-Type"), Body: clientBody{p}, Size: size, SHA256: digest}
 			if err := yield(u); err != nil {
 				return err
 			}
 		}
 	}
 	return s.svc.Publish(r.Context(), in.Resource(), uploads, replace)
+}
+
+// sha256Header reads an optional X-Sha256 header: 64 hexadecimal digits.
+func sha256Header(v string) (string, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" {
+		return "", nil
+	}
+	if len(v) != 64 || strings.Trim(v, "0123456789abcdef") != "" {
+		return "", &node.ValidationError{Field: "X-Sha256", Code: "invalid",
+			Rule: "must be the file's SHA-256 digest written as 64 hexadecimal digits"}
+	}
+	return v, nil
 }
 
 func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) {
@@ -268,8 +302,13 @@ func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("send the file's bytes as the request body, not a multipart form: %w", errUnsupportedType))
 		return
 	}
-	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: r.Body,
-		Size: r.ContentLength, SHA256: r.Header.Get("X-Sha256")}
+	digest, err := sha256Header(r.Header.Get("X-Sha256"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: clientBody{r.Body},
+		Size: r.ContentLength, SHA256: digest}
 	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/communs-numerique/communs/node"
@@ -45,7 +47,127 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		disp = "inline"
 	}
 	h.Set("Content-Disposition", mime.FormatMediaType(disp, map[string]string{"filename": f.Name}))
+	if r.Header.Get("Range") != "" {
+		size, err := br.Seek(0, io.SeekEnd)
+		if err == nil {
+			_, err = br.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			s.downloadError(w, r, fmt.Errorf("open file %q of %q: %w", name, id, err))
+			return
+		}
+		normalizeRange(r.Header, size)
+	}
 	http.ServeContent(w, r, "", f.Added, br)
+}
+
+// maxRanges bounds a multi-range request: each range is a seek (a new
+// request on S3), and RFC 9110 lets a server ignore a Range it finds
+// abusive, answering the whole file instead.
+const maxRanges = 16
+
+// normalizeRange rewrites the Range header so that http.ServeContent (which
+// does If-Range, preconditions, 206 and multipart/byteranges) answers as RFC
+// 9110 says where it does not on its own: a malformed Range or an unknown
+// unit is ignored (200, not 416); a zero suffix (bytes=-0) is unsatisfiable
+// rather than a 206 with an inverted Content-Range; ranges that cannot be
+// satisfied are dropped, and when none is left the answer is 416 with
+// Content-Range: bytes */SIZE; positions past the end, even beyond int64,
+// are clamped to the last byte.
+func normalizeRange(h http.Header, size int64) {
+	specs, ok := parseRangeHeader(h.Get("Range"))
+	if !ok || len(specs) > maxRanges {
+		h.Del("Range")
+		return
+	}
+	var out []string
+	for _, sp := range specs {
+		switch {
+		case sp.suffix:
+			if sp.last == 0 || size == 0 {
+				continue // a zero-length suffix selects nothing
+			}
+			out = append(out, fmt.Sprintf("-%d", min(sp.last, size)))
+		case sp.first >= size:
+			continue // starts past the end
+		case sp.last < 0 || sp.last >= size:
+			out = append(out, fmt.Sprintf("%d-%d", sp.first, size-1))
+		default:
+			out = append(out, fmt.Sprintf("%d-%d", sp.first, sp.last))
+		}
+	}
+	if len(out) == 0 {
+		// ServeContent answers "bytes=SIZE-" with 416 and bytes */SIZE (or,
+		// for an empty file, with the whole, empty, file).
+		h.Set("Range", fmt.Sprintf("bytes=%d-", size))
+		return
+	}
+	h.Set("Range", "bytes="+strings.Join(out, ","))
+}
+
+// byteRange is one range-spec: first-last, first- (last < 0) or -suffix
+// (suffix set, last holds the length). Positions beyond int64 are kept as
+// math.MaxInt64: they only ever mean "to the end".
+type byteRange struct {
+	first, last int64
+	suffix      bool
+}
+
+// parseRangeHeader parses a Range value with RFC 9110's grammar
+// (ranges-specifier = range-unit "=" range-set); ok is false when the value
+// is malformed or names another unit than bytes.
+func parseRangeHeader(v string) ([]byteRange, bool) {
+	unit, set, found := strings.Cut(v, "=")
+	if !found || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		return nil, false
+	}
+	var out []byteRange
+	for spec := range strings.SplitSeq(set, ",") {
+		spec = strings.Trim(spec, " \t")
+		if spec == "" {
+			continue // empty list elements are allowed
+		}
+		a, b, found := strings.Cut(spec, "-")
+		if !found {
+			return nil, false
+		}
+		var r byteRange
+		switch {
+		case a == "":
+			n, ok := rangeNumber(b)
+			if !ok {
+				return nil, false
+			}
+			r = byteRange{suffix: true, last: n}
+		default:
+			first, ok := rangeNumber(a)
+			if !ok {
+				return nil, false
+			}
+			r = byteRange{first: first, last: -1}
+			if b != "" {
+				last, ok := rangeNumber(b)
+				if !ok || last < first {
+					return nil, false
+				}
+				r.last = last
+			}
+		}
+		out = append(out, r)
+	}
+	return out, len(out) > 0
+}
+
+// rangeNumber reads 1*DIGIT; a number too large for int64 saturates.
+func rangeNumber(s string) (int64, bool) {
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return math.MaxInt64, true // all digits: only the range is out
+	}
+	return n, true
 }
 
 // downloadError answers a person following a download link with the HTML

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/communs-numerique/communs/node"
@@ -35,6 +34,9 @@ type SearchJSON struct {
 // (repeatable, OR within a facet), sort, page, per_page. The HTML search
 // page reads the same parameters.
 func ParseQuery(v url.Values) (node.Query, error) {
+	if err := validUTF8Values(v); err != nil {
+		return node.Query{}, err
+	}
 	q := node.Query{Text: v.Get("q"), Sort: v.Get("sort"), Filters: map[string][]string{}}
 	for _, f := range node.Facets {
 		for _, val := range v[f] {
@@ -53,26 +55,17 @@ func ParseQuery(v url.Values) (node.Query, error) {
 			}
 		}
 	}
-	var err error
-	if q.Page, err = intParam(v, "page"); err != nil {
+	size, err := pageSize(v, "per_page")
+	if err != nil {
 		return q, err
 	}
-	if q.PerPage, err = intParam(v, "per_page"); err != nil {
+	if v.Get("per_page") != "" {
+		q.PerPage = size // absent stays 0: the default, and links stay short
+	}
+	if q.Page, err = pageNumber(v, size); err != nil {
 		return q, err
 	}
 	return q, nil
-}
-
-func intParam(v url.Values, name string) (int, error) {
-	s := v.Get(name)
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return 0, &node.ValidationError{Field: name, Code: "invalid", Rule: fmt.Sprintf("must be a whole number (got %q)", s)}
-	}
-	return n, nil
 }
 
 func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +95,7 @@ func (s *Server) searchJSON(q node.Query, res node.Results) SearchJSON {
 	out := SearchJSON{Query: strings.TrimSpace(q.Text), Hits: []HitJSON{}, Total: res.Total, Page: max(q.Page, 1), PerPage: q.PerPage,
 		Facets: map[string][]node.FacetCount{}, TookMS: float64(res.Took.Microseconds()) / 1000}
 	if out.PerPage == 0 {
-		out.PerPage = 20
+		out.PerPage = DefaultPerPage
 	}
 	for _, h := range res.Hits {
 		if h.Themes == nil {

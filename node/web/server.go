@@ -86,7 +86,7 @@ var socketAdmin = node.User{Name: "admin-socket", Role: node.RoleAdmin}
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.middleware(mux, false)
+	return s.middleware(s.validQuery(mux), false)
 }
 
 // AdminHandler serves the same routes plus /admin/v1, every request acting
@@ -101,7 +101,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("PUT /admin/v1/users/{name}/password", s.adminSetPassword)
 	mux.HandleFunc("GET /admin/v1/index", s.adminIndexStatus)
 	mux.HandleFunc("POST /admin/v1/index/rebuild", s.adminIndexRebuild)
-	return s.middleware(mux, true)
+	return s.middleware(s.validQuery(mux), true)
 }
 
 // routeMux is what routes register on: an *http.ServeMux when serving, a

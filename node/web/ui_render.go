@@ -208,6 +208,7 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 type errorInfo struct {
 	Key    string // catalog prefix: error.notfound, error.unavailable, ...
 	Detail string // an extra sentence in the page's language, optional
+	ID     string // a 5xx's error id, also in the log line
 }
 
 // uiError renders the error page matching err.
@@ -226,12 +227,14 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict:
 		key = "error.badrequest"
 	}
+	info := errorInfo{Key: key}
 	if status >= 500 {
-		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		info.ID = newErrorID()
+		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "status", status, "error_id", info.ID, "err", err)
 	} else {
 		s.log.Info("page refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	s.errorPage(w, r, status, errorInfo{Key: key})
+	s.errorPage(w, r, status, info)
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, info errorInfo) {

@@ -70,6 +70,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := searchData{Q: q.Text, Sort: q.Sort, Page: page, Total: res.Total, ClearURL: "/recherche"}
 	d.Pages = (res.Total + perPage - 1) / perPage
+	d.Pages = min(d.Pages, lastPage(perPage)) // no link to a page the API refuses
 	base := url.Values{}
 	if q.Text != "" {
 		base.Set("q", q.Text)
