@@ -202,6 +202,18 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method == http.MethodHead {
 		return
 	}
+	// Open the first stored file before the first byte goes out, so a store
+	// that is down answers 503 rather than a cut connection.
+	var first node.BlobReader
+	for _, f := range res.Files {
+		if f.SHA256 != "" {
+			if _, _, first, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
+				s.downloadError(w, r, err)
+				return
+			}
+			break
+		}
+	}
 	zw := zip.NewWriter(w)
 	var skipped []string
 	for _, f := range res.Files {
@@ -209,9 +221,12 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 			skipped = append(skipped, f.Name+" : "+f.RemoteURL)
 			continue
 		}
-		_, _, br, err := s.svc.OpenFile(r.Context(), id, f.Name)
-		if err != nil {
-			s.abortZip(r, id, err)
+		br := first
+		first = nil
+		if br == nil {
+			if _, _, br, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
+				s.abortZip(r, id, err)
+			}
 		}
 		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store, Modified: f.Added, UncompressedSize64: uint64(f.Size)})
 		if err == nil {

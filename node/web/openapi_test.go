@@ -315,17 +315,7 @@ func TestSearchDownFollowsOpenAPI(t *testing.T) {
 // pendingFixes lists edge cases where the node still disagrees with the
 // document, with what is wrong in the code. The lead removes an entry once
 // the fix is merged; the case then runs like the others.
-var pendingFixes = map[string]string{
-	"list limit=0":                           "apiList reads an out-of-range limit as the default 20 instead of refusing it",
-	"list limit=500":                         "apiList reads an out-of-range limit as the default 20 instead of refusing it",
-	"list limit=abc":                         "apiList ignores a limit that is not a number",
-	"list unknown cursor":                    "catalog returns a plain ErrInvalid, which statusOf maps to 500 instead of 400",
-	"search per_page=0":                      "ParseQuery reads 0 as not given and answers the default page",
-	"search page=0":                          "ParseQuery reads 0 as not given and answers the default page",
-	"search page=1000, past the 10000th hit": "the index returns a plain ErrInvalid, which statusOf maps to 500 instead of 400",
-	"storage down: zip":                      "zipKit cuts the connection (no status at all) when the first file cannot be opened, though nothing was written yet; it could answer 503",
-	"put a non-hex X-Sha256":                 "blob store returns a plain ErrInvalid, which statusOf maps to 500 instead of 400",
-}
+var pendingFixes = map[string]string{}
 
 // TestOpenAPIEdgeCases: requests at and past the documented bounds get the
 // documented answers: 400 with the error shape past a bound.
