@@ -122,15 +122,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			r.Body = body
 		}
 		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "other"
-		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(routeLabel(r), methodLabel(r.Method), statusLabel(rec.status)).Observe(time.Since(start).Seconds())
 		if body != nil {
 			m.uploadBytes.Add(float64(body.n))
 		}
@@ -138,6 +130,43 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			m.downloadBytes.Add(float64(rec.n))
 		}
 	})
+}
+
+// Every label value comes from a fixed set: a client choosing the method,
+// path or (through a proxy) status must not be able to add series, each of
+// which holds a histogram in memory for the life of the process.
+
+// methodLabel keeps the methods the node serves; anything else is "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// routeLabel is the ServeMux pattern that matched, written in the code, so
+// the set is bounded by the routes; no match is "unmatched", never the path.
+func routeLabel(r *http.Request) string {
+	if r.Pattern == "" || len(r.Pattern) > 100 {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// statusLabel keeps the codes net/http knows (about sixty) and folds the
+// rest into their class ("5xx"), or "other" outside 100-599.
+func statusLabel(code int) string {
+	switch {
+	case code == 0:
+		return "200"
+	case code < 100 || code > 599:
+		return "other"
+	case http.StatusText(code) == "":
+		return strconv.Itoa(code/100) + "xx"
+	}
+	return strconv.Itoa(code)
 }
 
 type recorder struct {
