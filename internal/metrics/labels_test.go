@@ -93,6 +93,7 @@ func TestLabelsBounded(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
 	after := heapAfterGC()
+	runtime.KeepAlive(h)
 	grown := int64(after) - int64(before)
 	t.Logf("heap after 60,000 made-up methods: %+d KiB", grown/1024)
 	if grown > 4<<20 {
