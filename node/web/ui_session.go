@@ -219,7 +219,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.NoRobots = true
 		s.renderPage(w, r, status, "login.html", p)
 	}
-	if until, ok := s.logins.blocked(name); ok {
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot all slip past the limit.
+	if until, ok := s.logins.reserve(name); !ok {
 		s.log.Warn("login throttled", "user", name, "until", until.Format(time.RFC3339))
 		w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 		refuse(http.StatusTooManyRequests, "login.throttled")
@@ -231,10 +233,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if !errors.Is(err, node.ErrUnauthorized) {
+			s.logins.release(name)
 			s.uiError(w, r, err)
 			return
 		}
-		s.logins.failed(name)
 		s.log.Info("login refused", "user", name, "err", err)
 		refuse(http.StatusUnauthorized, "login.error")
 		return
