@@ -149,6 +149,9 @@ func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		s.uploadBody(w, r).stream() // files: an idle deadline, not a total one
+	}
 	replace := r.URL.Query().Get("replace") == "true"
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var (
@@ -268,6 +271,7 @@ func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("send the file's bytes as the request body, not a multipart form: %w", errUnsupportedType))
 		return
 	}
+	s.uploadBody(w, r).stream() // an idle deadline, not a total one
 	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: r.Body,
 		Size: r.ContentLength, SHA256: r.Header.Get("X-Sha256")}
 	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)

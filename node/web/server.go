@@ -35,6 +35,9 @@ type Options struct {
 	ActorURL string
 	// Peers lists the hubs this node federates with; nil means none yet.
 	Peers func(ctx context.Context) ([]PeerInfo, error)
+	// UploadIdleTimeout cuts an editor's upload when no byte arrives for
+	// that long (deadlines.go); 0 means DefaultUploadIdleTimeout.
+	UploadIdleTimeout time.Duration
 }
 
 // Server holds the HTTP handlers.
@@ -51,6 +54,7 @@ type Server struct {
 	secureCookies       bool
 	actorURL            string
 	peers               func(ctx context.Context) ([]PeerInfo, error)
+	uploadIdle          time.Duration
 }
 
 // New returns a Server for svc.
@@ -61,7 +65,11 @@ func New(svc *node.Service, opt Options) *Server {
 	if opt.Name == "" {
 		opt.Name = "Communs"
 	}
-	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer}
+	if opt.UploadIdleTimeout <= 0 {
+		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
+	}
+	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
+		uploadIdle: opt.UploadIdleTimeout}
 	s.initUI(opt)
 	return s
 }

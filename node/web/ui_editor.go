@@ -301,11 +301,15 @@ func (pr *partsReader) uploads(yield func(node.Upload) error) error {
 // multipartForm opens a multipart editor form and checks its CSRF token;
 // it answers the request itself when either fails.
 func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsReader, bool) {
+	body := s.uploadBody(w, r)
 	pr, err := newPartsReader(r, func(token string) error { return s.checkCSRF(r, token) })
 	if err != nil {
 		s.uiError(w, r, err)
 		return nil, false
 	}
+	// The text fields were read under the server's total deadline; the
+	// files that follow get the idle deadline of uploads.
+	body.stream()
 	return pr, true
 }
 
