@@ -131,15 +131,16 @@ func TestSlowClientsAreCut(t *testing.T) {
 	t.Run("idle keep-alives give way", func(t *testing.T) {
 		// Fill every slot with idle keep-alive connections (IdleTimeout is
 		// two minutes); a new client must still be served at once.
-		for range 4 {
+		start := time.Now()
+		for i := range 4 {
 			c := rawRequest(t, addr, "GET /healthz HTTP/1.1\r\nHost: "+addr+"\r\n\r\n")
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("keep-alive client %d (earlier clients' idle connections hold slots too): %v", i, err)
 			}
 			resp.Body.Close()
 		}
-		start := time.Now()
 		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + "/healthz")
 		if err != nil {
 			t.Fatalf("new client with every slot held by idle keep-alives: %v", err)
