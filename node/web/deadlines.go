@@ -1,7 +1,10 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -16,6 +19,9 @@ import (
 // body to an idle deadline: each read must bring a byte within
 // UploadIdleTimeout, however long the whole takes.
 
+// errBodyTimeout is a request body cut by its deadline: a 408.
+var errBodyTimeout = errors.New("request body too slow")
+
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout when unset.
 const DefaultUploadIdleTimeout = 60 * time.Second
 
@@ -29,12 +35,21 @@ type uploadBody struct {
 }
 
 func (b *uploadBody) Read(p []byte) (int, error) {
-	if b.streaming.Load() {
+	streaming := b.streaming.Load()
+	if streaming {
 		// An error means the writer cannot set deadlines (a wrapper without
 		// Unwrap); the server's total deadline then stays in force.
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
 	}
-	return b.ReadCloser.Read(p)
+	n, err := b.ReadCloser.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		if streaming {
+			err = fmt.Errorf("upload stopped: no byte received for %v: %w", b.idle, errBodyTimeout)
+		} else {
+			err = fmt.Errorf("request body not received in time: %w", errBodyTimeout)
+		}
+	}
+	return n, err
 }
 
 // stream switches the body from the server's total deadline to the idle

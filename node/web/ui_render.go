@@ -218,7 +218,7 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 		key = "error.unauthorized"
 	case http.StatusServiceUnavailable:
 		key = "error.unavailable"
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict, http.StatusRequestTimeout:
 		key = "error.badrequest"
 	}
 	if status >= 500 {

@@ -216,7 +216,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.uiError(w, r, fmt.Errorf("login form: %v: %w", err, errBadRequest))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = fmt.Errorf("login form larger than 64 KiB: %w", node.ErrTooLarge)
+		} else {
+			err = fmt.Errorf("login form: %v: %w", err, errBadRequest)
+		}
+		s.uiError(w, r, err)
 		return
 	}
 	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
