@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -73,6 +75,13 @@ func TestSlowClientsAreCut(t *testing.T) {
 		}
 		resp.Body.Close()
 		t.Logf("/healthz answered %d after %v with 12 slow-body clients and 4 connections", resp.StatusCode, time.Since(start).Round(time.Millisecond))
+		// The admin socket answers the probe too, outside the limit.
+		sock := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(data, "communs.sock"))
+		}}}
+		if resp, err := sock.Get("http://admin/healthz"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("/healthz on the admin socket: %v %v", resp, err)
+		}
 		var wg sync.WaitGroup
 		errs := make([]error, len(conns))
 		for i, c := range conns {
