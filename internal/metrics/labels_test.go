@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -102,4 +103,41 @@ func TestLabelsBounded(t *testing.T) {
 	if n2, _ := requestSeries(t, m); n2 > n+1 {
 		t.Fatalf("series grew from %d to %d", n, n2)
 	}
+}
+
+// TestGaugeLabelsBounded: a labelled gauge whose values come from outside
+// (one per peer, and any actor may ask to follow) keeps at most
+// maxGaugeLabels series, the largest values, the rest summed as "other".
+func TestGaugeLabelsBounded(t *testing.T) {
+	m := New()
+	m.Gauge("test_peer_failures", "Failures per peer.", "peer", func(context.Context) (map[string]float64, error) {
+		out := map[string]float64{"https://worst.example/actor": 1000}
+		for i := range 5000 {
+			out[fmt.Sprintf("https://spam.example/actor/%d", i)] = 1
+		}
+		return out, nil
+	})
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != "test_peer_failures" {
+			continue
+		}
+		if n := len(f.GetMetric()); n > maxGaugeLabels {
+			t.Fatalf("%d series for 5001 peers, want at most %d", n, maxGaugeLabels)
+		}
+		var sum float64
+		var worst bool
+		for _, s := range f.GetMetric() {
+			sum += s.GetGauge().GetValue()
+			worst = worst || s.GetLabel()[0].GetValue() == "https://worst.example/actor"
+		}
+		if sum != 6000 || !worst {
+			t.Fatalf("sum %v (want 6000), worst peer kept %v", sum, worst)
+		}
+		return
+	}
+	t.Fatal("gauge not gathered")
 }

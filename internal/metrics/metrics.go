@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
+	if c.label != "" {
+		vals = topLabels(vals, maxGaugeLabels)
+	}
 	for k, v := range vals {
 		if c.label == "" {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
@@ -88,6 +92,36 @@ func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, k)
 		}
 	}
+}
+
+// maxGaugeLabels bounds the series of a labelled gauge: its label values
+// come from outside (peer actor ids, and any actor may ask to follow), so
+// only the largest values are kept and the rest are summed under "other".
+const maxGaugeLabels = 100
+
+func topLabels(vals map[string]float64, limit int) map[string]float64 {
+	if len(vals) <= limit {
+		return vals
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if vals[keys[i]] != vals[keys[j]] {
+			return vals[keys[i]] > vals[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(map[string]float64, limit)
+	for i, k := range keys {
+		if i < limit-1 && k != "other" {
+			out[k] = vals[k]
+		} else {
+			out["other"] += vals[k]
+		}
+	}
+	return out
 }
 
 // Handler serves the metrics in the Prometheus text format. With a token,
