@@ -70,10 +70,16 @@ func TestLogoutAndPasswordChangeEndSessions(t *testing.T) {
 	if got := editorWith(t, n.URL, other); got != http.StatusSeeOther {
 		t.Fatalf("other browser's session after logout: %d, want 303", got)
 	}
+	// Pages show the ended session as logged out, not as an editor.
+	req, _ := http.NewRequest("GET", n.URL+"/", nil)
+	req.AddCookie(&http.Cookie{Name: "communs_session", Value: copied})
+	resp, body = b.do(req)
+	wantStatus(t, "home page with an ended session", resp, body, http.StatusOK)
+	wantNotIn(t, "home page with an ended session", body, "Se déconnecter")
 	// A revoked cookie cannot log the editor out again (and so cannot end
 	// the sessions opened since).
 	fresh, _ := loginCookie(t, b, "un-mot-de-passe-solide")
-	req, _ := http.NewRequest("POST", n.URL+"/deconnexion", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+	req, _ = http.NewRequest("POST", n.URL+"/deconnexion", strings.NewReader(url.Values{"csrf": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.AddCookie(&http.Cookie{Name: "communs_session", Value: copied})
 	if resp, err := http.DefaultClient.Do(req); err == nil {

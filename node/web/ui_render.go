@@ -159,7 +159,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, nav, titleKey s
 				URL: "/langue/" + l + "?retour=" + url.QueryEscape(p.Path)})
 		}
 	}
-	sess := s.session(r)
+	sess := s.liveSession(r)
 	p.CSRF = s.csrfToken(sess)
 	if sess.User != "" {
 		u := node.User{Name: sess.User, Role: sess.Role}

@@ -122,6 +122,20 @@ func (s *Server) session(r *http.Request) uiSession {
 	return sess
 }
 
+// liveSession is session with the user dropped when the session was ended
+// (logout elsewhere, new password) or the account is gone, so pages show
+// the visitor as logged out; the CSRF binding (SID) stays. It costs one
+// account lookup for logged-in visitors only.
+func (s *Server) liveSession(r *http.Request) uiSession {
+	sess := s.session(r)
+	if sess.User != "" {
+		if u, err := s.svc.User(r.Context(), sess.User); err != nil || u.SessionEpoch != sess.Epoch {
+			sess.User, sess.Role = "", ""
+		}
+	}
+	return sess
+}
+
 func newSID() string {
 	var b [18]byte
 	_, _ = rand.Read(b[:])
