@@ -101,6 +101,10 @@ type User struct {
 	Role         string    `json:"role"`
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Created      time.Time `json:"created"`
+	// SessionEpoch is the generation of the user's web sessions: a session
+	// cookie carries the value it was issued under, and raising it (logout,
+	// password change) ends every session issued before.
+	SessionEpoch int64 `json:"session_epoch,omitempty"`
 }
 
 // Token is an API token; only the SHA-256 of the secret is stored.
@@ -117,7 +121,10 @@ type Accounts interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	// RemoveUser deletes the user and all their tokens.
 	RemoveUser(ctx context.Context, name string) error
+	// SetPasswordHash replaces the hash and raises SessionEpoch.
 	SetPasswordHash(ctx context.Context, name, hash string) error
+	// EndSessions raises the user's SessionEpoch.
+	EndSessions(ctx context.Context, name string) error
 	AddToken(ctx context.Context, t Token) error
 	// TokenUser returns the user owning the token with this hash.
 	TokenUser(ctx context.Context, hash string) (User, error)

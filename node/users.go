@@ -66,6 +66,32 @@ func (s *Service) ListUsers(ctx context.Context) ([]User, error) {
 	return us, err
 }
 
+// User returns the named user, without the password hash.
+func (s *Service) User(ctx context.Context, name string) (User, error) {
+	if err := s.needAccounts(); err != nil {
+		return User{}, err
+	}
+	u, err := s.accounts.GetUser(ctx, name)
+	if err != nil {
+		return User{}, fmt.Errorf("user %q: %w", name, err)
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+// EndSessions ends every web session of the user (logout): the session
+// cookies carry the user's epoch, which this raises. Sessions are not
+// listed anywhere, so a logout ends the user's sessions on every browser.
+func (s *Service) EndSessions(ctx context.Context, name string) error {
+	if err := s.needAccounts(); err != nil {
+		return err
+	}
+	if err := s.accounts.EndSessions(ctx, name); err != nil {
+		return fmt.Errorf("end sessions of %q: %w", name, err)
+	}
+	return nil
+}
+
 // RemoveUser deletes a user and revokes their tokens.
 func (s *Service) RemoveUser(ctx context.Context, name string) error {
 	if err := s.needAccounts(); err != nil {
@@ -117,7 +143,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (User, error) 
 	return u, err
 }
 
-// SetPassword sets the password used to log in to the web UI.
+// SetPassword sets the password used to log in to the web UI, and ends
+// the user's web sessions (the store raises their epoch).
 func (s *Service) SetPassword(ctx context.Context, name, password string) error {
 	if err := s.needAccounts(); err != nil {
 		return err

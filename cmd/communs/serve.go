@@ -34,6 +34,9 @@ func serveCommand() *cli.Command {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "metrics-token", Usage: "serve Prometheus metrics at /metrics to scrapers sending Authorization: Bearer TOKEN", EnvVars: []string{"COMMUNS_METRICS_TOKEN"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this certificate (PEM); a TLS reverse proxy stays the recommended setup", EnvVars: []string{"COMMUNS_TLS_CERT"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "tls-key", Usage: "private key (PEM) of --tls-cert", EnvVars: []string{"COMMUNS_TLS_KEY"}}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "read-timeout", Value: 30 * time.Second, Usage: "time to read a request's headers and body, uploads excepted (a slow client is cut after it)", EnvVars: []string{"COMMUNS_READ_TIMEOUT"}}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "upload-idle-timeout", Value: web.DefaultUploadIdleTimeout, Usage: "an editor's upload is cut when no byte arrives for this long (there is no limit on its total time)", EnvVars: []string{"COMMUNS_UPLOAD_IDLE_TIMEOUT"}}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-connections", Value: 1024, Usage: "open connections served at once; more wait in the listen queue, idle keep-alive connections are closed first", EnvVars: []string{"COMMUNS_MAX_CONNECTIONS"}}),
 	)
 	flags = append(flags, profileFlags()...)
 	return &cli.Command{
@@ -49,8 +52,12 @@ func serveCommand() *cli.Command {
 			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
 				return fmt.Errorf("--tls-cert and --tls-key go together")
 			}
+			if c.Duration("read-timeout") <= 0 || c.Duration("upload-idle-timeout") <= 0 || c.Int("max-connections") < 1 {
+				return fmt.Errorf("--read-timeout and --upload-idle-timeout must be positive durations (e.g. 30s), --max-connections at least 1")
+			}
 			so := serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
-				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config")}
+				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config"),
+				readTimeout: c.Duration("read-timeout"), uploadIdle: c.Duration("upload-idle-timeout"), maxConns: c.Int("max-connections")}
 			if so.profile, err = readProfile(c); err != nil {
 				return err
 			}
@@ -90,6 +97,8 @@ func openStores(ctx context.Context, cfg config) (*stores, error) {
 type serveOptions struct {
 	listen, tlsCert, tlsKey, metricsToken, configFile string
 	profile                                           hubProfile
+	readTimeout, uploadIdle                           time.Duration
+	maxConns                                          int
 }
 
 func serve(ctx context.Context, cfg config, so serveOptions) error {
@@ -144,15 +153,16 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 		return err
 	}
 	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
-		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand}
+		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand, UploadIdleTimeout: so.uploadIdle}
 	if fed != nil {
 		opts.ActorURL, opts.Peers = fed.ActorURL(), peerInfos(fed)
 	}
 	srv := web.New(svc, opts)
-	ln, err := net.Listen("tcp", listen)
+	tcp, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
+	ln := newConnLimiter(tcp, so.maxConns)
 	sock, err := listenSocket(filepath.Join(cfg.Data, socketName))
 	if err != nil {
 		ln.Close()
@@ -171,7 +181,16 @@ func serve(ctx context.Context, cfg config, so serveOptions) error {
 	adminHandler = adminMux
 	registerGauges(m, st, fed)
 	publicHandler = healthRoutes(web.Compress(publicHandler), st, m, so.metricsToken, log)
-	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	// The admin socket answers the probes too: it does not share the
+	// public listener's connection limit, so a local check still gets an
+	// answer while the public side is saturated.
+	adminMux.Handle("GET /healthz", publicHandler)
+	adminMux.Handle("GET /readyz", publicHandler)
+	// Deadlines: headers within 10 s, the whole request within
+	// --read-timeout (uploads switch to a per-read idle deadline, see
+	// node/web/deadlines.go), and at most --max-connections at once.
+	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: min(10*time.Second, so.readTimeout),
+		ReadTimeout: so.readTimeout, IdleTimeout: 2 * time.Minute, ConnState: ln.ConnState,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,9 @@ func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
+	if c.label != "" {
+		vals = topLabels(vals, maxGaugeLabels)
+	}
 	for k, v := range vals {
 		if c.label == "" {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
@@ -88,6 +92,36 @@ func (c *funcCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, k)
 		}
 	}
+}
+
+// maxGaugeLabels bounds the series of a labelled gauge: its label values
+// come from outside (peer actor ids, and any actor may ask to follow), so
+// only the largest values are kept and the rest are summed under "other".
+const maxGaugeLabels = 100
+
+func topLabels(vals map[string]float64, limit int) map[string]float64 {
+	if len(vals) <= limit {
+		return vals
+	}
+	keys := make([]string, 0, len(vals))
+	for k := range vals {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if vals[keys[i]] != vals[keys[j]] {
+			return vals[keys[i]] > vals[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	out := make(map[string]float64, limit)
+	for i, k := range keys {
+		if i < limit-1 && k != "other" {
+			out[k] = vals[k]
+		} else {
+			out["other"] += vals[k]
+		}
+	}
+	return out
 }
 
 // Handler serves the metrics in the Prometheus text format. With a token,
@@ -122,15 +156,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			r.Body = body
 		}
 		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "other"
-		}
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(routeLabel(r), methodLabel(r.Method), statusLabel(rec.status)).Observe(time.Since(start).Seconds())
 		if body != nil {
 			m.uploadBytes.Add(float64(body.n))
 		}
@@ -138,6 +164,43 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 			m.downloadBytes.Add(float64(rec.n))
 		}
 	})
+}
+
+// Every label value comes from a fixed set: a client choosing the method,
+// path or (through a proxy) status must not be able to add series, each of
+// which holds a histogram in memory for the life of the process.
+
+// methodLabel keeps the methods the node serves; anything else is "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// routeLabel is the ServeMux pattern that matched, written in the code, so
+// the set is bounded by the routes; no match is "unmatched", never the path.
+func routeLabel(r *http.Request) string {
+	if r.Pattern == "" || len(r.Pattern) > 100 {
+		return "unmatched"
+	}
+	return r.Pattern
+}
+
+// statusLabel keeps the codes net/http knows (about sixty) and folds the
+// rest into their class ("5xx"), or "other" outside 100-599.
+func statusLabel(code int) string {
+	switch {
+	case code == 0:
+		return "200"
+	case code < 100 || code > 599:
+		return "other"
+	case http.StatusText(code) == "":
+		return strconv.Itoa(code/100) + "xx"
+	}
+	return strconv.Itoa(code)
 }
 
 type recorder struct {

@@ -164,6 +164,9 @@ func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		s.uploadBody(w, r).stream() // files: an idle deadline, not a total one
+	}
 	replace := r.URL.Query().Get("replace") == "true"
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var (
@@ -307,6 +310,7 @@ func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.uploadBody(w, r).stream() // an idle deadline, not a total one
 	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: clientBody{r.Body},
 		Size: r.ContentLength, SHA256: digest}
 	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)

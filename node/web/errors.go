@@ -52,6 +52,8 @@ func statusOf(err error) (int, string, string, string) {
 		return http.StatusServiceUnavailable, "unavailable", "storage or search is unavailable right now; nothing was changed, try again in a moment", ""
 	case errors.Is(err, errUnsupportedType):
 		return http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error(), ""
+	case errors.Is(err, errBodyTimeout):
+		return http.StatusRequestTimeout, "timeout", err.Error(), ""
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, "bad_request", err.Error(), ""
 	}

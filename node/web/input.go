@@ -156,7 +156,7 @@ func (b clientBody) Read(p []byte) (int, error) {
 
 func clientReadError(err error) error {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || errors.Is(err, errTruncatedBody) {
+	if errors.As(err, &mbe) || errors.Is(err, errTruncatedBody) || errors.Is(err, errBodyTimeout) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", errTruncatedBody, err)

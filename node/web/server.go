@@ -39,6 +39,9 @@ type Options struct {
 	// Brand holds the hub's logo and banner (NewBrand); nil draws them
 	// from the name.
 	Brand *Brand
+	// UploadIdleTimeout cuts an editor's upload when no byte arrives for
+	// that long (deadlines.go); 0 means DefaultUploadIdleTimeout.
+	UploadIdleTimeout time.Duration
 }
 
 // Server holds the HTTP handlers.
@@ -59,6 +62,7 @@ type Server struct {
 	brand      Brand
 	started    time.Time
 	sitemapMax int // tests lower the URLs per sitemap file
+	uploadIdle time.Duration
 }
 
 // New returns a Server for svc.
@@ -69,7 +73,11 @@ func New(svc *node.Service, opt Options) *Server {
 	if opt.Name == "" {
 		opt.Name = "Communs"
 	}
-	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer}
+	if opt.UploadIdleTimeout <= 0 {
+		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
+	}
+	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
+		uploadIdle: opt.UploadIdleTimeout}
 	s.initUI(opt)
 	return s
 }

@@ -195,8 +195,8 @@ func (s *Server) editorNew(w http.ResponseWriter, r *http.Request) {
 	s.renderForm(w, r, http.StatusOK, s.newEditorForm(true))
 }
 
-// partsReader walks a multipart form: text fields first (the CSRF token
-// among them), then the file parts, which it streams one by one into the
+// partsReader walks a multipart form: the CSRF token first, then the text
+// fields, then the file parts, which it streams one by one into the
 // service without buffering them.
 type partsReader struct {
 	mr     *multipart.Reader
@@ -204,7 +204,23 @@ type partsReader struct {
 	next   *multipart.Part
 }
 
-func newPartsReader(r *http.Request) (*partsReader, error) {
+// Bounds of a multipart editor form's text, checked while reading it: a
+// form is refused as soon as it passes one, before anything else is read.
+// The form has about forty controls (themes and audiences are checkboxes)
+// and at most 50,000 characters of description.
+const (
+	maxFormParts = 200
+	maxFormText  = 4 * maxFormField
+	maxCSRFField = 256
+)
+
+// newPartsReader reads the form's text fields. The first part must be the
+// CSRF token (every form puts it first, and browsers send fields in page
+// order), and checkCSRF runs on it before any other part is read: a
+// cross-site or forged post costs the node one short read. Then the text
+// parts are counted and their sizes summed, and the form is refused with
+// node.ErrTooLarge as soon as it passes maxFormParts or maxFormText.
+func newPartsReader(r *http.Request, checkCSRF func(token string) error) (*partsReader, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
 		return nil, fmt.Errorf("editor form sent as %q, want multipart/form-data: %w", mt, errBadRequest)
@@ -213,7 +229,25 @@ func newPartsReader(r *http.Request) (*partsReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
 	}
-	pr := &partsReader{mr: mr, values: url.Values{}}
+	part, err := mr.NextPart()
+	if err != nil {
+		return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
+	}
+	if part.FormName() != "csrf" || part.FileName() != "" {
+		return nil, fmt.Errorf("editor form: the first field must be the CSRF token, got %q: %w", part.FormName(), node.ErrForbidden)
+	}
+	tok, err := io.ReadAll(io.LimitReader(part, maxCSRFField+1))
+	if err != nil {
+		return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
+	}
+	if len(tok) > maxCSRFField {
+		return nil, fmt.Errorf("editor form: CSRF token too long: %w", node.ErrForbidden)
+	}
+	if err := checkCSRF(string(tok)); err != nil {
+		return nil, err
+	}
+	pr := &partsReader{mr: mr, values: url.Values{"csrf": {string(tok)}}}
+	parts, text := 1, len(tok)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -226,12 +260,18 @@ func newPartsReader(r *http.Request) (*partsReader, error) {
 			pr.next = part
 			return pr, nil
 		}
-		b, err := io.ReadAll(io.LimitReader(part, maxFormField+1))
+		if parts++; parts > maxFormParts {
+			return nil, fmt.Errorf("editor form: more than %d fields: %w", maxFormParts, node.ErrTooLarge)
+		}
+		b, err := io.ReadAll(io.LimitReader(part, min(maxFormField, int64(maxFormText-text))+1))
 		if err != nil {
 			return nil, fmt.Errorf("editor form field %q: %v: %w", part.FormName(), err, errBadRequest)
 		}
 		if len(b) > maxFormField {
-			return nil, fmt.Errorf("editor form field %q too long: %w", part.FormName(), errBadRequest)
+			return nil, fmt.Errorf("editor form field %q longer than %d bytes: %w", part.FormName(), maxFormField, node.ErrTooLarge)
+		}
+		if text += len(b); text > maxFormText {
+			return nil, fmt.Errorf("editor form: text fields longer than %d bytes in all: %w", maxFormText, node.ErrTooLarge)
 		}
 		pr.values.Add(part.FormName(), string(b))
 	}
@@ -261,14 +301,15 @@ func (pr *partsReader) uploads(yield func(node.Upload) error) error {
 // multipartForm opens a multipart editor form and checks its CSRF token;
 // it answers the request itself when either fails.
 func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsReader, bool) {
-	pr, err := newPartsReader(r)
-	if err == nil {
-		err = s.checkCSRF(r, pr.values.Get("csrf"))
-	}
+	body := s.uploadBody(w, r)
+	pr, err := newPartsReader(r, func(token string) error { return s.checkCSRF(r, token) })
 	if err != nil {
 		s.uiError(w, r, err)
 		return nil, false
 	}
+	// The text fields were read under the server's total deadline; the
+	// files that follow get the idle deadline of uploads.
+	body.stream()
 	return pr, true
 }
 
@@ -277,7 +318,10 @@ func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsRe
 func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	err := r.ParseForm()
-	if err != nil {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		err = fmt.Errorf("form larger than %d bytes: %w", limit, node.ErrTooLarge)
+	} else if err != nil {
 		err = fmt.Errorf("form: %v: %w", err, errBadRequest)
 	} else {
 		err = s.checkCSRF(r, r.PostFormValue("csrf"))

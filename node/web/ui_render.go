@@ -164,7 +164,7 @@ func (s *Server) newPage(w http.ResponseWriter, r *http.Request, nav, titleKey s
 				URL: "/langue/" + l + "?retour=" + url.QueryEscape(p.Path)})
 		}
 	}
-	sess := s.session(r)
+	sess := s.liveSession(r)
 	p.CSRF = s.csrfToken(sess)
 	if sess.User != "" {
 		u := node.User{Name: sess.User, Role: sess.Role}
@@ -224,7 +224,7 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 		key = "error.unauthorized"
 	case http.StatusServiceUnavailable:
 		key = "error.unavailable"
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict, http.StatusRequestTimeout:
 		key = "error.badrequest"
 	}
 	info := errorInfo{Key: key}

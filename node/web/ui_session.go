@@ -21,6 +21,12 @@ import (
 // Editor sessions live in a signed cookie: the node keeps no session table,
 // so a restart keeps editors logged in and nothing grows on disk. The HMAC
 // key sits in the data folder, readable by the node's user only.
+//
+// Revocation: the cookie carries the account's session epoch
+// (node.User.SessionEpoch) and is refused once the stored epoch has moved
+// on. Logout and a password change raise it, so they end every session of
+// the account, on every browser: without a session table the node cannot
+// end just one, and a logout that leaves a copied cookie valid is worse.
 
 const (
 	sessionCookie = "communs_session"
@@ -64,6 +70,7 @@ func LoadSessionKey(path string) ([]byte, error) {
 type uiSession struct {
 	SID, User, Role string
 	Exp             time.Time
+	Epoch           int64
 }
 
 func (s *Server) sign(data string) string {
@@ -73,7 +80,8 @@ func (s *Server) sign(data string) string {
 }
 
 func (s *Server) encodeSession(sess uiSession) string {
-	payload := strings.Join([]string{sess.SID, sess.User, sess.Role, strconv.FormatInt(sess.Exp.Unix(), 10)}, "|")
+	payload := strings.Join([]string{sess.SID, sess.User, sess.Role, strconv.FormatInt(sess.Exp.Unix(), 10),
+		strconv.FormatInt(sess.Epoch, 10)}, "|")
 	data := base64.RawURLEncoding.EncodeToString([]byte(payload))
 	return data + "." + s.sign("session|"+data)
 }
@@ -88,14 +96,20 @@ func (s *Server) decodeSession(v string) (uiSession, bool) {
 		return uiSession{}, false
 	}
 	parts := strings.Split(string(raw), "|")
-	if len(parts) != 4 {
+	// Cookies of the four-field format (before session epochs) are refused:
+	// editors log in once more after the upgrade.
+	if len(parts) != 5 {
 		return uiSession{}, false
 	}
 	exp, err := strconv.ParseInt(parts[3], 10, 64)
 	if err != nil || time.Now().After(time.Unix(exp, 0)) {
 		return uiSession{}, false
 	}
-	return uiSession{SID: parts[0], User: parts[1], Role: parts[2], Exp: time.Unix(exp, 0)}, true
+	epoch, err := strconv.ParseInt(parts[4], 10, 64)
+	if err != nil {
+		return uiSession{}, false
+	}
+	return uiSession{SID: parts[0], User: parts[1], Role: parts[2], Exp: time.Unix(exp, 0), Epoch: epoch}, true
 }
 
 // session returns the request's valid session, or a zero one.
@@ -105,6 +119,20 @@ func (s *Server) session(r *http.Request) uiSession {
 		return uiSession{}
 	}
 	sess, _ := s.decodeSession(c.Value)
+	return sess
+}
+
+// liveSession is session with the user dropped when the session was ended
+// (logout elsewhere, new password) or the account is gone, so pages show
+// the visitor as logged out; the CSRF binding (SID) stays. It costs one
+// account lookup for logged-in visitors only.
+func (s *Server) liveSession(r *http.Request) uiSession {
+	sess := s.session(r)
+	if sess.User != "" {
+		if u, err := s.svc.User(r.Context(), sess.User); err != nil || u.SessionEpoch != sess.Epoch {
+			sess.User, sess.Role = "", ""
+		}
+	}
 	return sess
 }
 
@@ -148,25 +176,27 @@ func (s *Server) checkCSRF(r *http.Request, token string) error {
 }
 
 // editorUser returns the logged-in editor, checking the account still
-// exists with an editing role (an admin may have removed it since login).
+// exists with an editing role (an admin may have removed it since login)
+// and the session was not ended since (logout, new password).
 func (s *Server) editorUser(r *http.Request) (node.User, error) {
 	sess := s.session(r)
 	if sess.User == "" {
 		return node.User{}, fmt.Errorf("not logged in: %w", node.ErrUnauthorized)
 	}
-	users, err := s.svc.ListUsers(r.Context())
+	u, err := s.svc.User(r.Context(), sess.User)
+	if errors.Is(err, node.ErrNotFound) {
+		return node.User{}, fmt.Errorf("user %q no longer exists: %w", sess.User, node.ErrUnauthorized)
+	}
 	if err != nil {
 		return node.User{}, fmt.Errorf("look up user %q: %w", sess.User, err)
 	}
-	for _, u := range users {
-		if u.Name == sess.User {
-			if !node.CanEdit(u) {
-				return u, fmt.Errorf("user %q may not edit: %w", u.Name, node.ErrForbidden)
-			}
-			return u, nil
-		}
+	if u.SessionEpoch != sess.Epoch {
+		return node.User{}, fmt.Errorf("session of %q ended by a logout or a password change: %w", sess.User, node.ErrUnauthorized)
 	}
-	return node.User{}, fmt.Errorf("user %q no longer exists: %w", sess.User, node.ErrUnauthorized)
+	if !node.CanEdit(u) {
+		return u, fmt.Errorf("user %q may not edit: %w", u.Name, node.ErrForbidden)
+	}
+	return u, nil
 }
 
 // requireEditor answers for the handler when the visitor may not edit: a
@@ -200,7 +230,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.uiError(w, r, fmt.Errorf("login form: %v: %w", err, errBadRequest))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = fmt.Errorf("login form larger than 64 KiB: %w", node.ErrTooLarge)
+		} else {
+			err = fmt.Errorf("login form: %v: %w", err, errBadRequest)
+		}
+		s.uiError(w, r, err)
 		return
 	}
 	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
@@ -219,7 +255,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.NoRobots = true
 		s.renderPage(w, r, status, "login.html", p)
 	}
-	if until, ok := s.logins.blocked(name); ok {
+	// The attempt is counted before the password is checked, so parallel
+	// guesses cannot all slip past the limit.
+	if until, ok := s.logins.reserve(name); !ok {
 		s.log.Warn("login throttled", "user", name, "until", until.Format(time.RFC3339))
 		w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 		refuse(http.StatusTooManyRequests, "login.throttled")
@@ -231,17 +269,17 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		if !errors.Is(err, node.ErrUnauthorized) {
+			s.logins.release(name)
 			s.uiError(w, r, err)
 			return
 		}
-		s.logins.failed(name)
 		s.log.Info("login refused", "user", name, "err", err)
 		refuse(http.StatusUnauthorized, "login.error")
 		return
 	}
 	s.logins.succeeded(name)
 	// A fresh session id at login: a token seen before login is worthless after.
-	s.setSession(w, uiSession{SID: newSID(), User: u.Name, Role: u.Role, Exp: time.Now().Add(sessionTTL)})
+	s.setSession(w, uiSession{SID: newSID(), User: u.Name, Role: u.Role, Exp: time.Now().Add(sessionTTL), Epoch: u.SessionEpoch})
 	s.log.Info("editor logged in", "user", u.Name)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
@@ -254,6 +292,18 @@ func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: s.secureCookies})
+	// Clearing the cookie is not enough: a copy of it (shared computer,
+	// stolen) would stay valid for its twelve hours. Ending the account's
+	// sessions server-side refuses every copy.
+	if sess := s.session(r); sess.User != "" {
+		if _, err := s.editorUser(r); err == nil {
+			if err := s.svc.EndSessions(r.Context(), sess.User); err != nil {
+				s.uiError(w, r, err)
+				return
+			}
+			s.log.Info("editor logged out; sessions ended", "user", sess.User)
+		}
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

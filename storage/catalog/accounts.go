@@ -97,7 +97,9 @@ func (s *Store) RemoveUser(ctx context.Context, name string) error {
 	})
 }
 
-// SetPasswordHash replaces the user's password hash.
+// SetPasswordHash replaces the user's password hash and, in the same
+// transaction, ends their web sessions: a new password must lock out
+// whoever knew the old one, cookie or not.
 func (s *Store) SetPasswordHash(ctx context.Context, name, hash string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -108,6 +110,23 @@ func (s *Store) SetPasswordHash(ctx context.Context, name, hash string) error {
 			return err
 		}
 		u.PasswordHash = hash
+		u.SessionEpoch++
+		return putJSON(tx.Bucket(bucketUsers), name, u)
+	})
+}
+
+// EndSessions raises the user's session epoch, so every session cookie
+// issued before is refused.
+func (s *Store) EndSessions(ctx context.Context, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		u, err := getUser(tx, name)
+		if err != nil {
+			return err
+		}
+		u.SessionEpoch++
 		return putJSON(tx.Bucket(bucketUsers), name, u)
 	})
 }
