@@ -170,6 +170,10 @@ type docRef struct {
 	local uint32
 	tier  int
 	score float64
+	// key is the document's sort key (newest first, unique): equal scores
+	// are ordered by it, because segment and local numbers change when
+	// segments merge and page 2 would then repeat a hit of page 1.
+	key string
 }
 
 func (e *execution) filters() {
@@ -424,7 +428,7 @@ func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexR
 		p.seen[seg].set(local)
 		if (skip == nil || !skip[seg].has(local)) && e.passes(seg, local) {
 			p.passing++
-			p.top.offer(docRef{seg: seg, local: local, score: d.Score, tier: tier}, keep)
+			p.top.offer(docRef{seg: seg, local: local, score: d.Score, tier: tier, key: e.caches[seg].keys[local]}, keep)
 		}
 		sctx.DocumentMatchPool.Put(d)
 		d, err = s.Next(sctx)
@@ -555,8 +559,8 @@ func searchErr(ctx context.Context, err error) error {
 	return fmt.Errorf("embedded search: %w", err)
 }
 
-// topN keeps the best hits by score; equal scores keep index order, so
-// pages do not overlap.
+// topN keeps the best hits by score; equal scores are ordered by sort key
+// (newest first), so pages do not overlap even across segment merges.
 type topN struct{ h docHeap }
 
 func (t *topN) offer(d docRef, keep int) {
@@ -591,6 +595,9 @@ func better(a, b docRef) bool {
 	}
 	if a.score != b.score {
 		return a.score > b.score
+	}
+	if a.key != b.key {
+		return a.key < b.key
 	}
 	if a.seg != b.seg {
 		return a.seg < b.seg
