@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/communs-numerique/communs/catalogue"
 	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/oaipmh"
 )
 
 // Options configures a Server.
@@ -110,6 +112,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
+	oai := oaipmh.New(oaipmh.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name, Logger: s.log})
+	mux.Handle("GET /oai", oai)
+	mux.Handle("POST /oai", oai)
+	mux.Handle("GET /catalogue.jsonld", catalogue.New(catalogue.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name,
+		Description: s.description, Logger: s.log, Label: func(key string) string { return translate("fr", key) }}))
 	s.uiRoutes(mux)
 }
 
