@@ -123,14 +123,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 
 // ServeHTTP answers one page of the catalogue.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	page := 1
-	if vals, ok := r.URL.Query()["page"]; ok {
-		n, err := strconv.Atoi(vals[0])
-		if len(vals) != 1 || err != nil || n < 1 || n > 1<<24 {
-			writeError(w, http.StatusBadRequest, "bad_request", "page must be a page number from 1 (got "+strconv.Quote(clip(strings.Join(vals, ",")))+")")
-			return
-		}
-		page = n
+	page, err := parsePage(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
 	}
 	idx, err := h.index(r.Context())
 	if err != nil {
@@ -157,6 +153,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := enc.Encode(doc); err != nil {
 		h.log.Warn("catalogue: write", "err", err)
 	}
+}
+
+// parsePage reads the page number (1 when absent). Other arguments are
+// ignored: harvesters add their own (cache busters).
+func parsePage(rawQuery string) (int, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return 0, fmt.Errorf("the query string is malformed")
+	}
+	vals, ok := q["page"]
+	if !ok {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(vals[0])
+	if len(vals) != 1 || err != nil || n < 1 || n > 1<<24 {
+		return 0, fmt.Errorf("page must be one page number from 1 (got %s)", strconv.Quote(clip(strings.Join(vals, ","))))
+	}
+	return n, nil
 }
 
 func clip(s string) string {

@@ -201,6 +201,14 @@ func TestVerbsValidate(t *testing.T) {
 		t.Errorf("request echo: %+v", a.Request)
 	}
 
+	earliest := a.Identify.EarliestDatestamp
+	a = get(t, h.oai, "verb=ListIdentifiers&metadataPrefix=oai_dc")
+	for _, hd := range a.Headers {
+		if hd.Datestamp < earliest {
+			t.Errorf("%s has datestamp %s before earliestDatestamp %s", hd.Identifier, hd.Datestamp, earliest)
+		}
+	}
+
 	a = get(t, h.oai, "verb=ListMetadataFormats")
 	if !slices.Equal(a.Formats, []string{"oai_dc"}) {
 		t.Errorf("formats: %v", a.Formats)
