@@ -184,14 +184,36 @@ func parseDatestamp(name, s string, end bool) (*time.Time, bool, *oaiError) {
 	return &t, day, nil
 }
 
-// legalURI accepts what the schema's anyURI and the oai-identifier syntax
-// can hold: a scheme, no spaces or control characters.
+// legalURI accepts what the schema's anyURI holds once a validator has
+// escaped non-ASCII letters: a scheme, then RFC 3986 characters only,
+// percent signs starting an escape, at most one fragment. Go's url.Parse is
+// laxer (it takes "a:b#c#d"), and an identifier echoed in <request> must
+// validate.
 func legalURI(s string) bool {
-	if s == "" || strings.ContainsAny(s, " \t\r\n<>\"{}|\\^`") {
+	if !schemeRe.MatchString(s) || strings.Count(s, "#") > 1 {
 		return false
 	}
-	u, err := url.Parse(s)
-	return err == nil && u.Scheme != ""
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= utf8.RuneSelf:
+		case c == '%':
+			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+				return false
+			}
+		case !strings.ContainsRune(uriChars, rune(c)):
+			return false
+		}
+	}
+	return true
+}
+
+var schemeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:`)
+
+const uriChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#@!$&'()*+,;="
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func hasControl(s string) bool {

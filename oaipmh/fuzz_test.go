@@ -38,7 +38,7 @@ func FuzzArgs(f *testing.F) {
 				if q.set != "" && !setSpecRe.MatchString(q.set) || q.prefix != "" && !prefixRe.MatchString(q.prefix) {
 					t.Fatalf("illegal set or prefix accepted: %q %q", q.set, q.prefix)
 				}
-				if q.identifier != "" && strings.ContainsAny(q.identifier, " <>\"") {
+				if q.identifier != "" && (strings.ContainsAny(q.identifier, " <>\"[]") || strings.Count(q.identifier, "#") > 1) {
 					t.Fatalf("identifier %q accepted", q.identifier)
 				}
 			} else if perr.code != codeBadVerb && perr.code != codeBadArgument {
