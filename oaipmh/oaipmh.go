@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/communs-numerique/communs/node"
@@ -51,6 +52,9 @@ type Handler struct {
 	adminEmail string
 	log        *slog.Logger
 	now        func() time.Time
+
+	mu      sync.Mutex
+	deleted *deletedIDs
 }
 
 const (

@@ -472,3 +472,45 @@ func TestErrors(t *testing.T) {
 		t.Errorf("DELETE /oai: %d, want a 4xx", resp.StatusCode)
 	}
 }
+
+// TestDeletedThenRecreated follows one id through deletion, re-creation
+// and deletion again: GetRecord always answers its current state.
+func TestDeletedThenRecreated(t *testing.T) {
+	h := startHub(t)
+	ctx := context.Background()
+	oid := "oai:" + h.host(t) + ":" + h.ids[1]
+	q := "verb=GetRecord&metadataPrefix=oai_dc&identifier=" + url.QueryEscape(oid)
+	status := func() string {
+		a := get(t, h.oai, q)
+		if a.Get == nil {
+			t.Fatalf("GetRecord %s: %+v", oid, a.Errors)
+		}
+		return a.Get.Header.Status
+	}
+	if s := status(); s != "" {
+		t.Fatalf("live record has status %q", s)
+	}
+	r, err := h.n.Service.Get(ctx, h.ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.n.Service.Delete(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != "deleted" {
+		t.Fatalf("after deletion: status %q", s)
+	}
+	r.Files = nil
+	if _, err := h.n.Service.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != "" {
+		t.Fatalf("re-created: status %q", s)
+	}
+	if err := h.n.Service.Delete(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != "deleted" {
+		t.Fatalf("deleted again: status %q", s)
+	}
+}

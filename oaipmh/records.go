@@ -252,32 +252,50 @@ func (h *Handler) scanCount(ctx context.Context, f filter, pos position) (counte
 	return c, pos, nil
 }
 
-// lastDeletion finds the newest change of id in the feed and returns it
-// when it is a deletion (GetRecord of a deleted record). The feed is read
-// in batches: memory stays bounded.
+// deletedIDs holds, for one state of the change feed (its last sequence),
+// the ids whose last change is a deletion. GetRecord of an unknown id
+// would otherwise read the whole feed each time; this reads it once per
+// catalog write, and keeps only deleted ids.
+type deletedIDs struct {
+	seq  uint64
+	last map[string]node.Change
+}
+
+// lastDeletion returns the deletion of id when it is the newest change of
+// that id in the feed (GetRecord of a deleted record), else nil.
 func (h *Handler) lastDeletion(ctx context.Context, id string) (*node.Change, error) {
-	var last *node.Change
-	var after uint64
-	for {
-		changes, err := h.cat.Changes(ctx, after, changeBatch)
-		if err != nil {
-			return nil, fmt.Errorf("read change feed: %w", err)
-		}
-		if len(changes) == 0 {
-			break
-		}
-		for i := range changes {
-			if changes[i].ResourceID == id {
-				c := changes[i]
-				last = &c
+	seq, err := h.cat.LastSeq(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read change feed: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.deleted == nil || h.deleted.seq != seq {
+		d := &deletedIDs{seq: seq, last: map[string]node.Change{}}
+		var after uint64
+		for {
+			changes, err := h.cat.Changes(ctx, after, changeBatch)
+			if err != nil {
+				return nil, fmt.Errorf("read change feed: %w", err)
 			}
-			after = changes[i].Seq
+			if len(changes) == 0 {
+				break
+			}
+			for _, c := range changes {
+				if c.Deleted {
+					d.last[c.ResourceID] = c
+				} else {
+					delete(d.last, c.ResourceID)
+				}
+				after = c.Seq
+			}
 		}
+		h.deleted = d
 	}
-	if last == nil || !last.Deleted {
-		return nil, nil
+	if c, ok := h.deleted.last[id]; ok {
+		return &c, nil
 	}
-	return last, nil
+	return nil, nil
 }
 
 // earliest is a lower bound of every datestamp: the first change of the
