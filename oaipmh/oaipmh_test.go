@@ -513,4 +513,18 @@ func TestDeletedThenRecreated(t *testing.T) {
 	if s := status(); s != "deleted" {
 		t.Fatalf("deleted again: status %q", s)
 	}
+	// Listed once, at its last deletion, though the feed holds two.
+	a := get(t, h.oai, "verb=ListIdentifiers&metadataPrefix=oai_dc")
+	n := 0
+	for _, hd := range a.Headers {
+		if hd.Identifier == oid {
+			n++
+			if hd.Status != "deleted" {
+				t.Errorf("%s listed with status %q", oid, hd.Status)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%s listed %d times", oid, n)
+	}
 }

@@ -142,6 +142,10 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 	if f.set != "" {
 		return out, pos, false, nil
 	}
+	dels, err := h.deletions(ctx)
+	if err != nil {
+		return nil, pos, false, err
+	}
 	for {
 		changes, err := h.cat.Changes(ctx, pos.seq, changeBatch)
 		if err != nil {
@@ -152,7 +156,7 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 		}
 		for i := range changes {
 			ch := &changes[i]
-			ok, err := h.isDeletion(ctx, ch, f)
+			ok, err := h.isDeletion(ctx, ch, f, dels)
 			if err != nil {
 				return nil, pos, false, err
 			}
@@ -167,12 +171,18 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 	}
 }
 
-// isDeletion tells whether a change is a deleted record in range: a
-// deletion whose resource does not exist again since.
-func (h *Handler) isDeletion(ctx context.Context, ch *node.Change, f filter) (bool, error) {
+// isDeletion tells whether a change is a deleted record in range: the
+// newest change of its id. A resource deleted, re-created and deleted again
+// is listed once, at its last deletion.
+func (h *Handler) isDeletion(ctx context.Context, ch *node.Change, f filter, d *deletedIDs) (bool, error) {
 	if !ch.Deleted || !f.inRange(ch.At) {
 		return false, nil
 	}
+	if ch.Seq <= d.seq {
+		last, ok := d.last[ch.ResourceID]
+		return ok && last.Seq == ch.Seq, nil
+	}
+	// Written after the index was built: ask the catalog.
 	_, err := h.cat.Get(ctx, ch.ResourceID)
 	switch {
 	case errors.Is(err, node.ErrNotFound):
@@ -230,6 +240,10 @@ func (h *Handler) scanCount(ctx context.Context, f filter, pos position) (counte
 		}
 		return c, position{phase: phaseLive, after: next}, nil
 	}
+	dels, err := h.deletions(ctx)
+	if err != nil {
+		return c, pos, err
+	}
 	changes, err := h.cat.Changes(ctx, pos.seq, changeBatch)
 	if err != nil {
 		return c, pos, fmt.Errorf("read change feed: %w", err)
@@ -241,7 +255,7 @@ func (h *Handler) scanCount(ctx context.Context, f filter, pos position) (counte
 		ch := &changes[i]
 		c.read++
 		pos.seq = ch.Seq
-		ok, err := h.isDeletion(ctx, ch, f)
+		ok, err := h.isDeletion(ctx, ch, f, dels)
 		if err != nil {
 			return c, pos, err
 		}
@@ -261,38 +275,55 @@ type deletedIDs struct {
 	last map[string]node.Change
 }
 
-// lastDeletion returns the deletion of id when it is the newest change of
-// that id in the feed (GetRecord of a deleted record), else nil.
-func (h *Handler) lastDeletion(ctx context.Context, id string) (*node.Change, error) {
+// deletions returns the index of deleted ids for the feed's current state,
+// building it when the feed moved.
+func (h *Handler) deletions(ctx context.Context) (*deletedIDs, error) {
 	seq, err := h.cat.LastSeq(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read change feed: %w", err)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.deleted == nil || h.deleted.seq != seq {
-		d := &deletedIDs{seq: seq, last: map[string]node.Change{}}
-		var after uint64
-		for {
-			changes, err := h.cat.Changes(ctx, after, changeBatch)
-			if err != nil {
-				return nil, fmt.Errorf("read change feed: %w", err)
-			}
-			if len(changes) == 0 {
-				break
-			}
-			for _, c := range changes {
-				if c.Deleted {
-					d.last[c.ResourceID] = c
-				} else {
-					delete(d.last, c.ResourceID)
-				}
-				after = c.Seq
-			}
-		}
-		h.deleted = d
+	if h.deleted != nil && h.deleted.seq == seq {
+		return h.deleted, nil
 	}
-	if c, ok := h.deleted.last[id]; ok {
+	d := &deletedIDs{seq: seq, last: map[string]node.Change{}}
+	var after uint64
+	for after < seq {
+		changes, err := h.cat.Changes(ctx, after, changeBatch)
+		if err != nil {
+			return nil, fmt.Errorf("read change feed: %w", err)
+		}
+		if len(changes) == 0 {
+			break
+		}
+		for _, c := range changes {
+			if c.Seq > seq {
+				break // written since LastSeq: left to the next index
+			}
+			if c.Deleted {
+				d.last[c.ResourceID] = c
+			} else {
+				delete(d.last, c.ResourceID)
+			}
+			after = c.Seq
+		}
+		if changes[len(changes)-1].Seq > seq {
+			break
+		}
+	}
+	h.deleted = d
+	return d, nil
+}
+
+// lastDeletion returns the deletion of id when it is the newest change of
+// that id in the feed (GetRecord of a deleted record), else nil.
+func (h *Handler) lastDeletion(ctx context.Context, id string) (*node.Change, error) {
+	d, err := h.deletions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := d.last[id]; ok {
 		return &c, nil
 	}
 	return nil, nil
