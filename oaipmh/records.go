@@ -49,7 +49,7 @@ type position struct {
 var (
 	pageSize    = 100
 	countBudget = 50000
-	listBatch   = 500
+	listBatch   = 1000
 	changeBatch = 1000
 )
 
@@ -102,8 +102,11 @@ var errBadPosition = errors.New("position refused by the catalog")
 // returns the position just before the next one and more=true.
 func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (out []item, next position, more bool, err error) {
 	if pos.phase == phaseLive {
+		// The first read asks for one page and the look-ahead; a sparse
+		// selection doubles it up to listBatch.
+		size := min(limit+1, listBatch)
 		for {
-			batch, after, err := h.cat.List(ctx, node.ListOptions{After: pos.after, Limit: listBatch, Origin: "local"})
+			batch, after, err := h.cat.List(ctx, node.ListOptions{After: pos.after, Limit: size, Origin: "local"})
 			if err != nil {
 				if errors.Is(err, node.ErrInvalid) {
 					return nil, pos, false, errBadPosition
@@ -134,6 +137,7 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 				break
 			}
 			pos.after = after
+			size = min(size*2, listBatch)
 		}
 		pos = position{phase: phaseDeleted}
 	}
