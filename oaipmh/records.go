@@ -49,7 +49,9 @@ type position struct {
 var (
 	pageSize    = 100
 	countBudget = 50000
-	listBatch   = 1000
+	// listBatch bounds the resources decoded at once: a description may
+	// hold 50,000 characters, so 250 keep a sparse scan near 12 MiB.
+	listBatch   = 250
 	changeBatch = 1000
 )
 
@@ -119,7 +121,9 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 					continue
 				}
 				if len(out) < limit {
-					out = append(out, item{res: r})
+					// A copy, so the page does not keep whole batches alive.
+					rc := *r
+					out = append(out, item{res: &rc})
 					continue
 				}
 				// One match past the page: the next page starts right
