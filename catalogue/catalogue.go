@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -173,11 +174,16 @@ func parsePage(rawQuery string) (int, error) {
 	return n, nil
 }
 
+// clip shortens a value quoted back in an error, on a character boundary.
 func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "..."
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	i := 40
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }
 
 // Vocabularies.
