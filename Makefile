@@ -15,6 +15,8 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # deploy/ tests: systemd-analyze checks the unit, caddy adapts the Caddyfile.
 SYSTEMD_ANALYZE := /usr/bin/systemd-analyze
 CADDY     := /usr/bin/caddy
+# oaipmh/ tests: xmllint validates every /oai answer against the OAI-PMH schemas.
+XMLLINT   := /usr/bin/xmllint
 
 .PHONY: run build test test-deps bench demo vet fmt clean
 
@@ -26,8 +28,8 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/communs ./cmd/communs
 
-## test-deps: install what the tests drive for real (MinIO server, Chromium, axe-core)
-test-deps: $(MINIO) $(CHROMIUM) $(AXE) $(SYSTEMD_ANALYZE) $(CADDY)
+## test-deps: install what the tests drive for real (MinIO server, Chromium, axe-core, xmllint)
+test-deps: $(MINIO) $(CHROMIUM) $(AXE) $(SYSTEMD_ANALYZE) $(CADDY) $(XMLLINT)
 
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests..."
@@ -43,6 +45,11 @@ $(CADDY):
 	@echo "Installing Debian's caddy for the Caddyfile check (deploy/ tests)..."
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq caddy >/dev/null
+
+$(XMLLINT):
+	@echo "Installing Debian's libxml2-utils for xmllint (OAI-PMH schema validation)..."
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libxml2-utils >/dev/null
 
 $(AXE):
 	@echo "Installing axe-core $(AXE_VER) for the accessibility tests..."

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/communs-numerique/communs/catalogue"
 	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/oaipmh"
 )
 
 // Options configures a Server.
@@ -134,7 +136,12 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
 	mux.HandleFunc("GET /r/{id}", s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
-	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages are not part of the API
+	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages and harvesting interfaces are not part of the API
+		oai := oaipmh.New(oaipmh.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name, Logger: s.log})
+		m.Handle("GET /oai", oai)
+		m.Handle("POST /oai", oai)
+		m.Handle("GET /catalogue.jsonld", catalogue.New(catalogue.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name,
+			Description: s.description, Logger: s.log, Label: func(key string) string { return translate("fr", key) }}))
 		s.seoRoutes(m)
 		s.uiRoutes(m)
 	}
