@@ -41,7 +41,9 @@ func validUTF8Values(v url.Values) error {
 // carries invalid UTF-8, naming the parameter.
 func (s *Server) validQuery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.RawQuery != "" {
+		// OAI-PMH answers a bad argument with its own badArgument error, in
+		// XML, as harvesters expect; it checks its arguments itself.
+		if r.URL.RawQuery != "" && r.URL.Path != "/oai" {
 			v, err := url.ParseQuery(r.URL.RawQuery)
 			if err == nil {
 				err = validUTF8Values(v)
