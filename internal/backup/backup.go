@@ -246,19 +246,19 @@ func Restore(ctx context.Context, r io.Reader, dataDir string, blobs func() (nod
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return sum, err
 		}
-		if err := os.Rename(filepath.Join(staging, "keys", stagedKey(k)), dst); err != nil {
+		if err := syncedRename(filepath.Join(staging, "keys", stagedKey(k)), dst); err != nil {
 			return sum, err
 		}
 		sum.Keys = append(sum.Keys, k)
 	}
 	if st.config != "" {
 		dst := filepath.Join(dataDir, st.config)
-		if err := os.Rename(filepath.Join(staging, "config"), dst); err != nil {
+		if err := syncedRename(filepath.Join(staging, "config"), dst); err != nil {
 			return sum, err
 		}
 		sum.Config = append(sum.Config, dst)
 	}
-	if err := os.Rename(filepath.Join(staging, "catalog.db"), filepath.Join(dataDir, "catalog.db")); err != nil {
+	if err := syncedRename(filepath.Join(staging, "catalog.db"), filepath.Join(dataDir, "catalog.db")); err != nil {
 		return sum, err
 	}
 	return sum, nil
@@ -437,10 +437,9 @@ func writeStaged(dst string, r io.Reader, size int64, digest string) error {
 		return err
 	}
 	h := sha256.New()
+	// No fsync here: a refused archive is thrown away, and what is kept is
+	// synced just before it is moved into place (syncedRename).
 	n, err := io.Copy(io.MultiWriter(f, h), r)
-	if err == nil {
-		err = f.Sync()
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -488,4 +487,20 @@ func putStaged(ctx context.Context, store node.Blobs, p, digest string) error {
 		return fmt.Errorf("restore: blob %s: %w", digest, err)
 	}
 	return nil
+}
+
+// syncedRename makes a staged file durable, then moves it into place.
+func syncedRename(src, dst string) error {
+	f, err := os.OpenFile(src, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(src, dst)
 }

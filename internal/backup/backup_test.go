@@ -253,13 +253,24 @@ func tree(t testing.TB, dir string) []string {
 // (a catalog, known keys, at most one config, blobs that match their
 // digest).
 func FuzzRestore(f *testing.F) {
-	src := newSource(f)
-	good := src.backup(f)
-	es := entries(f, good)
-	f.Add(good)
-	f.Add(archive(f, es[:2]))
-	f.Add(archive(f, append(append([]entry{}, es[:2]...), entry{name: "keys/session.key", typ: tar.TypeSymlink, link: "/etc/passwd"})))
-	f.Add(archive(f, append(append([]entry{}, es[:2]...), entry{name: "config/../x.toml", body: "x", typ: tar.TypeReg})))
+	// Seeds are small archives of the real layout (a real catalog is
+	// 512 KiB, too big for the mutator): a catalog that only has bbolt's
+	// header, keys, a config and one blob.
+	fakeCatalog := string(append(make([]byte, 16), 0xED, 0xDA, 0x0C, 0xED, 2, 0, 0, 0))
+	sum := sha256.Sum256([]byte(fileBody))
+	digest := hex.EncodeToString(sum[:])
+	man := func(files bool, n int) entry {
+		b, _ := json.Marshal(backup.Manifest{Format: 1, Files: files, Blobs: n})
+		return entry{name: "MANIFEST.json", body: string(b), typ: tar.TypeReg}
+	}
+	reg := func(name, body string) entry { return entry{name: name, body: body, typ: tar.TypeReg} }
+	full := []entry{man(true, 1), reg("catalog.db", fakeCatalog), reg("keys/federation/actor.pem", "actor"),
+		reg("keys/session.key", "session"), reg("config/communs.toml", "hub = 1"), reg("blobs/"+digest, fileBody)}
+	f.Add(archive(f, full))
+	f.Add(archive(f, []entry{man(false, 0), reg("catalog.db", fakeCatalog)}))
+	f.Add(archive(f, []entry{man(false, 0), reg("catalog.db", fakeCatalog), {name: "keys/session.key", typ: tar.TypeSymlink, link: "/etc/passwd"}}))
+	f.Add(archive(f, []entry{man(false, 0), reg("catalog.db", fakeCatalog), reg("config/../x.toml", "x")}))
+	f.Add(archive(f, []entry{man(false, 0), reg("catalog.db", fakeCatalog), reg("keys/blobs/"+digest[:2]+"/"+digest[2:4]+"/"+digest, "x")}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		parent := t.TempDir()

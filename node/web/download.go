@@ -82,10 +82,24 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	zw := zip.NewWriter(w)
 	var skipped []string
+	// No two entries may differ only by case: unzipped on Windows or macOS
+	// one would overwrite the other. The domain refuses such names
+	// (node.ValidateFileName, node.CheckFileNamesDistinct); a resource
+	// stored before that rule keeps its generated LICENCE.txt and
+	// resource.json, and a clashing file is left out and listed in
+	// LICENCE.txt with its own download link.
+	taken := map[string]bool{node.FileNameKey("LICENCE.txt"): true, node.FileNameKey("resource.json"): true}
 	for _, f := range res.Files {
 		if f.SHA256 == "" {
 			skipped = append(skipped, f.Name+" : "+f.RemoteURL)
 			continue
+		}
+		if k := node.FileNameKey(f.Name); taken[k] {
+			s.log.Warn("zip: file left out, its name clashes with another entry", "resource", id, "file", f.Name)
+			skipped = append(skipped, f.Name+" : "+s.fileURL(id, f.Name))
+			continue
+		} else {
+			taken[k] = true
 		}
 		_, _, br, err := s.svc.OpenFile(r.Context(), id, f.Name)
 		if err != nil {
