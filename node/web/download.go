@@ -81,7 +81,7 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	zw := zip.NewWriter(w)
-	var skipped []string
+	var skipped, clashes []string
 	// No two entries may differ only by case: unzipped on Windows or macOS
 	// one would overwrite the other. The domain refuses such names
 	// (node.ValidateFileName, node.CheckFileNamesDistinct); a resource
@@ -94,13 +94,13 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 			skipped = append(skipped, f.Name+" : "+f.RemoteURL)
 			continue
 		}
-		if k := node.FileNameKey(f.Name); taken[k] {
+		k := node.FileNameKey(f.Name)
+		if taken[k] {
 			s.log.Warn("zip: file left out, its name clashes with another entry", "resource", id, "file", f.Name)
-			skipped = append(skipped, f.Name+" : "+s.fileURL(id, f.Name))
+			clashes = append(clashes, f.Name+" : "+s.fileURL(id, f.Name))
 			continue
-		} else {
-			taken[k] = true
 		}
+		taken[k] = true
 		_, _, br, err := s.svc.OpenFile(r.Context(), id, f.Name)
 		if err != nil {
 			s.abortZip(r, id, err)
@@ -116,7 +116,7 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	lw, err := zw.CreateHeader(&zip.FileHeader{Name: "LICENCE.txt", Method: zip.Deflate, Modified: res.Updated})
 	if err == nil {
-		_, err = io.WriteString(lw, licenceText(res, s.resourceURL(res.ID), skipped))
+		_, err = io.WriteString(lw, licenceText(res, s.resourceURL(res.ID), skipped, clashes))
 	}
 	if err == nil {
 		var mw io.Writer
@@ -169,7 +169,7 @@ func Attribution(r node.Resource) string {
 	return fmt.Sprintf("« %s » par %s, %s, sous licence %s", r.Title, by, r.Hub, short)
 }
 
-func licenceText(r node.Resource, url string, skipped []string) string {
+func licenceText(r node.Resource, url string, skipped, clashes []string) string {
 	var b strings.Builder
 	l, _ := node.LookupLicense(r.License)
 	fmt.Fprintf(&b, "%s\n\n", r.Title)
@@ -180,6 +180,12 @@ func licenceText(r node.Resource, url string, skipped []string) string {
 		b.WriteString("\nFichiers hébergés par le hub d'origine / Files hosted by the origin hub:\n")
 		for _, s := range skipped {
 			b.WriteString("  " + s + "\n")
+		}
+	}
+	if len(clashes) > 0 {
+		b.WriteString("\nFichiers à télécharger un par un, leur nom se confond avec un autre dans un zip / Files to download one by one, their name clashes with another in a zip:\n")
+		for _, c := range clashes {
+			b.WriteString("  " + c + "\n")
 		}
 	}
 	return b.String()
