@@ -300,6 +300,14 @@ func stage(r io.Reader, dir string) (staged, error) {
 		if h.Typeflag != tar.TypeReg {
 			return st, refuse("entry %q is %s; a backup holds regular files only", name, typeName(h.Typeflag))
 		}
+		for k := range h.PAXRecords {
+			// A PAX sparse entry is a regular file to archive/tar, which
+			// expands its holes: a few bytes of archive could write
+			// terabytes of zeros. Write never produces one.
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return st, refuse("entry %q is a sparse file; a backup holds plain files only", name)
+			}
+		}
 		if seen[name] {
 			return st, refuse("entry %q appears twice", name)
 		}

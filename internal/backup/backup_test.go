@@ -233,6 +233,65 @@ func TestRestoreRefusesForeignLayout(t *testing.T) {
 	}
 }
 
+// paxSparse is a PAX sparse 1.0 entry of the given logical size holding 3
+// bytes, built by hand (tar.Writer drops GNU.sparse records): archive/tar
+// reads it as a regular file and expands its holes.
+func paxSparse(name string, realsize int64) []byte {
+	recs := ""
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", name}, {"GNU.sparse.realsize", fmt.Sprint(realsize)}} {
+		r := " " + kv[0] + "=" + kv[1] + "\n"
+		n := len(r) + 2
+		for len(fmt.Sprint(n))+len(r) != n {
+			n++
+		}
+		recs += fmt.Sprint(n) + r
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "pax", Typeflag: tar.TypeReg, Size: int64(len(recs)), Format: tar.FormatUSTAR})
+	tw.Write([]byte(recs))
+	m := []byte("1\n0\n3\n")
+	m = append(m, make([]byte, 512-len(m))...)
+	data := append(m, 'a', 'b', 'c')
+	tw.WriteHeader(&tar.Header{Name: "sparse", Typeflag: tar.TypeReg, Size: int64(len(data)), Format: tar.FormatUSTAR})
+	tw.Write(data)
+	tw.Close()
+	b := buf.Bytes()
+	// Turn the first header into a PAX extended header and fix its checksum.
+	b[156] = 'x'
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b[:512] {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// TestRestoreRefusesSparseEntries: a 3 KiB archive must not make restore
+// write 10 GB of zeros.
+func TestRestoreRefusesSparseEntries(t *testing.T) {
+	src := newSource(t)
+	es := entries(t, src.backup(t))
+	head := archive(t, es[:2])
+	head = head[:len(head)-1024] // drop the end-of-archive blocks
+	for _, name := range []string{"catalog.db", "blobs/" + strings.Repeat("a", 64)} {
+		parent := t.TempDir()
+		data := filepath.Join(parent, "data")
+		b := append(append([]byte{}, head...), paxSparse(name, 10_000_000_000)...)
+		if name == "catalog.db" {
+			b = append(append([]byte{}, archive(t, es[:1])[:len(archive(t, es[:1]))-1024]...), paxSparse(name, 10_000_000_000)...)
+		}
+		_, err := backup.Restore(context.Background(), bytes.NewReader(b), data, diskBlobs(data))
+		if !errors.Is(err, backup.ErrRefused) || !strings.Contains(err.Error(), "sparse") {
+			t.Fatalf("%s: got %v, want refused as sparse", name, err)
+		}
+		if left := tree(t, parent); len(left) != 0 {
+			t.Fatalf("a refused backup wrote %v", left)
+		}
+	}
+}
+
 // tree lists every path under dir.
 func tree(t testing.TB, dir string) []string {
 	t.Helper()
