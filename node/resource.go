@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -168,12 +169,14 @@ func (r *Resource) Validate() error {
 	if len(r.Files) > MaxFiles {
 		return invalid("files", "at most %d files per resource", MaxFiles)
 	}
+	names := make([]string, 0, len(r.Files))
 	for _, f := range r.Files {
 		if err := ValidateFileName(f.Name); err != nil {
 			return err
 		}
+		names = append(names, f.Name)
 	}
-	return nil
+	return CheckFileNamesDistinct(names)
 }
 
 // ValidateID checks a resource id (a readable slug).
@@ -210,7 +213,11 @@ func checkText(field, v string, min, max int) error {
 }
 
 // ValidateFileName refuses names that could escape a folder or confuse a
-// download: path separators, control characters, dot names.
+// download: path separators and characters that look like one, control and
+// invisible formatting characters, dot names, names Windows reserves, and
+// the names the kit zip writes itself. Every route that names a file (API
+// multipart and PUT, editor form, kit import, peers) goes through it, so a
+// name means the same thing everywhere.
 func ValidateFileName(name string) error {
 	switch {
 	case name == "":
@@ -219,23 +226,113 @@ func ValidateFileName(name string) error {
 		return invalid("file name", "must be valid UTF-8")
 	case utf8.RuneCountInString(name) > maxFileName:
 		return invalid("file name", "must be at most %d characters", maxFileName)
-	case name == "." || name == ".." || strings.HasPrefix(name, "."):
-		return invalid("file name", "must not start with a dot (got %q)", name)
 	case strings.ContainsAny(name, `/\`):
 		return invalid("file name", "must not contain / or \\ (got %q)", name)
+	case name == "." || name == ".." || strings.HasPrefix(name, "."):
+		return invalid("file name", "must not start with a dot (got %q)", name)
 	case strings.TrimSpace(name) != name:
 		return invalid("file name", "must not start or end with spaces (got %q)", name)
+	case strings.HasSuffix(name, "."):
+		// Windows drops trailing dots: "guide.pdf." would be saved as
+		// another name than the one shown.
+		return invalid("file name", "must not end with a dot (got %q)", name)
 	}
 	for _, c := range name {
-		if unicode.IsControl(c) {
+		switch {
+		case unicode.IsControl(c):
 			return invalid("file name", "must not contain control characters")
+		case unicode.Is(unicode.Cf, c):
+			// Bidi overrides make "gpj.exe" show as "exe.jpg"; zero-width
+			// characters make two different names look the same.
+			return invalid("file name", "must not contain invisible formatting characters such as bidi controls or zero-width spaces (U+%04X)", c)
+		case lookAlikeSlash(c):
+			return invalid("file name", "must not contain characters that look like / or \\ (U+%04X)", c)
 		}
 	}
-	if name == "resource.json" {
-		return invalid("file name", "resource.json is reserved for the kit's metadata")
+	if stem := windowsStem(name); windowsReserved[stem] {
+		return invalid("file name", "%s is a name Windows reserves for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9, with any extension); the file could not be saved there (got %q)", stem, name)
+	}
+	switch FileNameKey(name) {
+	case FileNameKey("resource.json"):
+		return invalid("file name", "resource.json is reserved for the kit's metadata, in any case (got %q)", name)
+	case FileNameKey("LICENCE.txt"):
+		return invalid("file name", "LICENCE.txt is reserved for the licence notice of the kit's zip, in any case (got %q)", name)
 	}
 	return nil
 }
+
+// FileNameKey is the form under which two file names collide on the
+// systems a kit is unzipped on: case-insensitive (Windows, macOS) and
+// compatibility-normalised (a fullwidth "ｇuide.pdf" reads as "guide.pdf").
+// Two files of a resource must have different keys.
+func FileNameKey(name string) string {
+	return norm.NFC.String(cases.Fold().String(norm.NFKC.String(name)))
+}
+
+// CheckFileNamesDistinct refuses a list of names where two differ only by
+// case or by look-alike forms: the zip (or a Windows or macOS folder) would
+// hold one of them only.
+func CheckFileNamesDistinct(names []string) error {
+	seen := make(map[string]string, len(names))
+	for _, n := range names {
+		k := FileNameKey(n)
+		if prev, ok := seen[k]; ok {
+			if prev == n {
+				return invalid("files", "file %q is listed twice", n)
+			}
+			return invalid("files", "files %q and %q differ only by case or look-alike characters; a zip or a Windows or macOS folder would keep one of them", prev, n)
+		}
+		seen[k] = n
+	}
+	return nil
+}
+
+// lookAlikeSlash reports characters drawn like a slash or a backslash, which
+// would make "rapport∕..∕passwd" read as a path.
+func lookAlikeSlash(c rune) bool {
+	switch c {
+	case '\u2215', // DIVISION SLASH
+		'\u2044',           // FRACTION SLASH
+		'\uFF0F',           // FULLWIDTH SOLIDUS
+		'\u29F8',           // BIG SOLIDUS
+		'\u29F9',           // BIG REVERSE SOLIDUS
+		'\uFF3C',           // FULLWIDTH REVERSE SOLIDUS
+		'\uFE68',           // SMALL REVERSE SOLIDUS
+		'\u2216',           // SET MINUS
+		'\u29F5',           // REVERSE SOLIDUS OPERATOR
+		'\u2571',           // BOX DRAWINGS LIGHT DIAGONAL UPPER RIGHT TO LOWER LEFT
+		'\u2572',           // BOX DRAWINGS LIGHT DIAGONAL UPPER LEFT TO LOWER RIGHT
+		'\u27CB',           // MATHEMATICAL RISING DIAGONAL
+		'\u27CD',           // MATHEMATICAL FALLING DIAGONAL
+		'\u2CC6',           // COPTIC SMALL LETTER OLD COPTIC ESH (drawn as /)
+		'\u2F03',           // KANGXI RADICAL SLASH
+		'\u3033',           // VERTICAL KANA REPEAT MARK UPPER HALF
+		'\u1735',           // PHILIPPINE SINGLE PUNCTUATION
+		'\u0337', '\u0338', // COMBINING SHORT / LONG SOLIDUS OVERLAY
+		'\u20E5': // COMBINING REVERSE SOLIDUS OVERLAY
+		return true
+	}
+	// Anything else whose compatibility form holds a separator.
+	if c > utf8.RuneSelf {
+		return strings.ContainsAny(norm.NFKC.String(string(c)), `/\`)
+	}
+	return false
+}
+
+// windowsStem is the part of a name Windows matches against its device
+// names: up to the first dot, trailing spaces dropped, upper case.
+func windowsStem(name string) string {
+	stem, _, _ := strings.Cut(name, ".")
+	return strings.ToUpper(strings.TrimRight(stem, " "))
+}
+
+var windowsReserved = func() map[string]bool {
+	m := map[string]bool{"CON": true, "PRN": true, "AUX": true, "NUL": true, "CONIN$": true, "CONOUT$": true}
+	for _, d := range []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³"} {
+		m["COM"+d], m["LPT"+d] = true, true
+	}
+	return m
+}()
 
 // Slugify turns a title into a readable id: "Créer sa première adresse
 // e-mail" -> "creer-sa-premiere-adresse-e-mail".

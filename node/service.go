@@ -172,8 +172,8 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 			}
 			stored = append(stored, f.SHA256)
 			for i := range r.Files {
-				if r.Files[i].Name == f.Name {
-					return invalid("files", "file %q is listed twice", f.Name)
+				if err := CheckFileNamesDistinct([]string{r.Files[i].Name, f.Name}); err != nil {
+					return err
 				}
 			}
 			if len(r.Files) >= MaxFiles {
@@ -353,6 +353,16 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	if _, ok := r.File(u.Name); !ok && len(r.Files) >= MaxFiles {
 		return File{}, invalid("files", "at most %d files per resource", MaxFiles)
 	}
+	if err := ValidateFileName(u.Name); err != nil {
+		return File{}, err
+	}
+	for _, f := range r.Files {
+		if f.Name != u.Name {
+			if err := CheckFileNamesDistinct([]string{f.Name, u.Name}); err != nil {
+				return File{}, err
+			}
+		}
+	}
 	f, err := s.storeBlob(ctx, u)
 	if err != nil {
 		return File{}, err
@@ -366,6 +376,11 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 				if r.Files[i].Name == f.Name {
 					r.Files[i] = f
 					return nil
+				}
+				// A name that differs only by case is another file to
+				// the server but the same one in a zip: refuse it.
+				if err := CheckFileNamesDistinct([]string{r.Files[i].Name, f.Name}); err != nil {
+					return err
 				}
 			}
 			if len(r.Files) >= MaxFiles {

@@ -5,14 +5,18 @@ package backup
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -170,112 +174,341 @@ type Summary struct {
 	Blobs    int
 }
 
-// Restore unpacks a backup into an empty data folder. Blobs go through
-// blobs (the store the restored node will use) with their digest checked;
-// the catalog is written last, so an interrupted restore never leaves a
+// Limits on the small entries of a backup: a hostile archive must not fill
+// the disk through a "key".
+const (
+	maxManifest = 64 << 10
+	maxSmall    = 1 << 20
+)
+
+// ErrRefused wraps every reason a backup is refused; nothing was written
+// to the data folder when it is returned.
+var ErrRefused = errors.New("backup refused, nothing was restored")
+
+func refuse(format string, args ...any) error {
+	return fmt.Errorf("restore: %s: %w", fmt.Sprintf(format, args...), ErrRefused)
+}
+
+// Restore unpacks a backup into an empty data folder.
+//
+// A backup file is outside input (it may have been copied, mailed or
+// tampered with), so only the layout Write produces is accepted: the
+// manifest first, one catalog snapshot, the known key files, at most one
+// config file by base name (.toml or .yaml), and blobs named by a digest
+// their bytes match, all as regular files; no other entry, no duplicate,
+// no link, no folder. The whole archive is checked in a staging folder
+// inside the data folder before anything is moved into place; a refused
+// archive leaves the data folder as it was (removed again if restore
+// created it). Then blobs go through blobs (the store the restored node
+// will use, digest checked again), keys and config are renamed into place,
+// and the catalog comes last, so an interrupted restore never leaves a
 // folder that looks complete.
-func Restore(ctx context.Context, r io.Reader, dataDir string, blobs func() (node.Blobs, error)) (Summary, error) {
-	var sum Summary
+func Restore(ctx context.Context, r io.Reader, dataDir string, blobs func() (node.Blobs, error)) (sum Summary, err error) {
 	if _, err := os.Stat(filepath.Join(dataDir, "catalog.db")); err == nil {
 		return sum, fmt.Errorf("%s already holds a catalog: restore into an empty data folder (nothing was changed)", dataDir)
 	}
+	_, statErr := os.Stat(dataDir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return sum, err
 	}
-	tr := tar.NewReader(r)
-	var store node.Blobs
-	catalogTmp := ""
+	staging, err := os.MkdirTemp(dataDir, ".restore-")
+	if err != nil {
+		return sum, err
+	}
 	defer func() {
-		if catalogTmp != "" {
-			os.Remove(catalogTmp)
+		os.RemoveAll(staging)
+		if err != nil && created {
+			os.Remove(dataDir) // only if still empty
 		}
 	}()
+	st, err := stage(r, staging)
+	if err != nil {
+		return sum, err
+	}
+	sum.Manifest = st.manifest
+
+	// Everything checked out: move into place.
+	if len(st.blobs) > 0 {
+		store, err := blobs()
+		if err != nil {
+			return sum, err
+		}
+		for _, d := range st.blobs {
+			if err := putStaged(ctx, store, filepath.Join(staging, "blobs", d), d); err != nil {
+				return sum, err
+			}
+			sum.Blobs++
+		}
+	}
+	for _, k := range st.keys {
+		dst := filepath.Join(dataDir, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return sum, err
+		}
+		if err := syncedRename(filepath.Join(staging, "keys", stagedKey(k)), dst); err != nil {
+			return sum, err
+		}
+		sum.Keys = append(sum.Keys, k)
+	}
+	if st.config != "" {
+		dst := filepath.Join(dataDir, st.config)
+		if err := syncedRename(filepath.Join(staging, "config"), dst); err != nil {
+			return sum, err
+		}
+		sum.Config = append(sum.Config, dst)
+	}
+	if err := syncedRename(filepath.Join(staging, "catalog.db"), filepath.Join(dataDir, "catalog.db")); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+// staged is what a checked archive holds.
+type staged struct {
+	manifest Manifest
+	keys     []string
+	config   string // base name
+	blobs    []string
+}
+
+// stage reads the whole archive into dir, checking each entry against the
+// layout Write produces.
+func stage(r io.Reader, dir string) (staged, error) {
+	var st staged
+	if err := os.Mkdir(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return st, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "blobs"), 0o700); err != nil {
+		return st, err
+	}
+	tr := tar.NewReader(r)
+	seen := map[string]bool{}
+	haveCatalog := false
 	for first := true; ; first = false {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return sum, fmt.Errorf("restore: read backup: %w", err)
+			return st, refuse("unreadable archive (%v)", err)
 		}
-		name := path.Clean(h.Name)
-		if strings.HasPrefix(name, "..") || strings.HasPrefix(name, "/") {
-			return sum, fmt.Errorf("restore: entry %q escapes the data folder", h.Name)
+		name := h.Name
+		if first && name != "MANIFEST.json" {
+			return st, refuse("not a Communs backup (first entry %q, want MANIFEST.json)", name)
 		}
-		if first != (name == "MANIFEST.json") {
-			return sum, fmt.Errorf("restore: not a Communs backup (first entry %q)", h.Name)
+		if h.Typeflag != tar.TypeReg {
+			return st, refuse("entry %q is %s; a backup holds regular files only", name, typeName(h.Typeflag))
 		}
+		for k := range h.PAXRecords {
+			// A PAX sparse entry is a regular file to archive/tar, which
+			// expands its holes: a few bytes of archive could write
+			// terabytes of zeros. Write never produces one.
+			if strings.HasPrefix(k, "GNU.sparse.") {
+				return st, refuse("entry %q is a sparse file; a backup holds plain files only", name)
+			}
+		}
+		if seen[name] {
+			return st, refuse("entry %q appears twice", name)
+		}
+		seen[name] = true
 		switch {
 		case name == "MANIFEST.json":
-			if err := json.NewDecoder(tr).Decode(&sum.Manifest); err != nil || sum.Manifest.Format != 1 {
-				return sum, fmt.Errorf("restore: unreadable or unknown manifest (format %d): %v", sum.Manifest.Format, err)
+			if !first {
+				return st, refuse("MANIFEST.json must be the first entry")
+			}
+			data, err := readSmall(tr, name, maxManifest)
+			if err != nil {
+				return st, err
+			}
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&st.manifest); err != nil || st.manifest.Format != 1 || st.manifest.Blobs < 0 {
+				return st, refuse("unreadable or unknown manifest (format %d)", st.manifest.Format)
 			}
 		case name == "catalog.db":
-			f, err := os.CreateTemp(dataDir, ".restore-catalog-*")
-			if err != nil {
-				return sum, err
+			if err := writeStaged(filepath.Join(dir, "catalog.db"), tr, h.Size, ""); err != nil {
+				return st, err
 			}
-			catalogTmp = f.Name()
-			_, err = io.Copy(f, tr)
-			if err == nil {
-				err = f.Sync()
+			if err := checkCatalog(filepath.Join(dir, "catalog.db")); err != nil {
+				return st, err
 			}
-			f.Close()
-			if err != nil {
-				return sum, fmt.Errorf("restore: catalog: %w", err)
+			haveCatalog = true
+		case strings.HasPrefix(name, "keys/"):
+			k := strings.TrimPrefix(name, "keys/")
+			if !slices.Contains(keyFiles, k) {
+				return st, refuse("unknown key entry %q (known: %s)", name, strings.Join(keyFiles, ", "))
 			}
-		case strings.HasPrefix(name, "keys/") || strings.HasPrefix(name, "config/"):
-			rel := strings.TrimPrefix(strings.TrimPrefix(name, "keys/"), "config/")
-			dst := filepath.Join(dataDir, filepath.FromSlash(rel))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-				return sum, err
+			if h.Size > maxSmall {
+				return st, refuse("key %q is larger than %d bytes", name, maxSmall)
 			}
-			if err := writeFile(dst, tr); err != nil {
-				return sum, fmt.Errorf("restore: %s: %w", name, err)
+			if err := writeStaged(filepath.Join(dir, "keys", stagedKey(k)), tr, h.Size, ""); err != nil {
+				return st, err
 			}
-			if strings.HasPrefix(name, "keys/") {
-				sum.Keys = append(sum.Keys, rel)
-			} else {
-				sum.Config = append(sum.Config, dst)
+			st.keys = append(st.keys, k)
+		case strings.HasPrefix(name, "config/"):
+			base := strings.TrimPrefix(name, "config/")
+			if node.ValidateFileName(base) != nil || !configExt(base) {
+				return st, refuse("config entry %q must be one file name ending in .toml, .yaml or .yml", name)
 			}
+			if st.config != "" {
+				return st, refuse("more than one config file (%q)", name)
+			}
+			if h.Size > maxSmall {
+				return st, refuse("config %q is larger than %d bytes", name, maxSmall)
+			}
+			if err := writeStaged(filepath.Join(dir, "config"), tr, h.Size, ""); err != nil {
+				return st, err
+			}
+			st.config = base
 		case strings.HasPrefix(name, "blobs/"):
-			want := strings.TrimPrefix(name, "blobs/")
-			if store == nil {
-				if store, err = blobs(); err != nil {
-					return sum, err
-				}
+			d := strings.TrimPrefix(name, "blobs/")
+			if !isDigest(d) {
+				return st, refuse("blob entry %q is not named by a sha256 digest", name)
 			}
-			if _, err := store.Put(ctx, tr, want); err != nil {
-				return sum, fmt.Errorf("restore: blob %s: %w", want, err)
+			if err := writeStaged(filepath.Join(dir, "blobs", d), tr, h.Size, d); err != nil {
+				return st, err
 			}
-			sum.Blobs++
+			st.blobs = append(st.blobs, d)
+		default:
+			return st, refuse("unknown entry %q", name)
 		}
 	}
-	if catalogTmp == "" {
-		return sum, errors.New("restore: the backup holds no catalog")
+	switch {
+	case len(seen) == 0:
+		return st, refuse("empty archive")
+	case !haveCatalog:
+		return st, refuse("the backup holds no catalog")
+	case !st.manifest.Files && len(st.blobs) > 0:
+		return st, refuse("the manifest says the backup holds no files but it holds %d", len(st.blobs))
+	case st.manifest.Files && len(st.blobs) != st.manifest.Blobs:
+		return st, refuse("the manifest lists %d files but the backup holds %d (truncated?)", st.manifest.Blobs, len(st.blobs))
 	}
-	if err := os.Rename(catalogTmp, filepath.Join(dataDir, "catalog.db")); err != nil {
-		return sum, err
-	}
-	catalogTmp = ""
-	return sum, nil
+	return st, nil
 }
 
-func writeFile(dst string, r io.Reader) error {
-	f, err := os.OpenFile(dst+".tmp", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "a symbolic link"
+	case tar.TypeLink:
+		return "a hard link"
+	case tar.TypeDir:
+		return "a folder"
+	case tar.TypeChar, tar.TypeBlock:
+		return "a device"
+	case tar.TypeFifo:
+		return "a named pipe"
+	}
+	return fmt.Sprintf("of type %q", t)
+}
+
+// stagedKey flattens a key's path for the staging folder.
+func stagedKey(k string) string { return strings.ReplaceAll(k, "/", "_") }
+
+func configExt(base string) bool {
+	switch strings.ToLower(filepath.Ext(base)) {
+	case ".toml", ".yaml", ".yml":
+		return true
+	}
+	return false
+}
+
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func readSmall(r io.Reader, name string, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, refuse("read %s: %v", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, refuse("%s is larger than %d bytes", name, limit)
+	}
+	return data, nil
+}
+
+// writeStaged copies one entry to a new file; with digest, the bytes must
+// hash to it.
+func writeStaged(dst string, r io.Reader, size int64, digest string) error {
+	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
+	h := sha256.New()
+	// No fsync here: a refused archive is thrown away, and what is kept is
+	// synced just before it is moved into place (syncedRename).
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return refuse("read %s: %v", filepath.Base(dst), err)
+	}
+	if n != size {
+		return refuse("entry %s is truncated", filepath.Base(dst))
+	}
+	if digest != "" && hex.EncodeToString(h.Sum(nil)) != digest {
+		return refuse("blob %s: its bytes do not match its digest", digest)
+	}
+	return nil
+}
+
+// checkCatalog refuses a catalog entry that is not a bbolt database: the
+// meta page starts with bbolt's magic and version 2 (in either byte order,
+// bbolt writes the machine's).
+func checkCatalog(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	defer f.Close()
+	var head [24]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return refuse("catalog.db is not a catalog database")
+	}
+	const magic, version = 0xED0CDAED, 2
+	le := binary.LittleEndian.Uint32(head[16:]) == magic && binary.LittleEndian.Uint32(head[20:]) == version
+	be := binary.BigEndian.Uint32(head[16:]) == magic && binary.BigEndian.Uint32(head[20:]) == version
+	if !le && !be {
+		return refuse("catalog.db is not a catalog database")
+	}
+	return nil
+}
+
+func putStaged(ctx context.Context, store node.Blobs, p, digest string) error {
+	f, err := os.Open(p)
+	if err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	defer f.Close()
+	if _, err := store.Put(ctx, f, digest); err != nil {
+		return fmt.Errorf("restore: blob %s: %w", digest, err)
+	}
+	return nil
+}
+
+// syncedRename makes a staged file durable, then moves it into place.
+func syncedRename(src, dst string) error {
+	f, err := os.OpenFile(src, os.O_RDWR, 0)
+	if err != nil {
 		return err
 	}
-	return os.Rename(dst+".tmp", dst)
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(src, dst)
 }

@@ -59,16 +59,34 @@ func (k Kit) Resource() node.Resource {
 		Authors: m.Authors, Hub: m.Hub, Published: m.Published}
 }
 
+// maxMetadata bounds resource.json: the longest valid metadata is far
+// smaller, and a kit folder is outside input.
+const maxMetadata = 1 << 20
+
+var errSymlink = errors.New("is a symbolic link; links are not followed (a kit must hold its files)")
+
 // Read parses and checks one kit folder: resource.json must decode with no
 // unknown field, and every listed file must be there with the listed size.
+//
+// A kit folder is outside input, read with the importing user's rights:
+// nothing in it may make import read a file elsewhere (session.key, the
+// actor key) and serve it. So the folder and every file in it are opened
+// without following symbolic links (openat with O_NOFOLLOW from the
+// folder's own descriptor, no check-then-open race), and only regular files
+// with a single link are read: symbolic links, hard links, folders, devices,
+// named pipes (which would block the import) and sockets are refused, each
+// with its reason. File names are one path component (node.ValidateFileName),
+// so nothing resolves outside the folder.
 func Read(dir string) (Kit, error) {
 	k := Kit{Dir: dir}
-	data, err := os.ReadFile(filepath.Join(dir, "resource.json"))
+	d, err := openDir(dir)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return k, errors.New("no resource.json in this folder")
-		}
-		return k, fmt.Errorf("read resource.json: %w", err)
+		return k, fmt.Errorf("kit folder: %w", err)
+	}
+	defer d.Close()
+	data, err := readMeta(d)
+	if err != nil {
+		return k, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -81,17 +99,25 @@ func Read(dir string) (Kit, error) {
 	if len(k.Meta.Files) == 0 {
 		return k, errors.New("resource.json lists no files")
 	}
+	names := make([]string, 0, len(k.Meta.Files))
 	for _, f := range k.Meta.Files {
 		if err := node.ValidateFileName(f.Name); err != nil {
 			return k, err
 		}
-		st, err := os.Stat(filepath.Join(dir, f.Name))
-		if err != nil {
+		names = append(names, f.Name)
+	}
+	if err := node.CheckFileNamesDistinct(names); err != nil {
+		return k, err
+	}
+	for _, f := range k.Meta.Files {
+		fh, st, err := openIn(d, f.Name)
+		if errors.Is(err, os.ErrNotExist) {
 			return k, fmt.Errorf("file %q listed in resource.json is missing from the folder", f.Name)
 		}
-		if !st.Mode().IsRegular() {
-			return k, fmt.Errorf("file %q is not a regular file", f.Name)
+		if err != nil {
+			return k, fmt.Errorf("file %q %w", f.Name, err)
 		}
+		fh.Close()
 		if f.Size != nil && *f.Size != st.Size() {
 			return k, fmt.Errorf("file %q is %d bytes but resource.json says %d", f.Name, st.Size(), *f.Size)
 		}
@@ -99,20 +125,52 @@ func Read(dir string) (Kit, error) {
 	return k, nil
 }
 
+func readMeta(d *os.File) ([]byte, error) {
+	fh, _, err := openIn(d, "resource.json")
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("no resource.json in this folder")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resource.json %w", err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxMetadata+1))
+	if err != nil {
+		return nil, fmt.Errorf("read resource.json: %w", err)
+	}
+	if len(data) > maxMetadata {
+		return nil, fmt.Errorf("resource.json is larger than %d bytes", maxMetadata)
+	}
+	return data, nil
+}
+
+// open opens one of the kit's files the way Read checked it.
+func (k Kit) open(name string) (*os.File, os.FileInfo, error) {
+	d, err := openDir(k.Dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kit folder: %w", err)
+	}
+	defer d.Close()
+	fh, st, err := openIn(d, name)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("file %q listed in resource.json is missing from the folder", name)
+		}
+		return nil, nil, fmt.Errorf("file %q %w", name, err)
+	}
+	return fh, st, nil
+}
+
 // Uploads streams the kit's files one after the other.
 func (k Kit) Uploads() node.Uploads {
 	return func(yield func(node.Upload) error) error {
 		for _, f := range k.Meta.Files {
 			if err := func() error {
-				fh, err := os.Open(filepath.Join(k.Dir, f.Name))
+				fh, st, err := k.open(f.Name)
 				if err != nil {
 					return err
 				}
 				defer fh.Close()
-				st, err := fh.Stat()
-				if err != nil {
-					return err
-				}
 				return yield(node.Upload{Name: f.Name, MediaType: f.MediaType, Body: fh, Size: st.Size(), SHA256: f.SHA256})
 			}(); err != nil {
 				return err
@@ -155,9 +213,14 @@ func (s Summary) String() string {
 }
 
 // Folders lists the kit folders under root, sorted, or root itself when it
-// is a kit folder.
+// is a kit folder. Root is the operator's choice and may be a symbolic
+// link; below it, a symbolic link to a folder is listed so that Import
+// refuses it with its reason rather than skipping it silently.
 func Folders(root string) ([]string, error) {
-	if _, err := os.Stat(filepath.Join(root, "resource.json")); err == nil {
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	if _, err := os.Lstat(filepath.Join(root, "resource.json")); err == nil {
 		return []string{root}, nil
 	}
 	entries, err := os.ReadDir(root)
@@ -166,8 +229,16 @@ func Folders(root string) ([]string, error) {
 	}
 	var dirs []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name()[0] != '.' {
-			dirs = append(dirs, filepath.Join(root, e.Name()))
+		if e.Name()[0] == '.' {
+			continue
+		}
+		p := filepath.Join(root, e.Name())
+		if e.IsDir() {
+			dirs = append(dirs, p)
+		} else if e.Type()&os.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				dirs = append(dirs, p)
+			}
 		}
 	}
 	sort.Strings(dirs)
@@ -238,33 +309,26 @@ func (k Kit) sameAs(r node.Resource) (bool, error) {
 	}
 	for i, f := range k.Meta.Files {
 		stored := r.Files[i]
-		st, err := os.Stat(filepath.Join(k.Dir, f.Name))
-		if err != nil {
+		same, err := k.sameFile(f.Name, stored)
+		if err != nil || !same {
 			return false, err
-		}
-		if stored.Name != f.Name || stored.Size != st.Size() {
-			return false, nil
-		}
-		sum, err := fileSHA256(filepath.Join(k.Dir, f.Name))
-		if err != nil {
-			return false, err
-		}
-		if sum != stored.SHA256 {
-			return false, nil
 		}
 	}
 	return true, nil
 }
 
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+func (k Kit) sameFile(name string, stored node.File) (bool, error) {
+	fh, st, err := k.open(name)
 	if err != nil {
-		return "", err
+		return false, err
 	}
-	defer f.Close()
+	defer fh.Close()
+	if stored.Name != name || stored.Size != st.Size() {
+		return false, nil
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	if _, err := io.Copy(h, fh); err != nil {
+		return false, fmt.Errorf("file %q: %w", name, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)) == stored.SHA256, nil
 }

@@ -223,7 +223,8 @@ func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool
 			if err != nil {
 				return fmt.Errorf("read multipart body: %v: %w", err, errBadRequest)
 			}
-			if p.FormName() != "file" || p.FileName() == "" {
+			name := partFileName(p)
+			if p.FormName() != "file" || name == "" {
 				return fmt.Errorf("parts after \"resource\" must be named \"file\" and carry a filename (got %q): %w", p.FormName(), errBadRequest)
 			}
 			size := int64(-1)
@@ -236,7 +237,7 @@ func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool
 			if err != nil {
 				return err
 			}
-			u := node.Upload{Name: p.FileName(), MediaType: p.Header.Get("Content-Type"), Body: clientBody{p}, Size: size, SHA256: digest}
+			u := node.Upload{Name: name, MediaType: p.Header.Get("Content-Type"), Body: clientBody{p}, Size: size, SHA256: digest}
 			if err := yield(u); err != nil {
 				return err
 			}

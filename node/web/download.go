@@ -205,28 +205,48 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	// Open the first stored file before the first byte goes out, so a store
 	// that is down answers 503 rather than a cut connection.
 	var first node.BlobReader
+	var firstName string
 	for _, f := range res.Files {
 		if f.SHA256 != "" {
 			if _, _, first, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
 				s.downloadError(w, r, err)
 				return
 			}
+			firstName = f.Name
 			break
 		}
 	}
+	defer func() {
+		if first != nil { // opened for a file the loop left out
+			first.Close()
+		}
+	}()
 	zw := zip.NewWriter(w)
-	var skipped []string
+	var skipped, clashes []string
+	// No two entries may differ only by case: unzipped on Windows or macOS
+	// one would overwrite the other. The domain refuses such names
+	// (node.ValidateFileName, node.CheckFileNamesDistinct); a resource
+	// stored before that rule keeps its generated LICENCE.txt and
+	// resource.json, and a clashing file is left out and listed in
+	// LICENCE.txt with its own download link.
+	taken := map[string]bool{node.FileNameKey("LICENCE.txt"): true, node.FileNameKey("resource.json"): true}
 	for _, f := range res.Files {
 		if f.SHA256 == "" {
 			skipped = append(skipped, f.Name+" : "+f.RemoteURL)
 			continue
 		}
-		br := first
-		first = nil
-		if br == nil {
-			if _, _, br, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
-				s.abortZip(r, id, err)
-			}
+		k := node.FileNameKey(f.Name)
+		if taken[k] {
+			s.log.Warn("zip: file left out, its name clashes with another entry", "resource", id, "file", f.Name)
+			clashes = append(clashes, f.Name+" : "+s.fileURL(id, f.Name))
+			continue
+		}
+		taken[k] = true
+		var br node.BlobReader
+		if f.Name == firstName && first != nil {
+			br, first = first, nil
+		} else if _, _, br, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
+			s.abortZip(r, id, err)
 		}
 		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store, Modified: f.Added, UncompressedSize64: uint64(f.Size)})
 		if err == nil {
@@ -239,7 +259,7 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	lw, err := zw.CreateHeader(&zip.FileHeader{Name: "LICENCE.txt", Method: zip.Deflate, Modified: res.Updated})
 	if err == nil {
-		_, err = io.WriteString(lw, licenceText(res, s.resourceURL(res.ID), skipped))
+		_, err = io.WriteString(lw, licenceText(res, s.resourceURL(res.ID), skipped, clashes))
 	}
 	if err == nil {
 		var mw io.Writer
@@ -292,7 +312,7 @@ func Attribution(r node.Resource) string {
 	return fmt.Sprintf("« %s » par %s, %s, sous licence %s", r.Title, by, r.Hub, short)
 }
 
-func licenceText(r node.Resource, url string, skipped []string) string {
+func licenceText(r node.Resource, url string, skipped, clashes []string) string {
 	var b strings.Builder
 	l, _ := node.LookupLicense(r.License)
 	fmt.Fprintf(&b, "%s\n\n", r.Title)
@@ -303,6 +323,12 @@ func licenceText(r node.Resource, url string, skipped []string) string {
 		b.WriteString("\nFichiers hébergés par le hub d'origine / Files hosted by the origin hub:\n")
 		for _, s := range skipped {
 			b.WriteString("  " + s + "\n")
+		}
+	}
+	if len(clashes) > 0 {
+		b.WriteString("\nFichiers à télécharger un par un, leur nom se confond avec un autre dans un zip / Files to download one by one, their name clashes with another in a zip:\n")
+		for _, c := range clashes {
+			b.WriteString("  " + c + "\n")
 		}
 	}
 	return b.String()

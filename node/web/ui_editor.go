@@ -8,7 +8,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/communs-numerique/communs/node"
@@ -256,7 +255,7 @@ func newPartsReader(r *http.Request, checkCSRF func(token string) error) (*parts
 		if err != nil {
 			return nil, fmt.Errorf("editor form: %v: %w", err, errBadRequest)
 		}
-		if part.FileName() != "" || part.FormName() == "file" {
+		if partFileName(part) != "" || part.FormName() == "file" {
 			pr.next = part
 			return pr, nil
 		}
@@ -281,7 +280,9 @@ func newPartsReader(r *http.Request, checkCSRF func(token string) error) (*parts
 // sends a part with no name, which is skipped.
 func (pr *partsReader) uploads(yield func(node.Upload) error) error {
 	for part := pr.next; part != nil; {
-		if name := filepath.Base(strings.ReplaceAll(part.FileName(), `\`, "/")); part.FileName() != "" && name != "." {
+		// The name as sent, not its base name: the service refuses a name
+		// with a path in it, as every other route does.
+		if name := partFileName(part); name != "" {
 			if err := yield(node.Upload{Name: name, MediaType: part.Header.Get("Content-Type"), Body: part, Size: -1}); err != nil {
 				return err
 			}
