@@ -82,6 +82,10 @@ type Federation struct {
 	// worker and the admin commands, which would otherwise lose each
 	// other's changes (an Accept recorded while an admin edits the peer).
 	peerMu sync.Mutex
+	// hubMu serialises choosing peers' hub names, so two peers never get
+	// the same; dropMu orders an admin's drop against saves of copies.
+	hubMu  sync.Mutex
+	dropMu sync.RWMutex
 	// runCtx is Run's context: background work (backfills) stops with
 	// it, and Run waits for it before returning.
 	runMu   sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
@@ -213,10 +214,128 @@ func (f *Federation) saveRemote(ctx context.Context, p state.Peer, obj map[strin
 	if hostOf(r.Origin) != p.Host {
 		return fmt.Errorf("object %s is not on %s", r.Origin, p.Host)
 	}
-	if _, err := f.svc.SaveRemote(ctx, r, files, f.mirror(p)); err != nil {
+	errs, err := f.saveCopies(ctx, p, []node.RemoteItem{{Resource: r, Files: files, LegacyID: node.LegacyRemoteID(r.Origin, objectSlug(obj))}})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
 		return fmt.Errorf("resource %s from %s: %w", r.Origin, p.Host, err)
 	}
 	return nil
+}
+
+// errDropped is a resource an admin dropped: its origin's updates are not
+// applied (communs peer undrop lets them in again).
+var errDropped = errors.New("this copy was dropped by an admin (communs peer undrop brings it back)")
+
+// saveCopies stores resources received from peer p, in one transaction.
+// The hub they show is the peer's own name here (peerHub), whatever the
+// objects say, so no hub can publish under another's name; copies an
+// admin dropped are skipped. errs holds each item's refusal.
+func (f *Federation) saveCopies(ctx context.Context, p state.Peer, items []node.RemoteItem) ([]error, error) {
+	errs := make([]error, len(items))
+	hub, err := f.peerHub(ctx, p)
+	if err != nil {
+		return errs, err
+	}
+	// Held for reading across the save: a drop (write lock) cannot fall
+	// between "not dropped" and the copy being stored.
+	f.dropMu.RLock()
+	defer f.dropMu.RUnlock()
+	var keep []node.RemoteItem
+	var at []int
+	for i, it := range items {
+		dropped, err := f.store.IsDropped(ctx, it.Resource.Origin)
+		if err != nil {
+			return errs, err
+		}
+		if dropped {
+			errs[i] = errDropped
+			continue
+		}
+		it.Resource.Hub = hub
+		keep = append(keep, it)
+		at = append(at, i)
+	}
+	if len(keep) == 0 {
+		return errs, nil
+	}
+	_, kerrs, err := f.svc.SaveRemoteMany(ctx, keep, f.mirror(p))
+	for j, e := range kerrs {
+		errs[at[j]] = e
+	}
+	return errs, err
+}
+
+// peerHub is the hub name shown for a peer's resources: its
+// preferredUsername as a slug ("hub-du-sud" for acct:hub-du-sud@sud.example),
+// or, when that name is this node's own or another peer's, the name with
+// the host ("hub-du-sud-sud-example"). It is chosen once and kept in the
+// peer record, so it never changes under the resources that carry it.
+func (f *Federation) peerHub(ctx context.Context, p state.Peer) (string, error) {
+	if p.Hub != "" {
+		return p.Hub, nil
+	}
+	f.hubMu.Lock()
+	defer f.hubMu.Unlock()
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return "", err
+	}
+	taken := map[string]bool{f.username: true, f.svc.Hub(): true}
+	for _, q := range peers {
+		if q.ActorID == p.ActorID {
+			if q.Hub != "" {
+				return q.Hub, nil
+			}
+			continue
+		}
+		if q.Hub != "" {
+			taken[q.Hub] = true
+		}
+	}
+	hub := hubName(p, taken)
+	err = f.store.UpdatePeers(ctx, []string{p.ActorID}, func(q *state.Peer) {
+		if q.Hub == "" {
+			q.Hub = hub
+		}
+		hub = q.Hub
+	})
+	return hub, err
+}
+
+// hubName picks a peer's hub name not in taken: the username, else the
+// username with the host, else that with -2, -3...
+func hubName(p state.Peer, taken map[string]bool) string {
+	user, _, _ := strings.Cut(p.Handle, "@")
+	host := node.Slugify(strings.ReplaceAll(p.Host, ".", "-"))
+	fit := func(s string) string {
+		if len(s) > node.MaxIDLen {
+			s = strings.TrimRight(s[:node.MaxIDLen], "-")
+		}
+		return s
+	}
+	base := fit(node.Slugify(user))
+	if base == "" {
+		base = fit(host)
+	}
+	if !taken[base] {
+		return base
+	}
+	withHost := base
+	if host != "" && base != host {
+		withHost = fit(node.Slugify(user) + "-" + host)
+	}
+	if !taken[withHost] {
+		return withHost
+	}
+	for i := 2; ; i++ {
+		suffix := fmt.Sprintf("-%d", i)
+		c := fit(withHost[:min(len(withHost), node.MaxIDLen-len(suffix))]) + suffix
+		if !taken[c] {
+			return c
+		}
+	}
 }
 
 // mirror is the peer's mirror policy as the service takes it.
@@ -247,7 +366,19 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 		}
 		return f.store.DeletePeer(ctx, act.Actor)
 	}
-	return f.svc.DeleteRemote(ctx, node.RemoteID(act.ObjectID, slug), act.ObjectID)
+	return f.deleteCopy(ctx, act.ObjectID, slug)
+}
+
+// deleteCopy removes the copy of an origin object, stored under its id or,
+// for copies stored before 80-bit tags, its legacy id. A resource under
+// either id with another origin is not this object's copy and stays.
+func (f *Federation) deleteCopy(ctx context.Context, origin, slug string) error {
+	for _, id := range []string{node.RemoteID(origin, slug), node.LegacyRemoteID(origin, slug)} {
+		if err := f.svc.DeleteRemote(ctx, id, origin); err != nil && !errors.Is(err, node.ErrForbidden) {
+			return err
+		}
+	}
+	return nil
 }
 
 func lastSlash(s string) int {
