@@ -21,3 +21,20 @@ func TestHostOf(t *testing.T) {
 		t.Error("distinct hosts compare equal")
 	}
 }
+
+func TestFollowDomain(t *testing.T) {
+	for host, want := range map[string]string{
+		"a.evil.example":       "evil.example",
+		"b.evil.example:8443":  "evil.example",
+		"hub.sud.gouv.fr":      "sud.gouv.fr", // gouv.fr is a public suffix
+		"mastodon.social":      "mastodon.social",
+		"127.0.0.5:3000":       "127.0.0.5",
+		"[::1]:3000":           "::1",
+		"localhost:8080":       "localhost",
+		"social.example.co.uk": "example.co.uk",
+	} {
+		if got := followDomain(host); got != want {
+			t.Errorf("followDomain(%s) = %s, want %s", host, got, want)
+		}
+	}
+}

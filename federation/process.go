@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/node"
@@ -114,6 +117,20 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 	if err != nil {
 		return err
 	}
+	if p.Follower == "" {
+		full, err := f.hostIsFull(ctx, p)
+		if err != nil {
+			return err
+		}
+		if full {
+			// Rejected, not stored: anyone may follow, but one domain's
+			// followers must not grow the delivery work without bound.
+			f.log.Warn("follow rejected: too many followers from this domain (--max-followers-per-host)",
+				"actor", act.Actor, "domain", followDomain(p.Host), "max", f.followersPerHost)
+			p.FollowerFollowID = act.ID
+			return f.answerFollow(ctx, p, "Reject")
+		}
+	}
 	p.FollowerFollowID = act.ID
 	p.Updated = f.now().UTC()
 	if f.policy == PolicyApprove && p.Follower != state.StateAccepted {
@@ -127,6 +144,39 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 	}
 	f.log.Info("new follower", "actor", act.Actor)
 	return f.answerFollow(ctx, p, "Accept")
+}
+
+// hostIsFull reports whether the domain of a new follower already has the
+// most followers it may have here (accepted or waiting for approval).
+func (f *Federation) hostIsFull(ctx context.Context, p state.Peer) (bool, error) {
+	if f.followersPerHost < 0 {
+		return false, nil
+	}
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return false, err
+	}
+	domain, n := followDomain(p.Host), 0
+	for _, q := range peers {
+		if q.ActorID != p.ActorID && q.Follower != "" && q.Follower != state.StateRejected && followDomain(q.Host) == domain {
+			n++
+		}
+	}
+	return n >= f.followersPerHost, nil
+}
+
+// followDomain is what the follower cap counts by: the registrable domain
+// (a.evil.example and b.evil.example are one), or the host name itself for
+// an IP address or a name without a public suffix; never the port.
+func followDomain(host string) string {
+	name := strings.Trim(hostname(host), "[]")
+	if net.ParseIP(name) != nil {
+		return name
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
+		return d
+	}
+	return name
 }
 
 // answerFollow sends Accept or Reject for the follower's Follow.
