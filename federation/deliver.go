@@ -112,10 +112,18 @@ func (f *Federation) runDelivery(ctx context.Context) {
 		case <-f.wakeDeliver:
 		case <-timer.C:
 		case fl := <-q.late:
-			if q.inflight[fl.inbox] == fl && fl.lane != laneLate {
-				q.running[fl.lane]--
-				fl.lane = laneLate
-				q.running[laneLate]++
+			// All late POSTs at once: one dispatch for them, not one each.
+			for more := true; more; {
+				if q.inflight[fl.inbox] == fl && fl.lane != laneLate {
+					q.running[fl.lane]--
+					fl.lane = laneLate
+					q.running[laneLate]++
+				}
+				select {
+				case fl = <-q.late:
+				default:
+					more = false
+				}
 			}
 		case r := <-q.results:
 			batch := []result{r}

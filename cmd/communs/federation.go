@@ -34,11 +34,21 @@ func openFederation(cfg config, svc *node.Service, st *stores, log *slog.Logger)
 		PublicURL: cfg.PublicURL, Username: cfg.Hub, Name: cfg.Name, Summary: cfg.Description,
 		Service: svc, Store: st.catalog, DataDir: cfg.Data, Dev: cfg.DevFederation,
 		FollowPolicy: cfg.FollowPolicy, Logger: log, Version: version,
+		FollowersPerHost: followersCap(cfg.MaxFollowersPerHost), DeliveryTimeout: cfg.DeliveryTimeout,
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return f, "", nil
+}
+
+// followersCap maps --max-followers-per-host (0: no cap) to the
+// federation's setting (negative: no cap).
+func followersCap(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // peerAdmin reaches federation through the running node, or opens the data
