@@ -67,7 +67,7 @@ func (f *Federation) Drop(ctx context.Context, id string) (state.Dropped, error)
 		return state.Dropped{}, err
 	}
 	if r.Local() {
-		return state.Dropped{}, fmt.Errorf("resource %q is this hub's own; delete it with communs resource delete: %w", r.ID, node.ErrInvalid)
+		return state.Dropped{}, fmt.Errorf("resource %q is this hub's own; delete it with communs resource rm: %w", r.ID, node.ErrInvalid)
 	}
 	d := state.Dropped{Origin: r.Origin, ID: r.ID, Title: r.Title, At: f.now().UTC()}
 	// The write lock waits for saves in progress; recorded first, so a
