@@ -358,34 +358,46 @@ func (f *Federation) peerHub(ctx context.Context, p state.Peer) (string, error) 
 // username with the host, else that with -2, -3...
 func hubName(p state.Peer, taken map[string]bool) string {
 	user, _, _ := strings.Cut(p.Handle, "@")
-	host := node.Slugify(strings.ReplaceAll(p.Host, ".", "-"))
-	fit := func(s string) string {
-		if len(s) > node.MaxIDLen {
-			s = strings.TrimRight(s[:node.MaxIDLen], "-")
+	user, host := slugOrEmpty(user), slugOrEmpty(strings.ReplaceAll(p.Host, ".", "-"))
+	fit := func(s string, room int) string {
+		if len(s) > room {
+			s = strings.TrimRight(s[:room], "-")
 		}
 		return s
 	}
-	base := fit(node.Slugify(user))
+	base := user
 	if base == "" {
-		base = fit(host)
+		base = host
+	}
+	if base == "" {
+		base = "hub"
 	}
 	if !taken[base] {
 		return base
 	}
 	withHost := base
 	if host != "" && base != host {
-		withHost = fit(node.Slugify(user) + "-" + host)
+		withHost = fit(base, node.MaxIDLen-len(host)-1) + "-" + fit(host, node.MaxIDLen/2)
 	}
 	if !taken[withHost] {
 		return withHost
 	}
 	for i := 2; ; i++ {
 		suffix := fmt.Sprintf("-%d", i)
-		c := fit(withHost[:min(len(withHost), node.MaxIDLen-len(suffix))]) + suffix
-		if !taken[c] {
+		if c := fit(withHost, node.MaxIDLen-len(suffix)) + suffix; !taken[c] {
 			return c
 		}
 	}
+}
+
+// slugOrEmpty is node.Slugify without its placeholder for names with
+// nothing to keep.
+func slugOrEmpty(s string) string {
+	out := node.Slugify(s)
+	if out == "ressource" && !strings.Contains(strings.ToLower(s), "ressource") {
+		return ""
+	}
+	return out
 }
 
 // mirror is the peer's mirror policy as the service takes it.
