@@ -22,6 +22,8 @@ type Report struct {
 	Peers   []state.Peer `json:"peers"`
 	Blocks  []string     `json:"blocks"`
 	Backlog int          `json:"backlog"`
+	// Drops are the copies an admin dropped (communs peer drop).
+	Drops []state.Dropped `json:"drops"`
 }
 
 // Admin is what the CLI's peer commands need. *Federation implements it
@@ -33,6 +35,8 @@ type Admin interface {
 	Answer(ctx context.Context, target string, accept bool) error
 	Block(ctx context.Context, domain string) (int, error)
 	Unblock(ctx context.Context, domain string) error
+	Drop(ctx context.Context, id string) (state.Dropped, error)
+	Undrop(ctx context.Context, target string) (state.Dropped, error)
 }
 
 var _ Admin = (*Federation)(nil)
@@ -47,8 +51,57 @@ func (f *Federation) Report(ctx context.Context) (Report, error) {
 	if rep.Blocks, err = f.store.Blocks(ctx); err != nil {
 		return rep, err
 	}
+	if rep.Drops, err = f.store.Drops(ctx); err != nil {
+		return rep, err
+	}
 	rep.Backlog, err = f.store.DeliveryCount(ctx)
 	return rep, err
+}
+
+// Drop removes the copy with that local id and records its origin, so
+// that neither the origin's updates nor a backfill bring it back (editors
+// cannot delete copies: they are changed only by their origin).
+func (f *Federation) Drop(ctx context.Context, id string) (state.Dropped, error) {
+	r, err := f.svc.Get(ctx, strings.TrimSpace(id))
+	if err != nil {
+		return state.Dropped{}, err
+	}
+	if r.Local() {
+		return state.Dropped{}, fmt.Errorf("resource %q is this hub's own; delete it with communs resource rm: %w", r.ID, node.ErrInvalid)
+	}
+	d := state.Dropped{Origin: r.Origin, ID: r.ID, Title: r.Title, At: f.now().UTC()}
+	// The write lock waits for saves in progress; recorded first, so a
+	// save that starts next finds the drop.
+	f.dropMu.Lock()
+	defer f.dropMu.Unlock()
+	if err := f.store.Drop(ctx, d); err != nil {
+		return d, err
+	}
+	if err := f.svc.DeleteRemote(ctx, r.ID, r.Origin); err != nil {
+		return d, err
+	}
+	f.log.Info("copy dropped by an admin", "id", r.ID, "origin", r.Origin)
+	return d, nil
+}
+
+// Undrop forgets a drop (by the copy's former local id or its origin
+// object id): the origin's next Create or Update, or a backfill
+// (unfollow then follow again), stores the copy again.
+func (f *Federation) Undrop(ctx context.Context, target string) (state.Dropped, error) {
+	target = strings.TrimSpace(target)
+	drops, err := f.store.Drops(ctx)
+	if err != nil {
+		return state.Dropped{}, err
+	}
+	for _, d := range drops {
+		if d.ID == target || d.Origin == target {
+			if _, err := f.store.Undrop(ctx, d.Origin); err != nil {
+				return d, err
+			}
+			return d, nil
+		}
+	}
+	return state.Dropped{}, fmt.Errorf("no dropped copy %q (communs peer list shows them): %w", target, node.ErrNotFound)
 }
 
 type adminRequest struct {
@@ -85,6 +138,12 @@ func (f *Federation) AdminHandler() http.Handler {
 			adminAnswer(w, map[string]int{"removed": n}, err)
 		case "unblock":
 			adminAnswer(w, struct{}{}, f.Unblock(ctx, in.Target))
+		case "drop":
+			d, err := f.Drop(ctx, in.Target)
+			adminAnswer(w, d, err)
+		case "undrop":
+			d, err := f.Undrop(ctx, in.Target)
+			adminAnswer(w, d, err)
 		default:
 			adminAnswer(w, nil, fmt.Errorf("no peer operation %q: %w", r.PathValue("op"), node.ErrNotFound))
 		}
@@ -192,4 +251,14 @@ func (c *AdminClient) Block(ctx context.Context, domain string) (int, error) {
 
 func (c *AdminClient) Unblock(ctx context.Context, domain string) error {
 	return c.call(ctx, http.MethodPost, "/admin/v1/peers/unblock", adminRequest{Target: domain}, nil)
+}
+
+func (c *AdminClient) Drop(ctx context.Context, id string) (state.Dropped, error) {
+	var d state.Dropped
+	return d, c.call(ctx, http.MethodPost, "/admin/v1/peers/drop", adminRequest{Target: id}, &d)
+}
+
+func (c *AdminClient) Undrop(ctx context.Context, target string) (state.Dropped, error) {
+	var d state.Dropped
+	return d, c.call(ctx, http.MethodPost, "/admin/v1/peers/undrop", adminRequest{Target: target}, &d)
 }

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -89,16 +90,19 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 				f.log.Info("backfill: resource skipped", "object", idOf(obj), "err", err)
 				continue
 			}
-			items = append(items, node.RemoteItem{Resource: r, Files: files})
+			items = append(items, node.RemoteItem{Resource: r, Files: files, LegacyID: node.LegacyRemoteID(r.Origin, objectSlug(obj))})
 			listed[r.Origin] = true
 		}
 		// One transaction per page: a hub of 10,000 kits arrives in 200
 		// disk syncs, not 10,000.
-		_, errs, err := f.svc.SaveRemoteMany(ctx, items, f.mirror(p))
+		errs, err := f.saveCopies(ctx, p, items)
 		if err != nil {
 			return n, err
 		}
 		for i, e := range errs {
+			if errors.Is(e, errDropped) {
+				continue
+			}
 			if e != nil {
 				f.log.Info("backfill: resource skipped", "object", items[i].Resource.Origin, "err", e)
 				continue

@@ -23,30 +23,60 @@ var errForbiddenTarget = errors.New("destination refused")
 
 // specialNets are further ranges no peer lives in (IANA special-purpose
 // registries): carrier-grade NAT (which holds some clouds' metadata
-// services), NAT64 (which maps onto private IPv4), benchmarking, "this
-// network", reserved.
+// services), benchmarking, "this network", reserved, the local-use NAT64
+// prefix, documentation, unique local; and IPv6 forms that hide or reach an
+// IPv4 address the checks above cannot see: IPv4-compatible ::a.b.c.d
+// (deprecated; the kernel may route it to the IPv4 host), Teredo (a relay
+// decides where it goes) and site-local fec0::/10 (deprecated, private by
+// intent).
 var specialNets = func() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "240.0.0.0/4",
-		"64:ff9b::/96", "64:ff9b:1::/48", "2001:db8::/32", "fc00::/7"} {
+		"::/96", "64:ff9b:1::/48", "2001::/32", "2001:db8::/32", "fc00::/7", "fec0::/10"} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
 }()
 
+// embeddingNets carry an IPv4 address a gateway connects to: NAT64
+// (64:ff9b::/96, the last 32 bits; DNS64 gives public IPv4 peers such
+// addresses on IPv6-only hosts, so it is allowed when the embedded address
+// is), 6to4 (2002::/16, bits 16-47) and IPv4-translated (::ffff:0:0:0/96).
+var embeddingNets = []struct {
+	prefix netip.Prefix
+	at     int // byte offset of the embedded IPv4 address
+}{
+	{netip.MustParsePrefix("64:ff9b::/96"), 12},
+	{netip.MustParsePrefix("2002::/16"), 2},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), 12},
+}
+
 func forbiddenIP(ip net.IP) bool {
-	if ip == nil || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-		return true
-	}
 	addr, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return true
 	}
-	addr = addr.Unmap()
+	return forbiddenAddr(addr.Unmap())
+}
+
+// forbiddenAddr checks an address and, for the IPv6 forms that embed an
+// IPv4 address, the embedded one too.
+func forbiddenAddr(addr netip.Addr) bool {
+	if !addr.IsValid() || addr.IsLoopback() || addr.IsPrivate() || addr.IsLinkLocalUnicast() || addr.IsLinkLocalMulticast() ||
+		addr.IsUnspecified() || addr.IsMulticast() || addr.IsInterfaceLocalMulticast() {
+		return true
+	}
 	for _, p := range specialNets {
 		if p.Contains(addr) {
 			return true
+		}
+	}
+	if addr.Is6() {
+		b := addr.As16()
+		for _, e := range embeddingNets {
+			if e.prefix.Contains(addr) {
+				return forbiddenAddr(netip.AddrFrom4([4]byte(b[e.at : e.at+4])))
+			}
 		}
 	}
 	return false

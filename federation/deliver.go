@@ -2,10 +2,13 @@ package federation
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"encoding/hex"
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,10 +57,6 @@ func (f *Federation) enqueue(ctx context.Context, act map[string]any, inboxes []
 	return nil
 }
 
-func (f *Federation) runDelivery(ctx context.Context) {
-	f.loop(ctx, "delivery", f.wakeDeliver, 2*time.Second, f.deliverDue)
-}
-
 // backoff grows exponentially from the base (10 s) to 6 h, with jitter so
 // that a hub coming back is not hit by every node at the same second.
 func backoff(base time.Duration, attempts int) time.Duration {
@@ -66,48 +65,215 @@ func backoff(base time.Duration, attempts int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// deliverDue sends, for each inbox, the oldest waiting activity when it is
-// due. Taking only the head per inbox keeps each inbox's activities in
-// order (an Update never overtakes its Create) and makes backoff per inbox:
-// a dead peer does not delay anyone else.
-func (f *Federation) deliverDue(ctx context.Context) error {
-	for {
-		due, err := f.store.DueHeads(ctx, f.now())
-		if err != nil {
-			return err
+// Delivery lanes. Each inbox is an independent unit: its head activity
+// (only the head, so an inbox gets its activities in order and backs off
+// on its own) is POSTed as soon as a worker of its lane is free, and
+// nothing waits for another inbox. Lanes keep inboxes that were slow or
+// failing (suspect) and inboxes never delivered to (new: anyone may
+// follow) from taking the workers of followers that answer (known). A
+// POST still running after lateAfter leaves its lane's count (late), so
+// slow inboxes never hold the workers healthy ones need; maxInFlight
+// bounds everything at once.
+const (
+	laneKnown = iota
+	laneNew
+	laneSuspect
+	laneLate
+)
+
+// lateAfter is when a POST in flight stops counting against its lane: an
+// inbox that answers takes far less.
+const lateAfter = 500 * time.Millisecond
+
+// flight is one POST in progress.
+type flight struct {
+	inbox string
+	lane  int
+}
+
+// runDelivery dispatches due deliveries and records their outcomes as
+// they come, until ctx ends. Deliveries in flight at shutdown are sent
+// again at the next start: receivers drop duplicates by activity id.
+func (f *Federation) runDelivery(ctx context.Context) {
+	q := &deliveryQueue{inflight: map[string]*flight{}, results: make(chan result, 64), late: make(chan *flight, 64)}
+	defer q.wg.Wait()
+	retry := time.Second
+	for ctx.Err() == nil {
+		wait := 2 * time.Second
+		if err := f.dispatch(ctx, q); err != nil && ctx.Err() == nil {
+			f.log.Warn("delivery failed; will retry", "retry_in", retry, "err", err)
+			wait, retry = retry, min(retry*2, time.Minute)
+		} else {
+			retry = time.Second
 		}
-		if len(due) == 0 {
-			return nil
-		}
-		peers, err := f.store.ListPeers(ctx)
-		if err != nil {
-			return err
-		}
-		results := make([]result, len(due))
-		sem := make(chan struct{}, f.workers)
-		var wg sync.WaitGroup
-		for i, d := range due {
-			if ctx.Err() != nil {
-				break
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-f.wakeDeliver:
+		case <-timer.C:
+		case fl := <-q.late:
+			// All late POSTs at once: one dispatch for them, not one each.
+			for more := true; more; {
+				if q.inflight[fl.inbox] == fl && fl.lane != laneLate {
+					q.running[fl.lane]--
+					fl.lane = laneLate
+					q.running[laneLate]++
+				}
+				select {
+				case fl = <-q.late:
+				default:
+					more = false
+				}
 			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				pctx, cancel := context.WithTimeout(ctx, time.Minute)
-				results[i] = result{d: d, err: f.post(pctx, d.Inbox, d.Body), sent: true}
-				cancel()
-			}()
+		case r := <-q.results:
+			batch := []result{r}
+		drain:
+			for {
+				select {
+				case r := <-q.results:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			for _, r := range batch {
+				if fl := q.inflight[r.d.Inbox]; fl != nil {
+					q.running[fl.lane]--
+					delete(q.inflight, r.d.Inbox)
+				}
+			}
+			if err := f.recordBatch(context.WithoutCancel(ctx), batch); err != nil {
+				f.log.Warn("delivery outcomes not recorded; will send again", "err", err)
+			}
 		}
-		wg.Wait()
-		if ctx.Err() != nil {
-			return ctx.Err() // unrecorded results are sent again: receivers drop duplicates by id
-		}
-		if err := f.record(context.WithoutCancel(ctx), results, peers); err != nil {
-			return err
+		timer.Stop()
+	}
+}
+
+// deliveryQueue is runDelivery's bookkeeping, owned by its goroutine.
+type deliveryQueue struct {
+	inflight map[string]*flight
+	running  [4]int
+	results  chan result
+	late     chan *flight
+	wg       sync.WaitGroup
+}
+
+// dispatch starts a POST for each due inbox not in flight, as far as its
+// lane has free workers: known followers first, then new ones, then
+// suspect ones.
+func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
+	due, err := f.store.DueHeads(ctx, f.now())
+	if err != nil || len(due) == 0 {
+		return err
+	}
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return err
+	}
+	byInbox := make(map[string]state.Peer, 2*len(peers))
+	for _, p := range peers {
+		for _, in := range []string{p.Inbox, p.SharedInbox} {
+			if in == "" {
+				continue
+			}
+			// A shared inbox is as healthy as its worst follower.
+			if o, ok := byInbox[in]; !ok || p.Failures > o.Failures || (p.LastDelivery.IsZero() && p.Failures == o.Failures) {
+				byInbox[in] = p
+			}
 		}
 	}
+	var lanes [3][]state.Delivery
+	for _, d := range due {
+		if _, busy := q.inflight[d.Inbox]; busy {
+			continue
+		}
+		p, known := byInbox[d.Inbox]
+		switch {
+		case d.Attempts > 0 || (known && p.Failures > 0):
+			lanes[laneSuspect] = append(lanes[laneSuspect], d)
+		case known && !p.LastDelivery.IsZero():
+			lanes[laneKnown] = append(lanes[laneKnown], d)
+		default:
+			lanes[laneNew] = append(lanes[laneNew], d)
+		}
+	}
+	// Among known followers, the most recently successful first: when
+	// followers that answered until now all turn slow at once, the ones
+	// still answering are not queued behind them for more than a round.
+	// Ties (a round where all answered) in random order, so that no actor
+	// id sorts itself ahead of the others.
+	rand.Shuffle(len(lanes[laneKnown]), func(i, j int) {
+		lanes[laneKnown][i], lanes[laneKnown][j] = lanes[laneKnown][j], lanes[laneKnown][i]
+	})
+	slices.SortStableFunc(lanes[laneKnown], func(a, b state.Delivery) int {
+		return byInbox[b.Inbox].LastDelivery.Compare(byInbox[a.Inbox].LastDelivery)
+	})
+	// Known followers may use every main worker; new ones leave a quarter
+	// to them; suspect ones have their own quarter on top.
+	quarter := max(1, f.workers/4)
+	r := &q.running
+	free := func(lane int) bool {
+		if r[laneKnown]+r[laneNew]+r[laneSuspect]+r[laneLate] >= 16*f.workers {
+			return false
+		}
+		switch lane {
+		case laneKnown:
+			return r[laneKnown]+r[laneNew] < f.workers
+		case laneNew:
+			return r[laneKnown]+r[laneNew] < f.workers && r[laneNew] < max(1, f.workers-quarter)
+		}
+		return r[laneSuspect] < quarter
+	}
+	for lane, ds := range lanes {
+		for _, d := range ds {
+			if ctx.Err() != nil || !free(lane) {
+				break
+			}
+			fl := &flight{inbox: d.Inbox, lane: lane}
+			q.inflight[d.Inbox] = fl
+			r[lane]++
+			q.wg.Add(1)
+			go func() {
+				defer q.wg.Done()
+				late := time.AfterFunc(lateAfter, func() {
+					select {
+					case q.late <- fl:
+					case <-ctx.Done():
+					}
+				})
+				res := result{d: d, err: f.deliverOne(ctx, d), sent: true}
+				late.Stop()
+				select {
+				case q.results <- res:
+				case <-ctx.Done():
+				}
+			}()
+		}
+	}
+	return nil
+}
+
+// deliverOne POSTs one delivery within the per-delivery time limit: an
+// inbox that takes longer counts as failed and backs off like a failing
+// one.
+func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) error {
+	pctx, cancel := context.WithTimeout(ctx, f.deliveryTimeout)
+	defer cancel()
+	err := f.post(pctx, d.Inbox, d.Body)
+	if err != nil && ctx.Err() == nil && errors.Is(pctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("POST %s: no answer within %s", d.Inbox, f.deliveryTimeout)
+	}
+	return err
+}
+
+// recordBatch records outcomes with the current peers.
+func (f *Federation) recordBatch(ctx context.Context, results []result) error {
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return err
+	}
+	return f.record(ctx, results, peers)
 }
 
 type result struct {

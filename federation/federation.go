@@ -47,8 +47,17 @@ type Config struct {
 	Logger       *slog.Logger
 	Version      string
 	Now          func() time.Time
-	// DeliveryWorkers bounds concurrent POSTs (default 16).
+	// DeliveryWorkers bounds concurrent POSTs to followers (default 32);
+	// followers that were slow or failing get a quarter more of their own.
 	DeliveryWorkers int
+	// DeliveryTimeout bounds one POST to an inbox (default 10 s); a slower
+	// inbox counts as failed and backs off.
+	DeliveryTimeout time.Duration
+	// FollowersPerHost caps the followers one domain may have here
+	// (default 16; its registrable domain, so a.evil.example and
+	// b.evil.example count together); an extra Follow gets a Reject.
+	// Negative means no cap.
+	FollowersPerHost int
 	// RetryBase is the first delivery retry delay (default 10 s); tests
 	// shorten it.
 	RetryBase time.Duration
@@ -80,6 +89,10 @@ type Federation struct {
 	workers   int
 	retryBase time.Duration
 	profile   Profile
+	// deliveryTimeout bounds one POST; followersPerHost caps follows per
+	// registrable domain (negative: no cap).
+	deliveryTimeout  time.Duration
+	followersPerHost int
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
@@ -87,6 +100,10 @@ type Federation struct {
 	// worker and the admin commands, which would otherwise lose each
 	// other's changes (an Accept recorded while an admin edits the peer).
 	peerMu sync.Mutex
+	// hubMu serialises choosing peers' hub names, so two peers never get
+	// the same; dropMu orders an admin's drop against saves of copies.
+	hubMu  sync.Mutex
+	dropMu sync.RWMutex
 	// runCtx is Run's context: background work (backfills) stops with
 	// it, and Run waits for it before returning.
 	runMu   sync.Mutex
@@ -123,7 +140,13 @@ func New(cfg Config) (*Federation, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.DeliveryWorkers <= 0 {
-		cfg.DeliveryWorkers = 16
+		cfg.DeliveryWorkers = 32
+	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = 10 * time.Second
+	}
+	if cfg.FollowersPerHost == 0 {
+		cfg.FollowersPerHost = 16
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 10 * time.Second
@@ -141,6 +164,7 @@ func New(cfg Config) (*Federation, error) {
 		username: cfg.Username, name: cfg.Name, summary: cfg.Summary, key: key, publicPEM: pub,
 		dev: cfg.Dev, policy: cfg.FollowPolicy, log: cfg.Logger.With("part", "federation"), version: cfg.Version,
 		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers, retryBase: cfg.RetryBase,
+		deliveryTimeout: cfg.DeliveryTimeout, followersPerHost: cfg.FollowersPerHost,
 		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
 	}
 	f.profile = cfg.Profile

@@ -73,9 +73,43 @@ func writeAS(w http.ResponseWriter, status int, ctype string, v any) {
 	_ = enc.Encode(v)
 }
 
+// fail answers a refusal. The remote side reads what failed in words; the
+// detail (resolver, addresses, storage errors) goes to the log only: a peer
+// must not learn how this node's network or disks are laid out.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
 	f.log.Info("federation request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	writeAS(w, status, "application/json", map[string]any{"error": map[string]string{"code": http.StatusText(status), "message": err.Error()}})
+	writeAS(w, status, "application/json", map[string]any{"error": map[string]string{"code": http.StatusText(status), "message": publicMessage(status, err)}})
+}
+
+// publicError is an error whose answer to a remote party is msg; err,
+// with the details, is for the log.
+type publicError struct {
+	msg string
+	err error
+}
+
+func (e *publicError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *publicError) Unwrap() error { return e.err }
+
+// hide wraps err so that remote answers say only msg.
+func hide(err error, format string, args ...any) error {
+	return &publicError{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// publicMessage is what a remote party reads of a refusal: the words of a
+// publicError, nothing of a server-side failure, else the error itself
+// (this package's own refusals, written for the sender).
+func publicMessage(status int, err error) string {
+	var pe *publicError
+	switch {
+	case errors.As(err, &pe):
+		return pe.msg
+	case status == http.StatusServiceUnavailable:
+		return "this hub cannot take requests right now; retry later"
+	case status >= 500:
+		return "internal error; the hub's operators can read the details in its log"
+	}
+	return err.Error()
 }
 
 func (f *Federation) webfinger(w http.ResponseWriter, r *http.Request) {
@@ -350,7 +384,8 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 		} `json:"publicKey"`
 	}
 	if err := f.getJSON(ctx, docURL, &doc); err != nil {
-		return state.RemoteKey{}, fmt.Errorf("%w: fetch key %s: %v", errSignature, keyID, err)
+		return state.RemoteKey{}, hide(fmt.Errorf("%w: fetch key %s: %w", errSignature, keyID, err),
+			"%s: could not fetch the signing key %s", errSignature, keyID)
 	}
 	k := state.RemoteKey{KeyID: keyID, Fetched: f.now().UTC()}
 	switch {
@@ -379,14 +414,15 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 			} `json:"publicKey"`
 		}
 		if err := f.getJSON(ctx, k.Owner, &owner); err != nil {
-			return k, fmt.Errorf("%w: fetch the owner %s of key %s: %v", errSignature, k.Owner, keyID, err)
+			return k, hide(fmt.Errorf("%w: fetch the owner %s of key %s: %w", errSignature, k.Owner, keyID, err),
+				"%s: could not fetch the owner %s of the signing key %s", errSignature, k.Owner, keyID)
 		}
 		if owner.ID != k.Owner || owner.PublicKey.ID != keyID || strings.TrimSpace(owner.PublicKey.PEM) != strings.TrimSpace(k.PEM) {
 			return k, fmt.Errorf("%w: %s does not list key %s as its own", errSignature, k.Owner, keyID)
 		}
 	}
 	if err := f.store.PutKey(ctx, k); err != nil {
-		return k, err
+		return k, hide(err, "could not record the signing key; retry later")
 	}
 	return k, nil
 }

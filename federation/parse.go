@@ -141,15 +141,12 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	if t := str("type"); t != "Page" && t != "Article" && t != "Document" {
 		return node.Resource{}, nil, fmt.Errorf("%w: object %s is a %q, not a resource", errBadActivity, id, t)
 	}
-	slug := str("slug")
-	if slug == "" {
-		slug = id[strings.LastIndex(id, "/")+1:]
-	}
+	slug := objectSlug(o)
 	r := node.Resource{
 		ID: node.RemoteID(id, slug), Origin: id,
 		Title: str("name"), Kind: str("kind"), Themes: list("themes"), Audience: list("targetAudience"),
 		Level: str("level"), License: str("spdx"), Language: str("inLanguage"), Authors: list("authors"),
-		Hub: str("hub"), Published: str("datePublished"),
+		Published: str("datePublished"), // Hub: the delivering actor's, set by saveCopies, never the payload's
 	}
 	// Since nodes stopped sending an AS2 summary (a content warning
 	// elsewhere), the summary is schema:abstract; older nodes send summary.
@@ -192,6 +189,16 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 		files = append(files, f)
 	}
 	return r, files, nil
+}
+
+// objectSlug is the slug a resource object announces, else the last
+// segment of its id: with the origin it makes the copy's local id.
+func objectSlug(o map[string]any) string {
+	if slug, _ := o["slug"].(string); slug != "" {
+		return slug
+	}
+	id, _ := o["id"].(string)
+	return id[strings.LastIndex(id, "/")+1:]
 }
 
 // plainSummary undoes the HTML escaping resourceObject applies.

@@ -1,6 +1,12 @@
 package federation
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/node"
+)
 
 // TestHostOf: the spellings DNS treats as one host compare equal, so a
 // block or a same-host check cannot be dodged by writing the name another
@@ -19,5 +25,54 @@ func TestHostOf(t *testing.T) {
 	}
 	if hostOf("https://a.example/x") == hostOf("https://b.example/x") {
 		t.Error("distinct hosts compare equal")
+	}
+}
+
+func TestFollowDomain(t *testing.T) {
+	for host, want := range map[string]string{
+		"a.evil.example":       "evil.example",
+		"b.evil.example:8443":  "evil.example",
+		"hub.sud.gouv.fr":      "sud.gouv.fr", // gouv.fr is a public suffix
+		"mastodon.social":      "mastodon.social",
+		"127.0.0.5:3000":       "127.0.0.5",
+		"[::1]:3000":           "::1",
+		"localhost:8080":       "localhost",
+		"social.example.co.uk": "example.co.uk",
+	} {
+		if got := followDomain(host); got != want {
+			t.Errorf("followDomain(%s) = %s, want %s", host, got, want)
+		}
+	}
+}
+
+// TestHubName: a peer's hub name is its username, with its host when the
+// name is taken (this node's own, another peer's), always a valid slug.
+func TestHubName(t *testing.T) {
+	for _, c := range []struct {
+		handle, host string
+		taken        []string
+		want         string
+	}{
+		{"hub-du-sud@sud.example", "sud.example", nil, "hub-du-sud"},
+		{"Hub_Du_Sud@sud.example", "sud.example", nil, "hub-du-sud"},
+		{"hub-r@evil.example", "evil.example", []string{"hub-r"}, "hub-r-evil-example"},
+		{"hub-r@127.0.0.1:8081", "127.0.0.1:8081", []string{"hub-r"}, "hub-r-127-0-0-1-8081"},
+		{"hub-r@evil.example", "evil.example", []string{"hub-r", "hub-r-evil-example"}, "hub-r-evil-example-2"},
+		{"@sud.example", "sud.example", nil, "sud-example"},
+		{"Привет@x.example", "x.example", nil, "x-example"},
+		{strings.Repeat("a", 80) + "@x.example", "x.example", []string{strings.Repeat("a", 56)}, strings.Repeat("a", 50) + "-x-example"},
+	} {
+		taken := map[string]bool{}
+		for _, h := range c.taken {
+			taken[h] = true
+		}
+		got := hubName(state.Peer{Handle: c.handle, Host: c.host}, taken)
+		if got != c.want {
+			t.Errorf("hubName(%s, taken %v) = %q, want %q", c.handle, c.taken, got, c.want)
+		}
+		r := node.Resource{ID: "x", Title: "x", Kind: "tutorial", License: "CC0-1.0", Language: "fr", Level: "debutant", Hub: got}
+		if err := r.Validate(); err != nil {
+			t.Errorf("hubName(%s) = %q: not a valid hub: %v", c.handle, got, err)
+		}
 	}
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/node"
@@ -113,6 +117,20 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 	if err != nil {
 		return err
 	}
+	if p.Follower == "" {
+		full, err := f.hostIsFull(ctx, p)
+		if err != nil {
+			return err
+		}
+		if full {
+			// Rejected, not stored: anyone may follow, but one domain's
+			// followers must not grow the delivery work without bound.
+			f.log.Warn("follow rejected: too many followers from this domain (--max-followers-per-host)",
+				"actor", act.Actor, "domain", followDomain(p.Host), "max", f.followersPerHost)
+			p.FollowerFollowID = act.ID
+			return f.answerFollow(ctx, p, "Reject")
+		}
+	}
 	p.FollowerFollowID = act.ID
 	p.Updated = f.now().UTC()
 	if f.policy == PolicyApprove && p.Follower != state.StateAccepted {
@@ -126,6 +144,39 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 	}
 	f.log.Info("new follower", "actor", act.Actor)
 	return f.answerFollow(ctx, p, "Accept")
+}
+
+// hostIsFull reports whether the domain of a new follower already has the
+// most followers it may have here (accepted or waiting for approval).
+func (f *Federation) hostIsFull(ctx context.Context, p state.Peer) (bool, error) {
+	if f.followersPerHost < 0 {
+		return false, nil
+	}
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return false, err
+	}
+	domain, n := followDomain(p.Host), 0
+	for _, q := range peers {
+		if q.ActorID != p.ActorID && q.Follower != "" && q.Follower != state.StateRejected && followDomain(q.Host) == domain {
+			n++
+		}
+	}
+	return n >= f.followersPerHost, nil
+}
+
+// followDomain is what the follower cap counts by: the registrable domain
+// (a.evil.example and b.evil.example are one), or the host name itself for
+// an IP address or a name without a public suffix; never the port.
+func followDomain(host string) string {
+	name := strings.Trim(hostname(host), "[]")
+	if net.ParseIP(name) != nil {
+		return name
+	}
+	if d, err := publicsuffix.EffectiveTLDPlusOne(name); err == nil {
+		return d
+	}
+	return name
 }
 
 // answerFollow sends Accept or Reject for the follower's Follow.
@@ -213,10 +264,140 @@ func (f *Federation) saveRemote(ctx context.Context, p state.Peer, obj map[strin
 	if hostOf(r.Origin) != p.Host {
 		return fmt.Errorf("object %s is not on %s", r.Origin, p.Host)
 	}
-	if _, err := f.svc.SaveRemote(ctx, r, files, f.mirror(p)); err != nil {
+	errs, err := f.saveCopies(ctx, p, []node.RemoteItem{{Resource: r, Files: files, LegacyID: node.LegacyRemoteID(r.Origin, objectSlug(obj))}})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
 		return fmt.Errorf("resource %s from %s: %w", r.Origin, p.Host, err)
 	}
 	return nil
+}
+
+// errDropped is a resource an admin dropped: its origin's updates are not
+// applied (communs peer undrop lets them in again).
+var errDropped = errors.New("this copy was dropped by an admin (communs peer undrop brings it back)")
+
+// saveCopies stores resources received from peer p, in one transaction.
+// The hub they show is the peer's own name here (peerHub), whatever the
+// objects say, so no hub can publish under another's name; copies an
+// admin dropped are skipped. errs holds each item's refusal.
+func (f *Federation) saveCopies(ctx context.Context, p state.Peer, items []node.RemoteItem) ([]error, error) {
+	errs := make([]error, len(items))
+	hub, err := f.peerHub(ctx, p)
+	if err != nil {
+		return errs, err
+	}
+	// Held for reading across the save: a drop (write lock) cannot fall
+	// between "not dropped" and the copy being stored.
+	f.dropMu.RLock()
+	defer f.dropMu.RUnlock()
+	var keep []node.RemoteItem
+	var at []int
+	for i, it := range items {
+		dropped, err := f.store.IsDropped(ctx, it.Resource.Origin)
+		if err != nil {
+			return errs, err
+		}
+		if dropped {
+			errs[i] = errDropped
+			continue
+		}
+		it.Resource.Hub = hub
+		keep = append(keep, it)
+		at = append(at, i)
+	}
+	if len(keep) == 0 {
+		return errs, nil
+	}
+	_, kerrs, err := f.svc.SaveRemoteMany(ctx, keep, f.mirror(p))
+	for j, e := range kerrs {
+		errs[at[j]] = e
+	}
+	return errs, err
+}
+
+// peerHub is the hub name shown for a peer's resources: its
+// preferredUsername as a slug ("hub-du-sud" for acct:hub-du-sud@sud.example),
+// or, when that name is this node's own or another peer's, the name with
+// the host ("hub-du-sud-sud-example"). It is chosen once and kept in the
+// peer record, so it never changes under the resources that carry it.
+func (f *Federation) peerHub(ctx context.Context, p state.Peer) (string, error) {
+	if p.Hub != "" {
+		return p.Hub, nil
+	}
+	f.hubMu.Lock()
+	defer f.hubMu.Unlock()
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		return "", err
+	}
+	taken := map[string]bool{f.username: true, f.svc.Hub(): true}
+	for _, q := range peers {
+		if q.ActorID == p.ActorID {
+			if q.Hub != "" {
+				return q.Hub, nil
+			}
+			continue
+		}
+		if q.Hub != "" {
+			taken[q.Hub] = true
+		}
+	}
+	hub := hubName(p, taken)
+	err = f.store.UpdatePeers(ctx, []string{p.ActorID}, func(q *state.Peer) {
+		if q.Hub == "" {
+			q.Hub = hub
+		}
+		hub = q.Hub
+	})
+	return hub, err
+}
+
+// hubName picks a peer's hub name not in taken: the username, else the
+// username with the host, else that with -2, -3...
+func hubName(p state.Peer, taken map[string]bool) string {
+	user, _, _ := strings.Cut(p.Handle, "@")
+	user, host := slugOrEmpty(user), slugOrEmpty(strings.ReplaceAll(p.Host, ".", "-"))
+	fit := func(s string, room int) string {
+		if len(s) > room {
+			s = strings.TrimRight(s[:room], "-")
+		}
+		return s
+	}
+	base := user
+	if base == "" {
+		base = host
+	}
+	if base == "" {
+		base = "hub"
+	}
+	if !taken[base] {
+		return base
+	}
+	withHost := base
+	if host != "" && base != host {
+		withHost = fit(base, node.MaxIDLen-len(host)-1) + "-" + fit(host, node.MaxIDLen/2)
+	}
+	if !taken[withHost] {
+		return withHost
+	}
+	for i := 2; ; i++ {
+		suffix := fmt.Sprintf("-%d", i)
+		if c := fit(withHost, node.MaxIDLen-len(suffix)) + suffix; !taken[c] {
+			return c
+		}
+	}
+}
+
+// slugOrEmpty is node.Slugify without its placeholder for names with
+// nothing to keep.
+func slugOrEmpty(s string) string {
+	out := node.Slugify(s)
+	if out == "ressource" && !strings.Contains(strings.ToLower(s), "ressource") {
+		return ""
+	}
+	return out
 }
 
 // mirror is the peer's mirror policy as the service takes it.
@@ -247,7 +428,19 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 		}
 		return f.store.DeletePeer(ctx, act.Actor)
 	}
-	return f.svc.DeleteRemote(ctx, node.RemoteID(act.ObjectID, slug), act.ObjectID)
+	return f.deleteCopy(ctx, act.ObjectID, slug)
+}
+
+// deleteCopy removes the copy of an origin object, stored under its id or,
+// for copies stored before 80-bit tags, its legacy id. A resource under
+// either id with another origin is not this object's copy and stays.
+func (f *Federation) deleteCopy(ctx context.Context, origin, slug string) error {
+	for _, id := range []string{node.RemoteID(origin, slug), node.LegacyRemoteID(origin, slug)} {
+		if err := f.svc.DeleteRemote(ctx, id, origin); err != nil && !errors.Is(err, node.ErrForbidden) {
+			return err
+		}
+	}
+	return nil
 }
 
 func lastSlash(s string) int {

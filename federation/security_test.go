@@ -267,3 +267,43 @@ func TestKeyMustBeTheOwnersOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestInboxRefusalHidesNetworkDetail: a refused activity whose signing key
+// cannot be fetched is answered in words; the node's resolver, addresses
+// and connection outcomes stay in its log.
+func TestInboxRefusalHidesNetworkDetail(t *testing.T) {
+	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a"})
+	evil := newEvilActor(t)
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := closed.URL
+	closed.Close() // a port nothing listens on any more
+	for _, actor := range []string{
+		"http://no-such-hub.invalid/actor", // the lookup fails
+		closedURL + "/actor",               // the connection is refused
+	} {
+		body := mustJSON(map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": strings.TrimSuffix(actor, "/actor") + "/follows/1",
+			"type": "Follow", "actor": actor, "object": a.Fed.ActorURL()})
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/actor/inbox", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/activity+json")
+		if err := federation.SignRequest(req, evil.key, actor+"#key", body); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401: %s", actor, resp.StatusCode, answer)
+		}
+		if !strings.Contains(string(answer), "could not fetch the signing key") {
+			t.Errorf("%s: the answer does not say what failed: %s", actor, answer)
+		}
+		for _, detail := range []string{"lookup", "dial", "127.0.0.53", ":53", "connect:", "connection refused", "no such host", "server misbehaving"} {
+			if strings.Contains(string(answer), detail) {
+				t.Errorf("%s: the answer carries network detail %q: %s", actor, detail, answer)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -35,12 +36,28 @@ type Mirror struct {
 }
 
 // RemoteID is the local id of a resource received from a peer: the
-// origin's slug, shortened, with a digest of the origin's object id, so two
+// origin's slug, shortened, with a tag of the origin's object id, so two
 // hubs' "creer-une-adresse-email" never collide with each other or with a
-// local resource, and the same object always gets the same id.
+// local resource, and the same object always gets the same id. The tag is
+// 80 bits of SHA-256 in base32 (16 characters): a peer cannot search for an
+// object id whose copy takes an id meant for another hub's resource (32
+// bits took minutes on a laptop; 80 bits would take far longer than any
+// attacker has).
 func RemoteID(origin, slug string) string {
 	sum := sha256.Sum256([]byte(origin))
-	tag := hex.EncodeToString(sum[:4])
+	return remoteID(strings.ToLower(base32.StdEncoding.EncodeToString(sum[:10])), slug)
+}
+
+// LegacyRemoteID is the id copies got before 80-bit tags (8 hex digits, 32
+// bits). Copies stored under it keep their id: SaveRemoteMany and the
+// federation's Delete look them up by it, and only when the stored copy
+// has the very same origin.
+func LegacyRemoteID(origin, slug string) string {
+	sum := sha256.Sum256([]byte(origin))
+	return remoteID(hex.EncodeToString(sum[:4]), slug)
+}
+
+func remoteID(tag, slug string) string {
 	slug = Slugify(slug)
 	if slug == "" {
 		slug = "ressource"
@@ -55,6 +72,10 @@ func RemoteID(origin, slug string) string {
 type RemoteItem struct {
 	Resource Resource
 	Files    []RemoteFile
+	// LegacyID, when set, is an id the copy may already be stored under
+	// (LegacyRemoteID); it is used only if the copy there has the same
+	// origin, so an id squatted under the old scheme is simply not reused.
+	LegacyID string
 }
 
 // SaveRemote stores or replaces a resource received from a peer: the same
@@ -84,7 +105,7 @@ func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirr
 	var at []int
 	existed := map[string]bool{}
 	for i, it := range items {
-		r, digests, reused, was, err := s.prepareRemoteState(ctx, it.Resource, it.Files, m)
+		r, digests, reused, was, err := s.prepareRemoteState(ctx, it.Resource, it.Files, it.LegacyID, m)
 		stored = append(stored, digests...)
 		if err != nil {
 			errs[i] = err
@@ -146,7 +167,7 @@ func (s *Service) SaveRemoteMany(ctx context.Context, items []RemoteItem, m Mirr
 // already-mirrored digests it reuses, and whether the resource existed when
 // it looked: the save must hold those blobs and find the resource in the
 // same state.
-func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []RemoteFile, m Mirror) (Resource, []string, []string, bool, error) {
+func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []RemoteFile, legacyID string, m Mirror) (Resource, []string, []string, bool, error) {
 	if r.Origin == "" {
 		return Resource{}, nil, nil, false, invalid("origin", "a remote resource needs the origin's object id")
 	}
@@ -165,6 +186,11 @@ func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []Re
 		return Resource{}, nil, nil, false, invalid("files", "at most %d files per resource", MaxFiles)
 	}
 	old, err := s.catalog.Get(ctx, r.ID)
+	if errors.Is(err, ErrNotFound) && legacyID != "" && legacyID != r.ID {
+		if lo, lerr := s.catalog.Get(ctx, legacyID); lerr == nil && lo.Origin == r.Origin {
+			r.ID, old, err = legacyID, lo, nil
+		}
+	}
 	exists := err == nil
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):

@@ -153,10 +153,12 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	switch {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return Resource{}, err
+	case exists && !old.Local():
+		// A copy never gives up its id to a local resource, and a local
+		// resource never takes a copy's: the editor picks another id.
+		return Resource{}, fmt.Errorf("id %q is taken by a copy of a resource from another hub; choose another id: %w", r.ID, ErrConflict)
 	case exists && !replace:
 		return Resource{}, fmt.Errorf("resource %q already exists: %w", r.ID, ErrConflict)
-	case exists && !old.Local():
-		return Resource{}, fmt.Errorf("resource %q comes from another hub and cannot be replaced here: %w", r.ID, ErrForbidden)
 	}
 	now := s.now().UTC()
 	r.Created, r.Updated = now, now
@@ -218,9 +220,10 @@ func (s *Service) prepare(ctx context.Context, r *Resource) error {
 	if r.Language == "" {
 		r.Language = "fr"
 	}
-	if r.Hub == "" {
-		r.Hub = s.hub
-	}
+	// A local resource is this hub's, whatever the form, the API or a kit
+	// says: a resource labelled with another hub's name would lie in
+	// search by hub and in credit lines.
+	r.Hub = s.hub
 	if r.Published == "" {
 		r.Published = s.now().UTC().Format(dateLayout)
 	}
@@ -310,6 +313,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 			return fmt.Errorf("resource %q comes from another hub and is edited there: %w", id, ErrForbidden)
 		}
 		p.apply(r)
+		r.Hub = s.hub // never another hub's name (see prepare)
 		r.Normalize()
 		if err := r.Validate(); err != nil {
 			return err
@@ -326,10 +330,20 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 	return r, err
 }
 
-// Delete removes a resource and the blobs only it used.
+// Delete removes a local resource and the blobs only it used. A copy from
+// another hub is changed only by its origin, like every other write: an
+// editor's delete would free its id and the origin's later updates would
+// be lost; an admin drops a copy for good through federation instead.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	if err := ValidateID(id); err != nil {
 		return fmt.Errorf("resource %q: %w", id, ErrNotFound)
+	}
+	cur, err := s.catalog.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !cur.Local() {
+		return fmt.Errorf("resource %q comes from another hub and is deleted there (an admin can drop the copy: communs peer drop %s): %w", id, id, ErrForbidden)
 	}
 	_, orphans, err := s.catalog.Delete(ctx, id)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
@@ -50,6 +51,8 @@ func nodeFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "meili-index", Value: "communs", Usage: "Meilisearch index uid, created if missing", EnvVars: []string{"COMMUNS_MEILI_INDEX"}}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "dev-federation", Usage: "federation for local development and tests: plain HTTP, loopback and private addresses, self-signed certificates", EnvVars: []string{"COMMUNS_DEV_FEDERATION"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "follow-policy", Value: "auto", Usage: "who may follow this hub: auto (everyone not blocked) or approve (communs peer accept)", EnvVars: []string{"COMMUNS_FOLLOW_POLICY"}}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "max-followers-per-host", Value: 16, Usage: "followers one domain may have here (a.example.org and b.example.org count together); the next Follow gets a Reject; 0 for no cap", EnvVars: []string{"COMMUNS_MAX_FOLLOWERS_PER_HOST"}}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "delivery-timeout", Value: 10 * time.Second, Usage: "time one follower's inbox may take to answer a delivery; a slower one is retried later with backoff", EnvVars: []string{"COMMUNS_DELIVERY_TIMEOUT"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"COMMUNS_LOG_LEVEL"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"COMMUNS_LOG_FORMAT"}}),
 	}
@@ -91,6 +94,10 @@ type config struct {
 	// DevFederation and FollowPolicy configure ActivityPub.
 	DevFederation bool
 	FollowPolicy  string
+	// MaxFollowersPerHost (0: no cap) and DeliveryTimeout bound what
+	// followers cost.
+	MaxFollowersPerHost int
+	DeliveryTimeout     time.Duration
 	// metrics, set by serve, instruments the stores.
 	metrics *metrics.Metrics
 	// profile, set by serve, is the actor's avatar, header and rows.
@@ -109,6 +116,7 @@ func readConfig(c *cli.Context) (config, error) {
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"), Search: c.String("search"),
 		Meili:         meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
 		DevFederation: c.Bool("dev-federation"), FollowPolicy: c.String("follow-policy"),
+		MaxFollowersPerHost: c.Int("max-followers-per-host"), DeliveryTimeout: c.Duration("delivery-timeout"),
 		S3: blob.S3Config{Endpoint: c.String("s3-endpoint"), Bucket: c.String("s3-bucket"), AccessKey: c.String("s3-access-key"),
 			SecretKey: c.String("s3-secret-key"), Region: c.String("s3-region"), Insecure: c.Bool("s3-insecure"), PathStyle: c.String("s3-path-style")},
 	}

@@ -34,11 +34,21 @@ func openFederation(cfg config, svc *node.Service, st *stores, log *slog.Logger)
 		PublicURL: cfg.PublicURL, Username: cfg.Hub, Name: cfg.Name, Summary: cfg.Description,
 		Service: svc, Store: st.catalog, DataDir: cfg.Data, Dev: cfg.DevFederation,
 		FollowPolicy: cfg.FollowPolicy, Logger: log, Version: version, Profile: cfg.profile,
+		FollowersPerHost: followersCap(cfg.MaxFollowersPerHost), DeliveryTimeout: cfg.DeliveryTimeout,
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return f, "", nil
+}
+
+// followersCap maps --max-followers-per-host (0: no cap) to the
+// federation's setting (negative: no cap).
+func followersCap(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // peerAdmin reaches federation through the running node, or opens the data
@@ -165,6 +175,9 @@ func peerCommand() *cli.Command {
 					if len(rep.Blocks) > 0 {
 						fmt.Fprintf(w, "Bloqués / blocked: %s\n", strings.Join(rep.Blocks, ", "))
 					}
+					for _, d := range rep.Drops {
+						fmt.Fprintf(w, "Copie retirée / dropped copy: %s\t%s\t%s\n", d.ID, d.Origin, d.Title)
+					}
 					return nil
 				}),
 			}),
@@ -202,6 +215,36 @@ func peerCommand() *cli.Command {
 						return err
 					}
 					fmt.Fprintf(c.App.Writer, "%s bloqué, %d ressource(s) retirée(s) / blocked, %d resource(s) removed\n", d, n, n)
+					return nil
+				}),
+			}),
+			leaf(&cli.Command{
+				Name: "drop", Usage: "retirer pour de bon la copie d'une ressource d'un autre hub / drop a copy for good (its origin's updates no longer bring it back)", ArgsUsage: "ID",
+				Action: withPeerAdmin(func(c *cli.Context, a federation.Admin) error {
+					id, err := target(c, "ID")
+					if err != nil {
+						return err
+					}
+					d, err := a.Drop(c.Context, id)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "Copie %s retirée ; %s ne la remettra pas (communs peer undrop %s pour l'accepter à nouveau)\nCopy %s dropped; its origin %s will not bring it back (communs peer undrop %s to accept it again)\n", d.ID, d.Origin, d.ID, d.ID, d.Origin, d.ID)
+					return nil
+				}),
+			}),
+			leaf(&cli.Command{
+				Name: "undrop", Usage: "accepter à nouveau une copie retirée / accept a dropped copy again (it returns with its origin's next update)", ArgsUsage: "ID|ORIGIN",
+				Action: withPeerAdmin(func(c *cli.Context, a federation.Admin) error {
+					t, err := target(c, "ID|ORIGIN")
+					if err != nil {
+						return err
+					}
+					d, err := a.Undrop(c.Context, t)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.App.Writer, "%s accepté à nouveau ; la copie revient avec la prochaine mise à jour de l'origine\n%s accepted again; the copy returns with its origin's next update\n", d.ID, d.ID)
 					return nil
 				}),
 			}),

@@ -80,7 +80,26 @@ func TestTwoHubsFollowByCLI(t *testing.T) {
 	if !strings.Contains(string(home), `type="application/activity+json"`) || !strings.Contains(string(home), bURL+"/actor") || !strings.Contains(string(home), aAddr) {
 		t.Errorf("B's home page should link its actor and list hub A:\n%s", home)
 	}
-	waitSearch(t, bURL, rs[0].Title, node.RemoteID(aURL+"/r/"+rs[0].ID, rs[0].ID), bLogs)
+	copyID := node.RemoteID(aURL+"/r/"+rs[0].ID, rs[0].ID)
+	waitSearch(t, bURL, rs[0].Title, copyID, bLogs)
+
+	// A copy is changed only by its origin: deleting it is refused; an
+	// admin drops it for good, through the running node's socket.
+	if out, err := run(t, bEnv, "resource", "rm", copyID); err == nil || !strings.Contains(out, "peer drop") {
+		t.Fatalf("resource rm of a copy: %v\n%s", err, out)
+	}
+	if out, err := run(t, bEnv, "peer", "drop", copyID); err != nil || !strings.Contains(out, "dropped") {
+		t.Fatalf("peer drop: %v\n%s", err, out)
+	}
+	if out, _ := run(t, bEnv, "resource", "list", "--origin", "remote"); strings.Contains(out, copyID) {
+		t.Fatalf("the dropped copy is still listed:\n%s", out)
+	}
+	if out, _ := run(t, bEnv, "peer", "list"); !strings.Contains(out, copyID) {
+		t.Fatalf("peer list does not show the dropped copy:\n%s", out)
+	}
+	if out, err := run(t, bEnv, "peer", "undrop", copyID); err != nil || !strings.Contains(out, "accepted again") {
+		t.Fatalf("peer undrop: %v\n%s", err, out)
+	}
 }
 
 func waitFor(t *testing.T, what string, logs interface{ String() string }, ok func() bool) {

@@ -47,6 +47,13 @@ type Peer struct {
 	Failures     int       `json:"failures,omitempty"`
 	Backfilled   time.Time `json:"backfilled,omitzero"`
 	Updated      time.Time `json:"updated"`
+
+	// Hub is the name this node shows for the peer's resources (their
+	// "hub" field, search by hub=, credit lines), derived from the actor
+	// (its preferredUsername, with its host when that name is this node's
+	// own or another peer's) when the peer is first met, and kept; never
+	// what a resource claims.
+	Hub string `json:"hub,omitempty"`
 }
 
 // InboxItem is a verified activity waiting to be applied.
@@ -75,6 +82,16 @@ type RemoteKey struct {
 	Owner   string    `json:"owner"`
 	PEM     string    `json:"pem"`
 	Fetched time.Time `json:"fetched"`
+}
+
+// Dropped is a copy an admin removed for good: updates and backfills from
+// its origin do not bring it back until it is undropped.
+type Dropped struct {
+	// Origin is the origin's object id; ID the local id the copy had.
+	Origin string    `json:"origin"`
+	ID     string    `json:"id"`
+	Title  string    `json:"title,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Store persists what federation must not lose across restarts. The bbolt
@@ -126,4 +143,11 @@ type Store interface {
 	// delete).
 	Announced(ctx context.Context, id string) (bool, error)
 	SetAnnounced(ctx context.Context, id string, v bool) error
+
+	// Drop records a dropped copy; Undrop forgets it (false when it was
+	// not dropped); IsDropped tells by origin object id.
+	Drop(ctx context.Context, d Dropped) error
+	Undrop(ctx context.Context, origin string) (bool, error)
+	IsDropped(ctx context.Context, origin string) (bool, error)
+	Drops(ctx context.Context) ([]Dropped, error)
 }

@@ -294,9 +294,9 @@ func (k Kit) sameAs(r node.Resource) (bool, error) {
 	if want.Language == "" {
 		want.Language = r.Language
 	}
-	if want.Hub == "" {
-		want.Hub = r.Hub
-	}
+	// The node gives every local resource its own hub name, whatever
+	// the kit says: the kit's hub is not compared.
+	want.Hub = r.Hub
 	if want.Published == "" {
 		want.Published = r.Published
 	}

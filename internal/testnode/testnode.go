@@ -43,6 +43,9 @@ type Options struct {
 	Federate bool
 	// FollowPolicy is auto (default) or approve.
 	FollowPolicy string
+	// DeliveryTimeout and FollowersPerHost tune federation (0: defaults).
+	DeliveryTimeout  time.Duration
+	FollowersPerHost int
 	// Addr listens on a given loopback address, so a restarted node keeps
 	// its URL (ActivityPub ids contain it).
 	Addr string
@@ -136,7 +139,7 @@ func Start(t testing.TB, opt Options) *Node {
 		}
 		n.Fed, err = federation.New(federation.Config{PublicURL: n.URL, Username: hub, Name: "Hub " + hub, Service: svc,
 			Store: cat, DataDir: opt.Dir, Dev: true, FollowPolicy: opt.FollowPolicy, Logger: log, Version: "test",
-			RetryBase: 200 * time.Millisecond})
+			RetryBase: 200 * time.Millisecond, DeliveryTimeout: opt.DeliveryTimeout, FollowersPerHost: opt.FollowersPerHost})
 		if err != nil {
 			t.Fatalf("federation: %v", err)
 		}

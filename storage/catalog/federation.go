@@ -32,10 +32,12 @@ var (
 	bucketBlocks         = []byte("fed_blocks")
 	bucketKeys           = []byte("fed_keys")
 	bucketAnnounced      = []byte("fed_announced")
+	// bucketDropped holds the copies an admin dropped, by origin object id.
+	bucketDropped = []byte("fed_dropped")
 )
 
 func init() {
-	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketSeenByTime, bucketDeliveries, bucketDeliveryBodies, bucketBlocks, bucketKeys, bucketAnnounced)
+	allBuckets = append(allBuckets, bucketPeers, bucketInbox, bucketSeen, bucketSeenByTime, bucketDeliveries, bucketDeliveryBodies, bucketBlocks, bucketKeys, bucketAnnounced, bucketDropped)
 }
 
 // seenFor is how long an activity id is remembered against replays; the
@@ -443,4 +445,45 @@ func (s *Store) SetAnnounced(ctx context.Context, id string, v bool) error {
 		}
 		return b.Put([]byte(id), []byte{1})
 	})
+}
+
+func (s *Store) Drop(ctx context.Context, d state.Dropped) error {
+	if d.Origin == "" {
+		return fmt.Errorf("drop: origin required: %w", node.ErrInvalid)
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error { return putJSON(tx.Bucket(bucketDropped), d.Origin, d) })
+}
+
+func (s *Store) Undrop(ctx context.Context, origin string) (bool, error) {
+	found := false
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketDropped)
+		found = b.Get([]byte(origin)) != nil
+		return b.Delete([]byte(origin))
+	})
+	return found, err
+}
+
+func (s *Store) IsDropped(ctx context.Context, origin string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		ok = tx.Bucket(bucketDropped).Get([]byte(origin)) != nil
+		return nil
+	})
+	return ok, err
+}
+
+func (s *Store) Drops(ctx context.Context) ([]state.Dropped, error) {
+	out := []state.Dropped{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketDropped).ForEach(func(_, v []byte) error {
+			var d state.Dropped
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
 }
