@@ -312,11 +312,6 @@ func TestSearchDownFollowsOpenAPI(t *testing.T) {
 	}
 }
 
-// pendingFixes lists edge cases where the node still disagrees with the
-// document, with what is wrong in the code. The lead removes an entry once
-// the fix is merged; the case then runs like the others.
-var pendingFixes = map[string]string{}
-
 // TestOpenAPIEdgeCases: requests at and past the documented bounds get the
 // documented answers: 400 with the error shape past a bound.
 func TestOpenAPIEdgeCases(t *testing.T) {
@@ -358,9 +353,6 @@ func TestOpenAPIEdgeCases(t *testing.T) {
 		{"put a non-hex X-Sha256", "PUT", api + "/resources/" + id + "/files/a.txt", map[string]string{"X-Sha256": "XYZ"}, "bonjour", 400, "invalid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if why, ok := pendingFixes[tc.name]; ok {
-				t.Skipf("pending a fix in the code: %s", why)
-			}
 			var body []byte
 			if tc.body != "" || tc.method != "GET" {
 				body = []byte(tc.body)
@@ -428,9 +420,6 @@ func TestStorageDownFollowsOpenAPI(t *testing.T) {
 		{"list", "GET", api + "/resources", nil, nil, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if why, ok := pendingFixes["storage down: "+tc.name]; ok {
-				t.Skipf("pending a fix in the code: %s", why)
-			}
 			resp, body := send(t, c, tc.method, tc.url, tc.body, n.Token, tc.header)
 			if resp.StatusCode != tc.status {
 				t.Errorf("%s with storage down: %d, want %d: %s", tc.name, resp.StatusCode, tc.status, body)

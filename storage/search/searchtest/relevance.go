@@ -25,8 +25,8 @@ type RelevanceCase struct {
 // mediator would expect on the first screen.
 const MinRecall = 0.9
 
-// RelevanceCases are written against the shared corpus
-// (../shared/data/resources.jsonl): each expectation was checked by reading
+// RelevanceCases are written against the demo corpus
+// (internal/corpus/data/resources.jsonl): each expectation was checked by reading
 // the resources, not by reading an engine's output.
 var RelevanceCases = []RelevanceCase{
 	// The issue's own examples, typed on a phone.
