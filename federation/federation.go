@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/worker"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -179,12 +180,7 @@ func (f *Federation) Handle() string { return f.username + "@" + f.host }
 // ActorURL is the node's actor id.
 func (f *Federation) ActorURL() string { return f.urls.actor() }
 
-func wake(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+func wake(c chan struct{}) { worker.Signal(c) }
 
 // Notify tells the publisher the catalog changed.
 func (f *Federation) Notify() { wake(f.wakeFeed) }
@@ -222,20 +218,5 @@ func (f *Federation) background(fn func(ctx context.Context)) {
 
 // loop calls step whenever woken or every period, with backoff on error.
 func (f *Federation) loop(ctx context.Context, what string, wakeC chan struct{}, period time.Duration, step func(context.Context) error) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		wait := period
-		if err := step(ctx); err != nil && ctx.Err() == nil {
-			f.log.Warn(what+" failed; will retry", "retry_in", backoff, "err", err)
-			wait = backoff
-			backoff = min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
-		}
-		select {
-		case <-ctx.Done():
-		case <-wakeC:
-		case <-time.After(wait):
-		}
-	}
+	worker.Loop{Step: step, Wake: wakeC, Period: period, Log: f.log, FailMsg: what + " failed; will retry"}.Run(ctx)
 }
