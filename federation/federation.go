@@ -97,10 +97,11 @@ type Federation struct {
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
-	// peerMu serialises the read-modify-write of peer records by the inbox
-	// worker and the admin commands, which would otherwise lose each
-	// other's changes (an Accept recorded while an admin edits the peer).
-	peerMu sync.Mutex
+	// peerLocks serialises the read-modify-write of one peer's record by
+	// the inbox worker and the admin commands, which would otherwise lose
+	// each other's changes (an Accept recorded while an admin edits the
+	// peer); one lock per actor, never held across a network fetch.
+	peerLocks actorLocks
 	// hubMu serialises choosing peers' hub names, so two peers never get
 	// the same; dropMu orders an admin's drop against saves of copies.
 	hubMu  sync.Mutex
@@ -192,6 +193,7 @@ func (f *Federation) Run(ctx context.Context) {
 	f.runCtx = ctx
 	f.runMu.Unlock()
 	defer f.running.Wait()
+	f.resumeBackfills(ctx)
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher} {
 		wg.Add(1)
