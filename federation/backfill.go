@@ -15,7 +15,8 @@ import (
 // of up to 100,000 resources.
 const maxBackfillPages = 2000
 
-// startBackfill pages a newly followed hub's outbox in the background.
+// startBackfill pages a followed hub's outbox in the background, from
+// where its record says the last backfill stopped (BackfillNext).
 func (f *Federation) startBackfill(p state.Peer) {
 	if _, running := f.backfills.LoadOrStore(p.ActorID, struct{}{}); running {
 		return
@@ -24,8 +25,10 @@ func (f *Federation) startBackfill(p state.Peer) {
 		defer f.backfills.Delete(p.ActorID)
 		ctx, cancel := context.WithTimeout(ctx, time.Hour)
 		defer cancel()
-		n, err := f.Backfill(ctx, p.ActorID)
+		n, err := f.backfill(ctx, p.ActorID, true)
 		if err != nil {
+			// Its record keeps the page to read next: the next start
+			// resumes it.
 			f.log.Warn("backfill stopped", "actor", p.ActorID, "imported", n, "err", err)
 			return
 		}
@@ -33,10 +36,32 @@ func (f *Federation) startBackfill(p state.Peer) {
 	})
 }
 
+// resumeBackfills restarts the backfills a stop cut short.
+func (f *Federation) resumeBackfills(ctx context.Context) {
+	peers, err := f.store.ListPeers(ctx)
+	if err != nil {
+		f.log.Warn("unfinished backfills not resumed: peers unreadable", "err", err)
+		return
+	}
+	for _, p := range peers {
+		if p.BackfillNext != "" && p.Following == state.StateAccepted {
+			f.log.Info("resuming an unfinished backfill", "actor", p.ActorID, "page", p.BackfillNext)
+			f.startBackfill(p)
+		}
+	}
+}
+
 // Backfill imports every current resource of a followed hub from its
 // outbox. Saving a resource twice is harmless, so running it again only
 // refreshes what changed.
 func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) {
+	return f.backfill(ctx, actorID, false)
+}
+
+// backfill pages the outbox from its first page, or, with resume, from the
+// page the peer's record names. Each saved page moves that mark, so a
+// stop loses at most one page of work.
+func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) (int, error) {
 	p, err := f.store.GetPeer(ctx, actorID)
 	if err != nil {
 		return 0, err
@@ -47,13 +72,21 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 	if p.Outbox == "" || hostOf(p.Outbox) != p.Host {
 		return 0, fmt.Errorf("backfill %s: no outbox on its host", actorID)
 	}
-	var coll struct {
-		First any `json:"first"`
+	next := ""
+	// whole is whether this run reads the outbox from its first page:
+	// only then does it know every resource the origin still has.
+	whole := true
+	if resume && p.BackfillNext != "" && p.BackfillNext != p.Outbox {
+		next, whole = p.BackfillNext, false
+	} else {
+		var coll struct {
+			First any `json:"first"`
+		}
+		if err := f.getJSON(ctx, p.Outbox, &coll); err != nil {
+			return 0, err
+		}
+		next = idOf(coll.First)
 	}
-	if err := f.getJSON(ctx, p.Outbox, &coll); err != nil {
-		return 0, err
-	}
-	next := idOf(coll.First)
 	n := 0
 	listed := map[string]bool{} // origin ids the outbox still has
 	started := f.now()
@@ -110,8 +143,16 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 			n++
 		}
 		next = idOf(pg.Next)
+		if next != "" {
+			if err := f.markBackfill(ctx, p.ActorID, next, false); err != nil {
+				return n, err
+			}
+		}
 	}
-	if next == "" {
+	if next == "" && !whole {
+		f.log.Info("resumed backfill done; copies its origin deleted meanwhile go at the next full backfill", "actor", actorID)
+	}
+	if next == "" && whole {
 		// The whole outbox was read: a copy it no longer lists was deleted
 		// at the origin while this hub was not following (or missed the
 		// Delete), so it goes too.
@@ -119,8 +160,23 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 			return n, err
 		}
 	}
+	return n, f.markBackfill(ctx, p.ActorID, "", true)
+}
+
+// markBackfill records the page a backfill reads next, or that it is done.
+// A peer no longer followed (an unfollow meanwhile) keeps no mark.
+func (f *Federation) markBackfill(ctx context.Context, actorID, next string, done bool) error {
 	now := f.now().UTC()
-	return n, f.store.UpdatePeers(ctx, []string{p.ActorID}, func(p *state.Peer) { p.Backfilled = now })
+	return f.store.UpdatePeers(ctx, []string{actorID}, func(p *state.Peer) {
+		p.BackfillNext = ""
+		if p.Following != state.StateAccepted {
+			return
+		}
+		p.BackfillNext = next
+		if done {
+			p.Backfilled = now
+		}
+	})
 }
 
 // dropUnlisted removes the copies of a peer's resources that its outbox no

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/worker"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -96,10 +97,11 @@ type Federation struct {
 
 	wakeInbox, wakeDeliver, wakeFeed chan struct{}
 	backfills                        sync.Map // actor id -> struct{}: running
-	// peerMu serialises the read-modify-write of peer records by the inbox
-	// worker and the admin commands, which would otherwise lose each
-	// other's changes (an Accept recorded while an admin edits the peer).
-	peerMu sync.Mutex
+	// peerLocks serialises the read-modify-write of one peer's record by
+	// the inbox worker and the admin commands, which would otherwise lose
+	// each other's changes (an Accept recorded while an admin edits the
+	// peer); one lock per actor, never held across a network fetch.
+	peerLocks actorLocks
 	// hubMu serialises choosing peers' hub names, so two peers never get
 	// the same; dropMu orders an admin's drop against saves of copies.
 	hubMu  sync.Mutex
@@ -179,12 +181,7 @@ func (f *Federation) Handle() string { return f.username + "@" + f.host }
 // ActorURL is the node's actor id.
 func (f *Federation) ActorURL() string { return f.urls.actor() }
 
-func wake(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
-}
+func wake(c chan struct{}) { worker.Signal(c) }
 
 // Notify tells the publisher the catalog changed.
 func (f *Federation) Notify() { wake(f.wakeFeed) }
@@ -196,6 +193,7 @@ func (f *Federation) Run(ctx context.Context) {
 	f.runCtx = ctx
 	f.runMu.Unlock()
 	defer f.running.Wait()
+	f.resumeBackfills(ctx)
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher} {
 		wg.Add(1)
@@ -222,20 +220,5 @@ func (f *Federation) background(fn func(ctx context.Context)) {
 
 // loop calls step whenever woken or every period, with backoff on error.
 func (f *Federation) loop(ctx context.Context, what string, wakeC chan struct{}, period time.Duration, step func(context.Context) error) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		wait := period
-		if err := step(ctx); err != nil && ctx.Err() == nil {
-			f.log.Warn(what+" failed; will retry", "retry_in", backoff, "err", err)
-			wait = backoff
-			backoff = min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
-		}
-		select {
-		case <-ctx.Done():
-		case <-wakeC:
-		case <-time.After(wait):
-		}
-	}
+	worker.Loop{Step: step, Wake: wakeC, Period: period, Log: f.log, FailMsg: what + " failed; will retry"}.Run(ctx)
 }

@@ -46,7 +46,7 @@ func parseActivity(ctx context.Context, body []byte) (incoming, error) {
 	switch in.Type {
 	case "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete":
 	default:
-		return in, fmt.Errorf("%w: activity type %q is not handled by this node", errBadActivity, in.Type)
+		return in, fmt.Errorf("%w: %w %q: this node does not act on it", errBadActivity, errUnhandled, in.Type)
 	}
 	// Validate the envelope through go-fed without the embedded object:
 	// its extension terms and Hashtag tags are outside go-fed's v1

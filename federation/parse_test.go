@@ -1,6 +1,10 @@
 package federation
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -74,5 +78,17 @@ func TestHubName(t *testing.T) {
 		if err := r.Validate(); err != nil {
 			t.Errorf("hubName(%s) = %q: not a valid hub: %v", c.handle, got, err)
 		}
+	}
+}
+
+// TestUnhandledActivity: an activity type nobody handles is an explicit
+// "unhandled activity" error, at the inbox (400) and in the worker, which
+// discards it quietly instead of taking it for applied.
+func TestUnhandledActivity(t *testing.T) {
+	body := []byte(`{"@context":"https://www.w3.org/ns/activitystreams","id":"https://a.example/like/1","type":"Like","actor":"https://a.example/actor","object":"https://b.example/r/x"}`)
+	f := &Federation{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := f.apply(context.Background(), state.InboxItem{Seq: 1, ID: "https://a.example/like/1", Actor: "https://a.example/actor", Body: body})
+	if !errors.Is(err, errUnhandled) || !strings.Contains(err.Error(), `unhandled activity "Like"`) {
+		t.Fatalf("apply(Like) = %v, want an unhandled activity error", err)
 	}
 }

@@ -102,13 +102,19 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	if blocked, _ := f.store.Blocked(ctx, hostname(hostOf(actorID))); blocked {
 		return state.Peer{}, fmt.Errorf("%s is blocked; `communs peer unblock` it first: %w", hostOf(actorID), node.ErrForbidden)
 	}
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	// The actor document is fetched before locking: a slow hub must not
+	// hold up the inbox or other admin commands.
 	p, err := f.store.GetPeer(ctx, actorID)
 	if errors.Is(err, node.ErrNotFound) {
 		p, err = f.fetchActor(ctx, actorID)
 	}
 	if err != nil {
+		return state.Peer{}, err
+	}
+	defer f.peerLocks.lock(actorID)()
+	if cur, err := f.store.GetPeer(ctx, actorID); err == nil {
+		p = cur // changed while the actor was fetched
+	} else if !errors.Is(err, node.ErrNotFound) {
 		return state.Peer{}, err
 	}
 	p.Mirror, p.MirrorMaxSize = opt.Mirror, opt.MirrorMaxSize
@@ -127,12 +133,11 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 
 // Unfollow sends Undo(Follow) and forgets the hub's resources.
 func (f *Federation) Unfollow(ctx context.Context, target string) error {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
-	p, err := f.findPeer(ctx, target)
+	p, unlock, err := f.lockPeer(ctx, target)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if p.Following == "" {
 		return fmt.Errorf("this hub does not follow %s: %w", p.ActorID, node.ErrNotFound)
 	}
@@ -144,7 +149,7 @@ func (f *Federation) Unfollow(ctx context.Context, target string) error {
 	if err := f.enqueue(ctx, act, []string{p.Inbox}); err != nil {
 		return err
 	}
-	p.Following, p.FollowID = "", ""
+	p.Following, p.FollowID, p.BackfillNext = "", "", ""
 	if err := f.savePeer(ctx, p); err != nil {
 		return err
 	}
@@ -172,17 +177,35 @@ func (f *Federation) findPeer(ctx context.Context, target string) (state.Peer, e
 	return state.Peer{}, fmt.Errorf("no known peer %q (see `communs peer list`): %w", target, node.ErrNotFound)
 }
 
+// lockPeer finds a known peer, locks its record and reads it again under
+// the lock, so the caller changes what is stored now.
+func (f *Federation) lockPeer(ctx context.Context, target string) (state.Peer, func(), error) {
+	found, err := f.findPeer(ctx, target)
+	if err != nil {
+		return found, nil, err
+	}
+	unlock := f.peerLocks.lock(found.ActorID)
+	p, err := f.store.GetPeer(ctx, found.ActorID)
+	if err != nil {
+		unlock()
+		if errors.Is(err, node.ErrNotFound) {
+			return p, nil, fmt.Errorf("peer %s was just forgotten: %w", found.ActorID, node.ErrNotFound)
+		}
+		return p, nil, err
+	}
+	return p, unlock, nil
+}
+
 // Peers lists every known peer.
 func (f *Federation) Peers(ctx context.Context) ([]state.Peer, error) { return f.store.ListPeers(ctx) }
 
 // Answer accepts or rejects a pending follow request.
 func (f *Federation) Answer(ctx context.Context, target string, accept bool) error {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
-	p, err := f.findPeer(ctx, target)
+	p, unlock, err := f.lockPeer(ctx, target)
 	if err != nil {
 		return err
 	}
+	defer unlock()
 	if p.Follower != state.StatePending {
 		return fmt.Errorf("%s has no pending follow request: %w", p.ActorID, node.ErrNotFound)
 	}
@@ -201,8 +224,8 @@ func (f *Federation) Answer(ctx context.Context, target string, accept bool) err
 // the resources received from it leave the catalog and the index.
 func (f *Federation) Block(ctx context.Context, domain string) (int, error) {
 	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	// The block is recorded first: an activity of the domain applied
+	// meanwhile sees it under its peer's lock and adds nothing back.
 	if err := f.store.Block(ctx, domain); err != nil {
 		return 0, err
 	}
@@ -216,16 +239,24 @@ func (f *Federation) Block(ctx context.Context, domain string) (int, error) {
 		if h != domain && !strings.HasSuffix(h, "."+domain) {
 			continue
 		}
-		n, err := f.svc.DeleteRemoteFrom(ctx, originPrefix(p))
+		n, err := f.forgetPeer(ctx, p)
 		removed += n
 		if err != nil {
 			return removed, err
 		}
-		if err := f.store.DeletePeer(ctx, p.ActorID); err != nil {
-			return removed, err
-		}
 	}
 	return removed, nil
+}
+
+// forgetPeer removes a peer and the copies of its resources, under its
+// lock.
+func (f *Federation) forgetPeer(ctx context.Context, p state.Peer) (int, error) {
+	defer f.peerLocks.lock(p.ActorID)()
+	n, err := f.svc.DeleteRemoteFrom(ctx, originPrefix(p))
+	if err != nil {
+		return n, err
+	}
+	return n, f.store.DeletePeer(ctx, p.ActorID)
 }
 
 // Unblock lifts a block.

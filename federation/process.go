@@ -34,6 +34,10 @@ func (f *Federation) processInbox(ctx context.Context) error {
 			case err == nil:
 			case errors.Is(err, node.ErrUnavailable) || errors.Is(err, context.Canceled):
 				return err
+			case errors.Is(err, errUnhandled):
+				// Not a fault of anyone's: said for debugging only, so a
+				// chatty server's Likes or Announces do not flood the log.
+				f.log.Debug("activity discarded", "id", it.ID, "actor", it.Actor, "err", err)
 			default:
 				f.log.Warn("activity dropped", "id", it.ID, "actor", it.Actor, "err", err)
 			}
@@ -61,8 +65,12 @@ func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
 	case "Delete":
 		return f.onDelete(ctx, act)
 	}
-	return nil
+	return fmt.Errorf("%w %q", errUnhandled, act.Type)
 }
+
+// errUnhandled is an activity of a type this node does not act on (the
+// inbox answers 202 once it is recorded; the worker then discards it).
+var errUnhandled = errors.New("unhandled activity")
 
 // peerFor returns what is known of an actor, fetching its document when
 // it is new (inbox, shared inbox, name).
@@ -108,14 +116,27 @@ func (f *Federation) fetchActor(ctx context.Context, actorID string) (state.Peer
 }
 
 func (f *Federation) onFollow(ctx context.Context, act incoming) error {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
 	if act.ObjectID != f.urls.actor() {
 		return fmt.Errorf("Follow of %s, which is not this hub", act.ObjectID)
 	}
+	// Fetched before locking, as in Follow: a slow hub's actor document
+	// must not hold up the admin commands on it meanwhile.
 	p, err := f.peerFor(ctx, act.Actor)
 	if err != nil {
 		return err
+	}
+	defer f.peerLocks.lock(act.Actor)()
+	if cur, err := f.store.GetPeer(ctx, act.Actor); err == nil {
+		p = cur
+	} else if !errors.Is(err, node.ErrNotFound) {
+		return err
+	}
+	// Checked under the lock: a Block recorded before it is never undone
+	// by this Follow (Block deletes the domain's peers under their locks).
+	if blocked, err := f.store.Blocked(ctx, hostname(p.Host)); err != nil {
+		return fmt.Errorf("follow from %s: %w", act.Actor, err)
+	} else if blocked {
+		return fmt.Errorf("follow from %s, whose domain is blocked", act.Actor)
 	}
 	if p.Follower == "" {
 		full, err := f.hostIsFull(ctx, p)
@@ -190,8 +211,7 @@ func (f *Federation) answerFollow(ctx context.Context, p state.Peer, kind string
 }
 
 func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	defer f.peerLocks.lock(act.Actor)()
 	p, err := f.store.GetPeer(ctx, act.Actor)
 	if err != nil {
 		return fmt.Errorf("%s answered a follow this hub did not send: %w", act.Actor, err)
@@ -206,6 +226,9 @@ func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 	}
 	p.Following = state.StateAccepted
 	p.Updated = f.now().UTC()
+	// Recorded with the acceptance: a stop before the backfill ends
+	// resumes it at the next start (resumeBackfills).
+	p.BackfillNext = p.Outbox
 	if err := f.store.PutPeer(ctx, p); err != nil {
 		return err
 	}
@@ -215,8 +238,7 @@ func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 }
 
 func (f *Federation) onUndo(ctx context.Context, act incoming) error {
-	f.peerMu.Lock()
-	defer f.peerMu.Unlock()
+	defer f.peerLocks.lock(act.Actor)()
 	inner := ""
 	if act.Object != nil {
 		inner, _ = act.Object["type"].(string)
@@ -419,8 +441,7 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 	}
 	if act.ObjectID == act.Actor {
 		// The actor itself is gone: forget the peer and its copies here.
-		f.peerMu.Lock()
-		defer f.peerMu.Unlock()
+		defer f.peerLocks.lock(act.Actor)()
 		if p, err := f.store.GetPeer(ctx, act.Actor); err == nil {
 			if _, err := f.svc.DeleteRemoteFrom(ctx, originPrefix(p)); err != nil {
 				return err

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/worker"
 )
 
 // Cursor names in the catalog. indexRebuildCursor is non-zero while a
@@ -46,49 +48,34 @@ func NewIndexer(c Catalog, idx Index, engine string, log *slog.Logger) *Indexer 
 }
 
 // Notify asks the indexer to look at the feed now.
-func (ix *Indexer) Notify() {
-	select {
-	case ix.wake <- struct{}{}:
-	default:
-	}
-}
+func (ix *Indexer) Notify() { worker.Signal(ix.wake) }
 
 // Run applies changes until ctx ends, retrying with backoff while the
 // engine is down. A rebuild left unfinished by a crash is redone first.
 func (ix *Indexer) Run(ctx context.Context) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		ix.work.Lock()
-		err := ix.resumeRebuild(ctx)
-		if err == nil {
-			_, err = ix.drain(ctx)
-		}
-		ix.work.Unlock()
-		ix.mu.Lock()
-		ix.lastErr, ix.lastRun = err, time.Now()
-		ix.mu.Unlock()
-		wait := 5 * time.Second
-		if err != nil && ctx.Err() == nil {
-			ix.log.Warn("search index behind the catalog; will retry", "engine", ix.engine, "retry_in", backoff, "err", err)
-			wait = backoff
-			backoff = min(backoff*2, time.Minute)
-		} else {
-			backoff = time.Second
-		}
-		select {
-		case <-ctx.Done():
-		case <-ix.wake:
-			// Let a burst of changes (an import, a backfill) gather: one
-			// engine batch of many documents costs far less than many
-			// batches of one, and an edit is still searchable well
-			// within a second.
-			select {
-			case <-ctx.Done():
-			case <-time.After(indexDebounce):
+	worker.Loop{
+		Wake:   ix.wake,
+		Period: 5 * time.Second,
+		// Let a burst of changes (an import, a backfill) gather: one
+		// engine batch of many documents costs far less than many
+		// batches of one, and an edit is still searchable well within a
+		// second.
+		Debounce: indexDebounce,
+		Log:      ix.log.With("engine", ix.engine),
+		FailMsg:  "search index behind the catalog; will retry",
+		Step: func(ctx context.Context) error {
+			ix.work.Lock()
+			err := ix.resumeRebuild(ctx)
+			if err == nil {
+				_, err = ix.drain(ctx)
 			}
-		case <-time.After(wait):
-		}
-	}
+			ix.work.Unlock()
+			ix.mu.Lock()
+			ix.lastErr, ix.lastRun = err, time.Now()
+			ix.mu.Unlock()
+			return err
+		},
+	}.Run(ctx)
 }
 
 func (ix *Indexer) resumeRebuild(ctx context.Context) error {

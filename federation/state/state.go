@@ -46,6 +46,11 @@ type Peer struct {
 	LastError    string    `json:"last_error,omitempty"`
 	Failures     int       `json:"failures,omitempty"`
 	Backfilled   time.Time `json:"backfilled,omitzero"`
+	// BackfillNext is the outbox page a backfill reads next: the outbox
+	// itself once a follow is accepted, then each next page as the pages
+	// are saved, empty when it is done. A backfill cut by a restart
+	// resumes from it at the next start.
+	BackfillNext string    `json:"backfill_next,omitempty"`
 	Updated      time.Time `json:"updated"`
 
 	// Hub is the name this node shows for the peer's resources (their

@@ -49,6 +49,9 @@ type Options struct {
 	// Addr listens on a given loopback address, so a restarted node keeps
 	// its URL (ActivityPub ids contain it).
 	Addr string
+	// Wrap, when set, wraps the node's HTTP handler: a test slows or
+	// fails some of its routes.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Node is a running test node.
@@ -161,6 +164,9 @@ func Start(t testing.TB, opt Options) *Node {
 		}
 		wg.Wait()
 	}()
+	if opt.Wrap != nil {
+		handler = opt.Wrap(handler)
+	}
 	n.Server.Config.Handler = handler
 	n.Server.Start()
 	ctx := context.Background()
