@@ -51,6 +51,8 @@ type File struct {
 //     Meilisearch document and settings (storage/search/meili);
 //   - the editor form (node/web/ui_editor.go), the resource page templates
 //     and the i18n catalogues for its label;
+//   - TestResourceJSONKeys (metadata_test.go), which pins the stored key
+//     order;
 //   - docs/API.md, and the corpus data (internal/corpus/data) if the demo
 //     kits should carry it.
 type Metadata struct {
