@@ -41,8 +41,8 @@ type File struct {
 //   - Patch and Patch.apply in service.go (nil means "keep", so it uses
 //     pointers and cannot embed Metadata; TestPatchCoversMetadata fails
 //     until it has a pointer field for each Metadata field);
-//   - the renderings for outside readers: ActivityPub (federation/vocab.go,
-//     both ways), OAI-PMH Dublin Core (oaipmh/verbs.go), the DCAT
+//   - the renderings for outside readers: ActivityPub (federation/vocab.go
+//     writes, federation/parse.go reads), OAI-PMH Dublin Core (oaipmh/verbs.go), the DCAT
 //     catalogue (catalogue/catalogue.go), the README of a zip
 //     (node/web/download.go);
 //   - search, if the field should be found, shown in a hit or faceted: Hit
@@ -53,7 +53,7 @@ type File struct {
 //     and the i18n catalogues for its label;
 //   - TestResourceJSONKeys (metadata_test.go), which pins the stored key
 //     order;
-//   - docs/API.md, and the corpus data (internal/corpus/data) if the demo
+//   - the OpenAPI schema (node/web/openapi/openapi.json), docs/API.md, and the corpus data (internal/corpus/data) if the demo
 //     kits should carry it.
 type Metadata struct {
 	Title       string   `json:"title"`
