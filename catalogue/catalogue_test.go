@@ -101,8 +101,8 @@ func TestCatalogueDCATAP(t *testing.T) {
 	var ids []string
 	for i := range 5 {
 		body := "contenu du kit " + strconv.Itoa(i)
-		r, err := n.Service.Publish(ctx, node.Resource{Title: "Kit " + strconv.Itoa(i), Summary: "Un kit pour l'atelier " + strconv.Itoa(i),
-			Kind: "workshop-kit", Themes: []string{"cybersecurite"}, License: "etalab-2.0", Language: "fr", Authors: []string{"Marie Curie"}},
+		r, err := n.Service.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit " + strconv.Itoa(i), Summary: "Un kit pour l'atelier " + strconv.Itoa(i),
+			Kind: "workshop-kit", Themes: []string{"cybersecurite"}, License: "etalab-2.0", Language: "fr", Authors: []string{"Marie Curie"}}},
 			func(yield func(node.Upload) error) error {
 				return yield(node.Upload{Name: "fiche n°1.pdf", MediaType: "application/pdf", Body: strings.NewReader(body), Size: -1})
 			}, false)
@@ -112,7 +112,7 @@ func TestCatalogueDCATAP(t *testing.T) {
 		ids = append(ids, n.URL+"/r/"+r.ID)
 		content[r.ID] = body
 	}
-	remote := node.Resource{ID: "copie-distante-0a1b2c3d", Title: "Copie distante", Kind: "tutorial", License: "CC0-1.0", Language: "fr",
+	remote := node.Resource{ID: "copie-distante-0a1b2c3d", Metadata: node.Metadata{Title: "Copie distante", Kind: "tutorial", License: "CC0-1.0", Language: "fr"},
 		Origin: "https://hub.example.org/r/copie", Created: time.Now().UTC(), Updated: time.Now().UTC()}
 	if err := n.Catalog.Create(ctx, remote); err != nil {
 		t.Fatal(err)

@@ -36,8 +36,8 @@ func TestCatalogueAsRDF(t *testing.T) {
 	ctx := context.Background()
 	var id string
 	for i := range 2 {
-		r, err := n.Service.Publish(ctx, node.Resource{Title: "Kit " + strconv.Itoa(i), Summary: "Résumé", Kind: "tutorial",
-			Themes: []string{"cybersecurite"}, License: "CC-BY-4.0", Language: "fr", Authors: []string{"Ada"}},
+		r, err := n.Service.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit " + strconv.Itoa(i), Summary: "Résumé", Kind: "tutorial",
+			Themes: []string{"cybersecurite"}, License: "CC-BY-4.0", Language: "fr", Authors: []string{"Ada"}}},
 			func(yield func(node.Upload) error) error {
 				return yield(node.Upload{Name: "guide.txt", MediaType: "text/plain; charset=utf-8", Body: strings.NewReader("bonjour"), Size: -1})
 			}, false)

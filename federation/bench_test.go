@@ -78,7 +78,7 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 		}
 		start := time.Now()
-		if _, err := a.Service.Create(ctx, node.Resource{Title: "Nouveau kit pour tous", Kind: "workshop-kit", License: "CC-BY-4.0"}); err != nil {
+		if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Nouveau kit pour tous", Kind: "workshop-kit", License: "CC-BY-4.0"}}); err != nil {
 			b.Fatal(err)
 		}
 		select {

@@ -78,7 +78,7 @@ func slowInboxes(t *testing.T) *httptest.Server {
 func publishAndTime(t *testing.T, n *testnode.Node, healthy *inboxRecorder, title string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	if _, err := n.Service.Create(context.Background(), node.Resource{Title: title, Kind: "practical-sheet", License: "CC0-1.0"}); err != nil {
+	if _, err := n.Service.Create(context.Background(), node.Resource{Metadata: node.Metadata{Title: title, Kind: "practical-sheet", License: "CC0-1.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.After(60 * time.Second)
@@ -178,7 +178,7 @@ func TestTimedOutInboxBacksOff(t *testing.T) {
 	if err := a.Catalog.PutPeer(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Service.Create(ctx, node.Resource{Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}); err != nil {
+	if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the slow inbox's delivery fails and is rescheduled, and its peer shows it", func() bool {

@@ -137,7 +137,7 @@ func TestThreeHubsConverge(t *testing.T) {
 	// A copy whose origin deleted it while B was not listening (a missed
 	// Delete) goes at the next backfill, which also must not duplicate.
 	ghost := node.Resource{ID: node.RemoteID(a.URL+"/r/disparue", "disparue"), Origin: a.URL + "/r/disparue",
-		Title: "Fiche supprimée à l'origine", Kind: "practical-sheet", License: "CC0-1.0"}
+		Metadata: node.Metadata{Title: "Fiche supprimée à l'origine", Kind: "practical-sheet", License: "CC0-1.0"}}
 	if _, err := b.Service.SaveRemote(context.Background(), ghost, nil, node.Mirror{}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +150,8 @@ func TestThreeHubsConverge(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	r, err := a.Service.Create(ctx, node.Resource{Title: "Sécuriser sa box internet", Kind: "practical-sheet", License: "CC-BY-4.0",
-		Themes: []string{"cybersecurite"}, Summary: "Changer le mot de passe wifi."})
+	r, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Sécuriser sa box internet", Kind: "practical-sheet", License: "CC-BY-4.0",
+		Themes: []string{"cybersecurite"}, Summary: "Changer le mot de passe wifi."}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestPeerDownGetsEverything(t *testing.T) {
 	b.Close()
 	ctx := context.Background()
 	for i := range 20 {
-		if _, err := a.Service.Create(ctx, node.Resource{Title: fmt.Sprintf("Fiche pendant la panne %d", i), Kind: "practical-sheet", License: "CC0-1.0"}); err != nil {
+		if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: fmt.Sprintf("Fiche pendant la panne %d", i), Kind: "practical-sheet", License: "CC0-1.0"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

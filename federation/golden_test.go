@@ -47,12 +47,12 @@ var testProfile = Profile{IconURL: "https://hub-a.example/media/logo", IconType:
 func goldenResource() node.Resource {
 	at := time.Date(2026, 11, 3, 9, 30, 0, 0, time.UTC)
 	return node.Resource{
-		ID: "creer-sa-premiere-adresse-email", Title: "Créer sa première adresse e-mail",
-		Summary:     "Tutoriel pas à pas pour choisir un fournisseur & créer une adresse <sûre>.",
-		Description: "**Objectifs**\n- Choisir un fournisseur\n- Définir un mot de passe solide",
-		Kind:        "tutorial", Themes: []string{"messagerie", "premiers-pas"}, Audience: []string{"grand-public"},
-		Level: "debutant", License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Atelier Numérique Mayennais"},
-		Hub: "conumm", Published: "2019-04-23", Created: at, Updated: at.Add(time.Hour),
+		ID: "creer-sa-premiere-adresse-email", Metadata: node.Metadata{Title: "Créer sa première adresse e-mail",
+			Summary:     "Tutoriel pas à pas pour choisir un fournisseur & créer une adresse <sûre>.",
+			Description: "**Objectifs**\n- Choisir un fournisseur\n- Définir un mot de passe solide",
+			Kind:        "tutorial", Themes: []string{"messagerie", "premiers-pas"}, Audience: []string{"grand-public"},
+			Level: "debutant", License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Atelier Numérique Mayennais"},
+			Hub: "conumm", Published: "2019-04-23"}, Created: at, Updated: at.Add(time.Hour),
 		Files: []node.File{{Name: "premiere-adresse-email.pdf", MediaType: "application/pdf", Size: 182044,
 			SHA256: "9f2c1a7e5b3d4c6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"}},
 	}

@@ -152,7 +152,7 @@ func TestFediverseAccountFollowsHub(t *testing.T) {
 	eventually(t, "signed Accept delivered", func() bool { return len(acct.types()) == 1 && acct.types()[0] == "Accept" })
 
 	ctx := context.Background()
-	if _, err := hub.Service.Create(ctx, node.Resource{Title: "Kit d'atelier : arnaques en ligne", Kind: "workshop-kit", License: "CC-BY-SA-4.0", Themes: []string{"cybersecurite"}}); err != nil {
+	if _, err := hub.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit d'atelier : arnaques en ligne", Kind: "workshop-kit", License: "CC-BY-SA-4.0", Themes: []string{"cybersecurite"}}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "Create delivered", func() bool { return len(acct.types()) == 2 })

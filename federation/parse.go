@@ -144,9 +144,9 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	slug := objectSlug(o)
 	r := node.Resource{
 		ID: node.RemoteID(id, slug), Origin: id,
-		Title: str("name"), Kind: str("kind"), Themes: list("themes"), Audience: list("targetAudience"),
-		Level: str("level"), License: str("spdx"), Language: str("inLanguage"), Authors: list("authors"),
-		Published: str("datePublished"), // Hub: the delivering actor's, set by saveCopies, never the payload's
+		Metadata: node.Metadata{Title: str("name"), Kind: str("kind"), Themes: list("themes"), Audience: list("targetAudience"),
+			Level: str("level"), License: str("spdx"), Language: str("inLanguage"), Authors: list("authors"),
+			Published: str("datePublished")}, // Hub: the delivering actor's, set by saveCopies, never the payload's
 	}
 	// Since nodes stopped sending an AS2 summary (a content warning
 	// elsewhere), the summary is schema:abstract; older nodes send summary.

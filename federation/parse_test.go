@@ -74,7 +74,7 @@ func TestHubName(t *testing.T) {
 		if got != c.want {
 			t.Errorf("hubName(%s, taken %v) = %q, want %q", c.handle, c.taken, got, c.want)
 		}
-		r := node.Resource{ID: "x", Title: "x", Kind: "tutorial", License: "CC0-1.0", Language: "fr", Level: "debutant", Hub: got}
+		r := node.Resource{ID: "x", Metadata: node.Metadata{Title: "x", Kind: "tutorial", License: "CC0-1.0", Language: "fr", Level: "debutant", Hub: got}}
 		if err := r.Validate(); err != nil {
 			t.Errorf("hubName(%s) = %q: not a valid hub: %v", c.handle, got, err)
 		}

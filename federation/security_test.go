@@ -170,11 +170,11 @@ func TestLicencePolicyAndTamperedMirror(t *testing.T) {
 	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a", Allow: []string{"CC-BY-NC-SA-4.0"}})
 	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
 	ctx := context.Background()
-	open, err := a.Service.Create(ctx, node.Resource{Title: "Fiche ouverte", Kind: "practical-sheet", License: "CC-BY-4.0"})
+	open, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche ouverte", Kind: "practical-sheet", License: "CC-BY-4.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Service.Create(ctx, node.Resource{Title: "Fiche NC", Kind: "practical-sheet", License: "CC-BY-NC-SA-4.0"}); err != nil {
+	if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche NC", Kind: "practical-sheet", License: "CC-BY-NC-SA-4.0"}}); err != nil {
 		t.Fatal(err)
 	}
 	data := []byte("%PDF-1.7 original bytes")

@@ -88,7 +88,7 @@ func TestHubIsWhoItSays(t *testing.T) {
 	}
 
 	// R's editor says the resource is C's: it is R's.
-	local, err := r.Client.Publish(ctx, node.Resource{Title: "Fiche locale", Kind: "practical-sheet", License: "CC0-1.0", Hub: "hub-du-sud"}, nil, false)
+	local, err := r.Client.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche locale", Kind: "practical-sheet", License: "CC0-1.0", Hub: "hub-du-sud"}}, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 			if _, ok := remoteByOrigin(t, r, originX); !ok {
 				t.Fatal("a refused delete removed the copy")
 			}
-			if _, err := r.Client.Publish(ctx, node.Resource{ID: cp.ID, Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}, nil, false); !errors.Is(err, node.ErrConflict) {
+			if _, err := r.Client.Publish(ctx, node.Resource{ID: cp.ID, Metadata: node.Metadata{Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}}, nil, false); !errors.Is(err, node.ErrConflict) {
 				t.Fatalf("a local resource under the copy's id: %v, want 409", err)
 			}
 
@@ -146,7 +146,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 			if _, err := admin.Drop(ctx, "no-such-copy"); !errors.Is(err, node.ErrNotFound) {
 				t.Fatalf("drop of an unknown id: %v, want not found", err)
 			}
-			local, _ := r.Service.Create(ctx, node.Resource{Title: "Locale", Kind: "practical-sheet", License: "CC0-1.0"})
+			local, _ := r.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Locale", Kind: "practical-sheet", License: "CC0-1.0"}})
 			if _, err := admin.Drop(ctx, local.ID); !errors.Is(err, node.ErrInvalid) {
 				t.Fatalf("drop of a local resource: %v, want invalid", err)
 			}
@@ -168,7 +168,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 			if _, err := a.Service.Update(ctx, x.ID, node.Patch{Title: &title}); err != nil {
 				t.Fatal(err)
 			}
-			y, _ := a.Service.Create(ctx, node.Resource{Title: "Fiche Y", Kind: "practical-sheet", License: "CC0-1.0"})
+			y, _ := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche Y", Kind: "practical-sheet", License: "CC0-1.0"}})
 			eventually(t, "Y arrives", func() bool { _, ok := remoteByOrigin(t, r, a.URL+"/r/"+y.ID); return ok })
 			if _, ok := remoteByOrigin(t, r, originX); ok {
 				t.Fatal("the origin's update brought the dropped copy back")

@@ -73,7 +73,7 @@ func TestValidateFileNameRefusesMisleadingNames(t *testing.T) {
 func TestFilesDifferingOnlyByCaseAreRefused(t *testing.T) {
 	ctx := context.Background()
 	svc := remoteService(t)
-	r := node.Resource{ID: "fiche-casse", Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}
+	r := node.Resource{ID: "fiche-casse", Metadata: node.Metadata{Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}}
 	files := func(names ...string) node.Uploads {
 		return func(yield func(node.Upload) error) error {
 			for _, n := range names {

@@ -38,7 +38,7 @@ func remoteService(t *testing.T) *node.Service {
 const origin = "https://hub-a.example/r/fiche-box"
 
 func ghostResource() node.Resource {
-	return node.Resource{ID: node.RemoteID(origin, "fiche-box"), Origin: origin, Title: "Fiche box", Kind: "practical-sheet", License: "CC0-1.0"}
+	return node.Resource{ID: node.RemoteID(origin, "fiche-box"), Origin: origin, Metadata: node.Metadata{Title: "Fiche box", Kind: "practical-sheet", License: "CC0-1.0"}}
 }
 
 func digestOf(b []byte) string {

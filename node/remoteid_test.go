@@ -66,11 +66,11 @@ func TestLegacyCopiesKeepTheirIDs(t *testing.T) {
 	// Someone else's copy squats the legacy id of another object.
 	const other = "https://nord.example/r/guide"
 	squat := node.Resource{ID: node.LegacyRemoteID(other, "guide"), Origin: "https://evil.example/r/guide-squat",
-		Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}
+		Metadata: node.Metadata{Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}}
 	if _, err := svc.SaveRemote(ctx, squat, nil, node.Mirror{}); err != nil {
 		t.Fatal(err)
 	}
-	genuine := node.Resource{ID: node.RemoteID(other, "guide"), Origin: other, Title: "Guide", Kind: "practical-sheet", License: "CC0-1.0"}
+	genuine := node.Resource{ID: node.RemoteID(other, "guide"), Origin: other, Metadata: node.Metadata{Title: "Guide", Kind: "practical-sheet", License: "CC0-1.0"}}
 	saved, errs, err = svc.SaveRemoteMany(ctx, []node.RemoteItem{{Resource: genuine, LegacyID: squat.ID}}, node.Mirror{})
 	if err != nil || errs[0] != nil {
 		t.Fatalf("a genuine copy refused because its legacy id is squatted: %v %v", err, errs[0])
@@ -97,14 +97,14 @@ func TestCopiesAreChangedOnlyByTheirOrigin(t *testing.T) {
 	if _, err := svc.Get(ctx, copy.ID); err != nil {
 		t.Fatalf("the copy is gone after a refused delete: %v", err)
 	}
-	local := node.Resource{ID: copy.ID, Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}
+	local := node.Resource{ID: copy.ID, Metadata: node.Metadata{Title: "Squat", Kind: "practical-sheet", License: "CC0-1.0"}}
 	for _, replace := range []bool{false, true} {
 		_, err := svc.Publish(ctx, local, nil, replace)
 		if !errors.Is(err, node.ErrConflict) || !strings.Contains(err.Error(), "another hub") {
 			t.Fatalf("publish over a copy's id (replace %v): %v, want a conflict naming the copy", replace, err)
 		}
 	}
-	byTitle, err := svc.Publish(ctx, node.Resource{Title: strings.ReplaceAll(copy.ID, "-", " "), Kind: "practical-sheet", License: "CC0-1.0"}, nil, false)
+	byTitle, err := svc.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: strings.ReplaceAll(copy.ID, "-", " "), Kind: "practical-sheet", License: "CC0-1.0"}}, nil, false)
 	if err != nil || byTitle.ID == copy.ID {
 		t.Fatalf("a local resource whose title gives a copy's id: %v, id %q", err, byTitle.ID)
 	}

@@ -28,9 +28,34 @@ type File struct {
 	RemoteSHA256 string `json:"remote_sha256,omitempty"`
 }
 
-// Resource is an openly licensed resource shared by a hub.
-type Resource struct {
-	ID          string   `json:"id"`
+// Metadata is what the authors say about a resource: the fields a client
+// sends to publish it (web.ResourceInput), a kit's resource.json holds
+// (kit.Meta, also written by internal/corpus) and a resource stores. It is
+// declared once and embedded in each of those types; encoding/json flattens
+// an embedded struct at the embedding's position, so the JSON keeps its keys
+// and their order.
+//
+// Adding a field here adds it to all of them. Places that still name every
+// field and need touching by hand:
+//   - Resource.Normalize and Resource.Validate below (trimming, limits);
+//   - Patch and Patch.apply in service.go (nil means "keep", so it uses
+//     pointers and cannot embed Metadata; TestPatchCoversMetadata fails
+//     until it has a pointer field for each Metadata field);
+//   - the renderings for outside readers: ActivityPub (federation/vocab.go
+//     writes, federation/parse.go reads), OAI-PMH Dublin Core (oaipmh/verbs.go), the DCAT
+//     catalogue (catalogue/catalogue.go), the README of a zip
+//     (node/web/download.go);
+//   - search, if the field should be found, shown in a hit or faceted: Hit
+//     (node/index.go, a lighter subset without Description and Authors), the
+//     bleve document and mapping (storage/search/embedded/mapping.go), the
+//     Meilisearch document and settings (storage/search/meili);
+//   - the editor form (node/web/ui_editor.go), the resource page templates
+//     and the i18n catalogues for its label;
+//   - TestResourceJSONKeys (metadata_test.go), which pins the stored key
+//     order;
+//   - the OpenAPI schema (node/web/openapi/openapi.json), docs/API.md, and the corpus data (internal/corpus/data) if the demo
+//     kits should carry it.
+type Metadata struct {
 	Title       string   `json:"title"`
 	Summary     string   `json:"summary"`
 	Description string   `json:"description"` // Markdown
@@ -42,11 +67,17 @@ type Resource struct {
 	Language    string   `json:"language"`
 	Authors     []string `json:"authors"`
 	// Hub is the slug of the regional hub that wrote the resource.
-	Hub       string    `json:"hub"`
-	Published string    `json:"published"` // YYYY-MM-DD, as the authors date it
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
-	Files     []File    `json:"files"`
+	Hub       string `json:"hub"`
+	Published string `json:"published"` // YYYY-MM-DD, as the authors date it
+}
+
+// Resource is an openly licensed resource shared by a hub.
+type Resource struct {
+	ID string `json:"id"`
+	Metadata
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	Files   []File    `json:"files"`
 	// Origin is empty for a local resource and holds the origin's object id
 	// for a resource received from a peer.
 	Origin string `json:"origin,omitempty"`

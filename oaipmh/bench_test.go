@@ -33,10 +33,10 @@ func BenchmarkListRecords(b *testing.B) {
 		for i := range 1000 {
 			n := chunk*1000 + i
 			at := start.Add(time.Duration(n) * time.Millisecond)
-			rs = append(rs, node.Resource{ID: fmt.Sprintf("kit-%05d", n), Title: fmt.Sprintf("Kit d'atelier numéro %d", n),
+			rs = append(rs, node.Resource{ID: fmt.Sprintf("kit-%05d", n), Metadata: node.Metadata{Title: fmt.Sprintf("Kit d'atelier numéro %d", n),
 				Summary: "Un kit pour animer un atelier de médiation numérique.", Kind: "workshop-kit",
 				Themes: []string{"smartphone", "cybersecurite"}, License: "CC-BY-SA-4.0", Language: "fr",
-				Authors: []string{"Marie Curie"}, Created: at, Updated: at,
+				Authors: []string{"Marie Curie"}}, Created: at, Updated: at,
 				Files: []node.File{{Name: "guide.pdf", MediaType: "application/pdf", Size: 1000, SHA256: fmt.Sprintf("%064x", n)}}})
 		}
 		if _, _, err := cat.UpsertMany(ctx, rs, func(old, r *node.Resource) error { return nil }); err != nil {

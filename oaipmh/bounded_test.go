@@ -52,8 +52,8 @@ func TestDeepPagingIsBounded(t *testing.T) {
 	var rs []node.Resource
 	for i := range live + gone {
 		at := start.Add(time.Duration(i) * time.Millisecond)
-		rs = append(rs, node.Resource{ID: fmt.Sprintf("kit-%05d", i), Title: "Kit " + strconv.Itoa(i), Kind: "tutorial",
-			Themes: []string{"smartphone"}, License: "CC0-1.0", Language: "fr", Created: at, Updated: at})
+		rs = append(rs, node.Resource{ID: fmt.Sprintf("kit-%05d", i), Metadata: node.Metadata{Title: "Kit " + strconv.Itoa(i), Kind: "tutorial",
+			Themes: []string{"smartphone"}, License: "CC0-1.0", Language: "fr"}, Created: at, Updated: at})
 	}
 	if _, errs, err := cat.UpsertMany(ctx, rs, func(old, r *node.Resource) error { return nil }); err != nil {
 		t.Fatal(err)

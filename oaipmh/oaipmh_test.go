@@ -96,8 +96,8 @@ func startHub(t *testing.T) *hub {
 		if i%2 == 0 {
 			themes = []string{"cybersecurite", "donnees-personnelles"}
 		}
-		r := node.Resource{Title: "Kit numéro " + string(rune('A'+i)) + " <sûr> & \"libre\"", Summary: "Résumé du kit " + string(rune('A'+i)),
-			Kind: k, Themes: themes, License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Marie Curie", "Hub <Hinaura>"}, Published: "2025-10-0" + string(rune('1'+i%9))}
+		r := node.Resource{Metadata: node.Metadata{Title: "Kit numéro " + string(rune('A'+i)) + " <sûr> & \"libre\"", Summary: "Résumé du kit " + string(rune('A'+i)),
+			Kind: k, Themes: themes, License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Marie Curie", "Hub <Hinaura>"}, Published: "2025-10-0" + string(rune('1'+i%9))}}
 		files := func(yield func(node.Upload) error) error {
 			return yield(node.Upload{Name: "guide.pdf", MediaType: "application/pdf", Body: strings.NewReader("%PDF-1.4 kit " + k), Size: -1})
 		}
@@ -108,14 +108,14 @@ func startHub(t *testing.T) *hub {
 		h.ids = append(h.ids, got.ID)
 	}
 	// A deleted resource is reported as deleted; a remote copy is not ours.
-	gone, err := n.Service.Create(ctx, node.Resource{Title: "Kit retiré", Kind: "tutorial", License: "CC0-1.0", Language: "fr"})
+	gone, err := n.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit retiré", Kind: "tutorial", License: "CC0-1.0", Language: "fr"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := n.Service.Delete(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	remote := node.Resource{ID: "copie-distante-0a1b2c3d", Title: "Copie distante", Kind: "tutorial", License: "CC0-1.0", Language: "fr",
+	remote := node.Resource{ID: "copie-distante-0a1b2c3d", Metadata: node.Metadata{Title: "Copie distante", Kind: "tutorial", License: "CC0-1.0", Language: "fr"},
 		Origin: "https://hub.example.org/r/copie", Created: time.Now().UTC(), Updated: time.Now().UTC()}
 	if err := n.Catalog.Create(ctx, remote); err != nil {
 		t.Fatal(err)

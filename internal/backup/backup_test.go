@@ -51,7 +51,7 @@ func newSource(t testing.TB) *source {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := node.Resource{ID: "fiche", Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}
+	r := node.Resource{ID: "fiche", Metadata: node.Metadata{Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}}
 	_, err = svc.Publish(context.Background(), r, func(yield func(node.Upload) error) error {
 		return yield(node.Upload{Name: "fiche.pdf", Body: strings.NewReader(fileBody), Size: -1})
 	}, false)

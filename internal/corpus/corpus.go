@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/communs-numerique/communs/internal/kit"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -185,38 +186,12 @@ func WriteKits(dir string, rs []node.Resource, maxFileSize int64) error {
 	return nil
 }
 
-// KitFile is a file entry of resource.json.
-type KitFile struct {
-	Name      string `json:"name"`
-	MediaType string `json:"media_type"`
-	Size      int64  `json:"size"`
-	SHA256    string `json:"sha256,omitempty"`
-}
-
-// Kit is the resource.json format: the 14 corpus fields.
-type Kit struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Summary     string    `json:"summary"`
-	Description string    `json:"description"`
-	Kind        string    `json:"kind"`
-	Themes      []string  `json:"themes"`
-	Audience    []string  `json:"audience"`
-	Level       string    `json:"level"`
-	License     string    `json:"license"`
-	Language    string    `json:"language"`
-	Authors     []string  `json:"authors"`
-	Hub         string    `json:"hub"`
-	Published   string    `json:"published"`
-	Files       []KitFile `json:"files"`
-}
-
-func kitJSON(r node.Resource) Kit {
-	k := Kit{ID: r.ID, Title: r.Title, Summary: r.Summary, Description: r.Description, Kind: r.Kind,
-		Themes: r.Themes, Audience: r.Audience, Level: r.Level, License: r.License, Language: r.Language,
-		Authors: r.Authors, Hub: r.Hub, Published: r.Published}
+// kitJSON is r as a kit's resource.json, in the type internal/kit reads.
+func kitJSON(r node.Resource) kit.Meta {
+	k := kit.Meta{ID: r.ID, Metadata: r.Metadata}
 	for _, f := range r.Files {
-		k.Files = append(k.Files, KitFile{Name: f.Name, MediaType: f.MediaType, Size: f.Size, SHA256: f.SHA256})
+		size := f.Size
+		k.Files = append(k.Files, kit.File{Name: f.Name, MediaType: f.MediaType, Size: &size, SHA256: f.SHA256})
 	}
 	return k
 }

@@ -52,22 +52,24 @@ func Synthetic(base []node.Resource, n int, seed uint64) []node.Resource {
 		p := base[pool[rng.IntN(len(pool))]]
 		published := first.AddDate(0, 0, rng.IntN(days+1))
 		r := node.Resource{
-			ID:          fmt.Sprintf("%s-%07d", strings.TrimRight(truncate(t.ID, 48), "-"), i),
-			Title:       mixTitle(rng, t, p),
-			Summary:     mixSummary(rng, t.Summary, p.Summary),
-			Description: mixDescription(rng, t.Description, p.Description),
-			Kind:        pick(rng, t.Kind, p.Kind),
-			Themes:      mixThemes(rng, t.Themes, p.Themes),
-			Audience:    slices.Clone(pickSlice(rng, t.Audience, p.Audience)),
-			Level:       node.Levels[rng.IntN(len(node.Levels))],
-			License:     t.License,
-			Language:    t.Language,
-			Authors:     slices.Clone(pickSlice(rng, t.Authors, p.Authors)),
-			Hub:         t.Hub,
-			Published:   published.Format("2006-01-02"),
-			Created:     published,
-			Updated:     published,
-			Files:       slices.Clone(t.Files),
+			ID: fmt.Sprintf("%s-%07d", strings.TrimRight(truncate(t.ID, 48), "-"), i),
+			Metadata: node.Metadata{
+				Title:       mixTitle(rng, t, p),
+				Summary:     mixSummary(rng, t.Summary, p.Summary),
+				Description: mixDescription(rng, t.Description, p.Description),
+				Kind:        pick(rng, t.Kind, p.Kind),
+				Themes:      mixThemes(rng, t.Themes, p.Themes),
+				Audience:    slices.Clone(pickSlice(rng, t.Audience, p.Audience)),
+				Level:       node.Levels[rng.IntN(len(node.Levels))],
+				License:     t.License,
+				Language:    t.Language,
+				Authors:     slices.Clone(pickSlice(rng, t.Authors, p.Authors)),
+				Hub:         t.Hub,
+				Published:   published.Format("2006-01-02"),
+			},
+			Created: published,
+			Updated: published,
+			Files:   slices.Clone(t.Files),
 		}
 		if len(hubs) > 0 {
 			r.Hub = hubs[rng.IntN(len(hubs))]

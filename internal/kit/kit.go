@@ -27,22 +27,12 @@ type File struct {
 	SHA256    string `json:"sha256,omitempty"`
 }
 
-// Meta is resource.json: the fields of the shared corpus.
+// Meta is resource.json: the fields of the shared corpus. internal/corpus
+// writes kits with this same type, so reader and writer cannot drift.
 type Meta struct {
-	ID          string   `json:"id"`
-	Title       string   `json:"title"`
-	Summary     string   `json:"summary"`
-	Description string   `json:"description"`
-	Kind        string   `json:"kind"`
-	Themes      []string `json:"themes"`
-	Audience    []string `json:"audience"`
-	Level       string   `json:"level"`
-	License     string   `json:"license"`
-	Language    string   `json:"language"`
-	Authors     []string `json:"authors"`
-	Hub         string   `json:"hub"`
-	Published   string   `json:"published"`
-	Files       []File   `json:"files"`
+	ID string `json:"id"`
+	node.Metadata
+	Files []File `json:"files"`
 }
 
 // Kit is a parsed kit folder.
@@ -53,10 +43,7 @@ type Kit struct {
 
 // Resource is the kit's metadata as a resource without files.
 func (k Kit) Resource() node.Resource {
-	m := k.Meta
-	return node.Resource{ID: m.ID, Title: m.Title, Summary: m.Summary, Description: m.Description, Kind: m.Kind,
-		Themes: m.Themes, Audience: m.Audience, Level: m.Level, License: m.License, Language: m.Language,
-		Authors: m.Authors, Hub: m.Hub, Published: m.Published}
+	return node.Resource{ID: k.Meta.ID, Metadata: k.Meta.Metadata}
 }
 
 // maxMetadata bounds resource.json: the longest valid metadata is far

@@ -19,26 +19,13 @@ const maxMetadataBody = 1 << 20
 
 // ResourceInput is the metadata a client sends to publish a resource.
 type ResourceInput struct {
-	ID          string   `json:"id,omitempty"`
-	Title       string   `json:"title"`
-	Summary     string   `json:"summary"`
-	Description string   `json:"description"`
-	Kind        string   `json:"kind"`
-	Themes      []string `json:"themes"`
-	Audience    []string `json:"audience"`
-	Level       string   `json:"level"`
-	License     string   `json:"license"`
-	Language    string   `json:"language"`
-	Authors     []string `json:"authors"`
-	Hub         string   `json:"hub,omitempty"`
-	Published   string   `json:"published,omitempty"`
+	ID string `json:"id,omitempty"`
+	node.Metadata
 }
 
 // Resource converts the input to a domain resource.
 func (in ResourceInput) Resource() node.Resource {
-	return node.Resource{ID: in.ID, Title: in.Title, Summary: in.Summary, Description: in.Description,
-		Kind: in.Kind, Themes: in.Themes, Audience: in.Audience, Level: in.Level, License: in.License,
-		Language: in.Language, Authors: in.Authors, Hub: in.Hub, Published: in.Published}
+	return node.Resource{ID: in.ID, Metadata: in.Metadata}
 }
 
 // FileJSON is a file as the API shows it.

@@ -323,7 +323,7 @@ func TestMultipartPublishIsAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	good := node.Upload{Name: "a.pdf", Body: strings.NewReader("%PDF-1.7 a"), Size: -1}
 	bad := node.Upload{Name: "b.pdf", Body: strings.NewReader("%PDF-1.7 b"), Size: -1, SHA256: strings.Repeat("0", 64)}
-	in := node.Resource{ID: "kit-atomique", Title: "Kit", Kind: "workshop-kit", License: "CC0-1.0", Language: "fr"}
+	in := node.Resource{ID: "kit-atomique", Metadata: node.Metadata{Title: "Kit", Kind: "workshop-kit", License: "CC0-1.0", Language: "fr"}}
 	_, err := n.Client.Publish(ctx, in, func(yield func(node.Upload) error) error {
 		if err := yield(good); err != nil {
 			return err

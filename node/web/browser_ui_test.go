@@ -27,10 +27,10 @@ func uiNode(t *testing.T) (*testnode.Node, node.Resource) {
 	n := testnode.Start(t, testnode.Options{Search: true})
 	seedCorpus(t, n)
 	ctx := context.Background()
-	kit, err := n.Service.Publish(ctx, node.Resource{Title: "Kit atelier : sécuriser son smartphone", Summary: "Un atelier de deux heures pour protéger son téléphone.",
+	kit, err := n.Service.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit atelier : sécuriser son smartphone", Summary: "Un atelier de deux heures pour protéger son téléphone.",
 		Description: "**Objectifs**\n\n- verrouiller l'écran\n- mettre à jour\n\n[Guide ANSSI](https://cyber.gouv.fr)", Kind: "workshop-kit",
 		Themes: []string{"smartphone", "cybersecurite"}, Audience: []string{"seniors", "mediateurs"}, Level: "debutant", License: "CC-BY-SA-4.0",
-		Authors: []string{"Atelier Numérique du Var"}},
+		Authors: []string{"Atelier Numérique du Var"}}},
 		func(yield func(node.Upload) error) error {
 			if err := yield(node.Upload{Name: "deroule-atelier.pdf", Body: strings.NewReader("%PDF-1.7 déroulé " + strings.Repeat("x", 3000)), Size: -1}); err != nil {
 				return err

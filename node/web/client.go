@@ -183,9 +183,7 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 // Publish sends metadata and files in one multipart request, streamed
 // through a pipe so a large kit is never held in memory.
 func (c *Client) Publish(ctx context.Context, r node.Resource, files node.Uploads, replace bool) (node.Resource, error) {
-	in := ResourceInput{ID: r.ID, Title: r.Title, Summary: r.Summary, Description: r.Description, Kind: r.Kind,
-		Themes: r.Themes, Audience: r.Audience, Level: r.Level, License: r.License, Language: r.Language,
-		Authors: r.Authors, Hub: r.Hub, Published: r.Published}
+	in := ResourceInput{ID: r.ID, Metadata: r.Metadata}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {

@@ -204,8 +204,8 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 
 	// A resource received from a peer hub, its file left at the origin.
 	origin := "https://autre-hub.example/ap/objects/atelier"
-	remote, err := n.Service.SaveRemote(t.Context(), node.Resource{ID: node.RemoteID(origin, "atelier-visio"), Title: "Atelier visio",
-		Kind: "tutorial", License: "CC-BY-4.0", Hub: "autre-hub", Origin: origin},
+	remote, err := n.Service.SaveRemote(t.Context(), node.Resource{ID: node.RemoteID(origin, "atelier-visio"), Metadata: node.Metadata{Title: "Atelier visio",
+		Kind: "tutorial", License: "CC-BY-4.0", Hub: "autre-hub"}, Origin: origin},
 		[]node.RemoteFile{{Name: "guide.pdf", MediaType: "application/pdf", Size: 10, SHA256: strings.Repeat("ab", 32), URL: "https://autre-hub.example/r/atelier/files/guide.pdf"}}, node.Mirror{})
 	if err != nil {
 		t.Fatalf("save remote: %v", err)

@@ -134,8 +134,8 @@ func serveWith(t *testing.T, n *testnode.Node, opt web.Options) string {
 func TestUIHomeLanguagesAndFederationHooks(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{Search: true})
 	ctx := context.Background()
-	if _, err := n.Service.Create(ctx, node.Resource{Title: "Kit smartphone Android", Kind: "workshop-kit", License: "CC-BY-4.0",
-		Themes: []string{"smartphone"}, Audience: []string{"seniors"}}); err != nil {
+	if _, err := n.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit smartphone Android", Kind: "workshop-kit", License: "CC-BY-4.0",
+		Themes: []string{"smartphone"}, Audience: []string{"seniors"}}}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "index", func() bool { st, err := n.Indexer.Status(ctx); return err == nil && st.Backlog == 0 })
@@ -267,9 +267,9 @@ func TestUIResourcePage(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{Search: true})
 	ctx := context.Background()
 	title := `</script><script>alert("t")</script> Kit <b>atelier</b>`
-	res, err := n.Service.Publish(ctx, node.Resource{Title: title, Summary: `Résumé " onmouseover="alert(1)`, Description: hostileDescription,
+	res, err := n.Service.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: title, Summary: `Résumé " onmouseover="alert(1)`, Description: hostileDescription,
 		Kind: "workshop-kit", Themes: []string{"smartphone"}, Audience: []string{"seniors"}, Level: "debutant",
-		License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Atelier <Numérique>"}},
+		License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Atelier <Numérique>"}}},
 		func(yield func(node.Upload) error) error {
 			return yield(node.Upload{Name: "guide animateur.pdf", Body: strings.NewReader(strings.Repeat("x", 1536)), Size: -1})
 		}, false)

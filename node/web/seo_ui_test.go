@@ -63,8 +63,8 @@ func headMeta(t *testing.T, page string) map[string]string {
 // saveCopy stores a resource as if received from another hub.
 func saveCopy(t *testing.T, n *testnode.Node, origin, title string) node.Resource {
 	t.Helper()
-	r, err := n.Service.SaveRemote(context.Background(), node.Resource{ID: node.RemoteID(origin, "copie"), Origin: origin, Title: title,
-		Summary: "Une copie venue d'ailleurs.", Kind: "practical-sheet", License: "CC0-1.0", Hub: "autre"}, nil, node.Mirror{})
+	r, err := n.Service.SaveRemote(context.Background(), node.Resource{ID: node.RemoteID(origin, "copie"), Origin: origin, Metadata: node.Metadata{Title: title,
+		Summary: "Une copie venue d'ailleurs.", Kind: "practical-sheet", License: "CC0-1.0", Hub: "autre"}}, nil, node.Mirror{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,9 +100,9 @@ func splitAuthors(s string) []string {
 }
 
 func (v formValues) resource() node.Resource {
-	return node.Resource{Title: v.Title, Summary: v.Summary, Description: v.Description, Kind: v.Kind,
+	return node.Resource{Metadata: node.Metadata{Title: v.Title, Summary: v.Summary, Description: v.Description, Kind: v.Kind,
 		Themes: v.Themes, Audience: v.Audience, Level: v.Level, License: v.License, Language: v.Language,
-		Authors: splitAuthors(v.Authors), Published: v.Published}
+		Authors: splitAuthors(v.Authors), Published: v.Published}}
 }
 
 func (v formValues) patch() node.Patch {

@@ -48,9 +48,9 @@ func file(name, content string) node.File {
 
 func resource(id string, created time.Time, files ...node.File) node.Resource {
 	return node.Resource{
-		ID: id, Title: "Titre " + id, Summary: "Résumé", Kind: "guide",
-		Themes: []string{"inclusion"}, License: "CC-BY-4.0", Language: "fr",
-		Authors: []string{"Camille"}, Hub: "hub-nord", Published: "2025-01-02",
+		ID: id, Metadata: node.Metadata{Title: "Titre " + id, Summary: "Résumé", Kind: "guide",
+			Themes: []string{"inclusion"}, License: "CC-BY-4.0", Language: "fr",
+			Authors: []string{"Camille"}, Hub: "hub-nord", Published: "2025-01-02"},
 		Created: created, Updated: created, Files: files,
 	}
 }

@@ -136,8 +136,8 @@ func TestStemming(t *testing.T) {
 	x := open(t)
 	ctx := context.Background()
 	rs := []node.Resource{
-		{ID: "en-organize", Title: "How to organize a community workshop", Kind: "tutorial", Language: "en"},
-		{ID: "fr-reconditionnement", Title: "Réparer les ordinateurs", Summary: "Nous réparons des ordinateurs donnés.", Kind: "tutorial", Language: "fr"},
+		{ID: "en-organize", Metadata: node.Metadata{Title: "How to organize a community workshop", Kind: "tutorial", Language: "en"}},
+		{ID: "fr-reconditionnement", Metadata: node.Metadata{Title: "Réparer les ordinateurs", Summary: "Nous réparons des ordinateurs donnés.", Kind: "tutorial", Language: "fr"}},
 	}
 	if err := x.Upsert(ctx, rs); err != nil {
 		t.Fatal(err)

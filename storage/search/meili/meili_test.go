@@ -190,8 +190,8 @@ func TestSupportsLocalized(t *testing.T) {
 }
 
 func TestDocument(t *testing.T) {
-	fr := document(node.Resource{ID: "a", Title: "Titre", Summary: "Résumé", Description: "**Objectifs**\n- un", Language: "fr"})
-	en := document(node.Resource{ID: "b", Title: "Title", Language: "en"})
+	fr := document(node.Resource{ID: "a", Metadata: node.Metadata{Title: "Titre", Summary: "Résumé", Description: "**Objectifs**\n- un", Language: "fr"}})
+	en := document(node.Resource{ID: "b", Metadata: node.Metadata{Title: "Title", Language: "en"}})
 	if fr["title_fr"] != "Titre" || fr["summary_fr"] != "Résumé" || fr["description_fr"] != "Objectifs un" || fr["title_en"] != nil {
 		t.Errorf("French document = %v", fr)
 	}
