@@ -51,7 +51,7 @@ func TestBackfillResumesAfterRestart(t *testing.T) {
 	ctx := context.Background()
 	const total = 55 // outbox pages hold 50
 	for i := range total {
-		if _, err := a.Service.Create(ctx, node.Resource{Title: fmt.Sprintf("Fiche de reprise %d", i), Kind: "practical-sheet", License: "CC0-1.0"}); err != nil {
+		if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: fmt.Sprintf("Fiche de reprise %d", i), Kind: "practical-sheet", License: "CC0-1.0"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
