@@ -11,8 +11,8 @@ import (
 	"github.com/go-fed/activity/streams/vocab"
 
 	"github.com/communs-numerique/communs/internal/paths"
+	"github.com/communs-numerique/communs/internal/text"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/search"
 )
 
 // Namespace is the IRI of Communs' extension terms. Every node publishes
@@ -320,7 +320,7 @@ func contentHTML(u urls, r node.Resource, link string) string {
 	if r.Summary != "" {
 		b.WriteString("<p>" + html.EscapeString(r.Summary) + "</p>")
 	}
-	if d := search.PlainText(r.Description); d != "" {
+	if d := text.PlainText(r.Description); d != "" {
 		if len(d) > 500 {
 			d = strings.TrimSpace(d[:strings.LastIndex(d[:500], " ")+1]) + "…"
 		}
