@@ -14,12 +14,13 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
-// Paging limits. MaxOffset bounds deep paging: both engines pay for every
-// skipped hit, and Meilisearch refuses to count past its maxTotalHits.
+// Paging limits, taken from node where they are written once. MaxOffset
+// bounds deep paging: both engines pay for every skipped hit, and
+// Meilisearch refuses to count past its maxTotalHits.
 const (
-	DefaultPerPage = 20
-	MaxPerPage     = 100
-	MaxOffset      = 10000
+	DefaultPerPage = node.DefaultPerPage
+	MaxPerPage     = node.MaxPerPage
+	MaxOffset      = node.MaxSearchOffset
 )
 
 // Sort orders accepted in node.Query.Sort.
