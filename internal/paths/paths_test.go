@@ -3,13 +3,16 @@ package paths
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // hostile ids and names: what a remote hub or an upload could carry. Dot
-// segments ("..") are left out: the mux cleans them away and the node
-// refuses them as names (node.ValidateFileName).
-var hostile = []string{"kit-atelier", "a b", "été", "a#b", "a?b", "100%", "a/b", "x.zip", "a+b&c=d", "ü%20"}
+// segments ("..") and '/' are left out: ServeMux cleans the unescaped path
+// (so "/r/%2F/files/x" is redirected), and the node refuses them in ids
+// and names (node.ValidateID, node.ValidateFileName).
+var hostile = []string{"kit-atelier", "a b", "été", "a#b", "a?b", "100%", "x.zip", "a+b&c=d", "ü%20"}
 
 // TestBuildersMatchTheirRoute serves every route pattern on a real
 // ServeMux and checks that each builder's output reaches the pattern of the
@@ -123,4 +126,29 @@ func TestIsDownload(t *testing.T) {
 			t.Errorf("IsDownload(%q) = %v", p, !want)
 		}
 	}
+}
+
+// FuzzFileRoundTrip: whatever the id and name (dot segments aside, see
+// hostile), the file address reaches the file route with both intact.
+func FuzzFileRoundTrip(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s, s)
+	}
+	var id, name string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+File, func(w http.ResponseWriter, r *http.Request) {
+		id, name = r.PathValue("id"), r.PathValue("name")
+	})
+	f.Fuzz(func(t *testing.T, wantID, wantName string) {
+		if wantID == "" || wantName == "" || wantID == "." || wantID == ".." || wantName == "." || wantName == ".." ||
+			strings.Contains(wantID+wantName, "/") ||
+			!utf8.ValidString(wantID) || !utf8.ValidString(wantName) {
+			return
+		}
+		id, name = "", ""
+		mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "http://hub.example"+FilePath(wantID, wantName), nil))
+		if id != wantID || name != wantName {
+			t.Fatalf("FilePath(%q, %q) = %s came back as %q, %q", wantID, wantName, FilePath(wantID, wantName), id, name)
+		}
+	})
 }
