@@ -24,6 +24,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -220,11 +221,11 @@ func id(iri string) obj                 { return obj{"@id": iri} }
 func lit(v, lang string) obj            { return obj{"@value": v, "@language": lang} }
 func typed(v string, typ string) obj    { return obj{"@value": v, "@type": "xsd:" + typ} }
 func dateTime(t time.Time) obj          { return typed(t.UTC().Format(time.RFC3339), "dateTime") }
-func (h *Handler) pageURL(n int) string { return h.base + "/catalogue.jsonld?page=" + strconv.Itoa(n) }
+func (h *Handler) pageURL(n int) string { return h.base + paths.Catalogue + "?page=" + strconv.Itoa(n) }
 func (h *Handler) agentID() string      { return h.base + "/#hub" }
-func (h *Handler) schemeID() string     { return h.base + "/catalogue.jsonld#themes" }
+func (h *Handler) schemeID() string     { return h.base + paths.Catalogue + "#themes" }
 func (h *Handler) themeID(t string) string {
-	return h.base + "/catalogue.jsonld#theme-" + t
+	return h.base + paths.Catalogue + "#theme-" + t
 }
 
 func (h *Handler) label(key, fallback string) string {
@@ -240,7 +241,7 @@ func (h *Handler) document(rs []node.Resource, page, last int, idx *pageIndex) o
 	graph := []any{}
 	datasets := make([]any, 0, len(rs))
 	for i := range rs {
-		datasets = append(datasets, id(h.base+"/r/"+url.PathEscape(rs[i].ID)))
+		datasets = append(datasets, id(paths.Base(h.base).Resource(rs[i].ID)))
 	}
 	desc := h.cfg.Description
 	if desc == "" {
@@ -251,7 +252,7 @@ func (h *Handler) document(rs []node.Resource, page, last int, idx *pageIndex) o
 		modified = time.Now()
 	}
 	catalog := obj{
-		"@id":                h.base + "/catalogue.jsonld",
+		"@id":                h.base + paths.Catalogue,
 		"@type":              "dcat:Catalog",
 		"dct:title":          lit(h.cfg.Name, "fr"),
 		"dct:description":    lit(desc, "fr"),
@@ -301,7 +302,7 @@ func (h *Handler) document(rs []node.Resource, page, last int, idx *pageIndex) o
 }
 
 func (h *Handler) dataset(r *node.Resource) obj {
-	landing := h.base + "/r/" + url.PathEscape(r.ID)
+	landing := paths.Base(h.base).Resource(r.ID)
 	lang := r.Language
 	if lang == "" {
 		lang = "fr"
@@ -357,7 +358,7 @@ func (h *Handler) dataset(r *node.Resource) obj {
 	}
 	dists := []any{}
 	for _, f := range r.Files {
-		download := landing + "/files/" + url.PathEscape(f.Name)
+		download := paths.Base(h.base).File(r.ID, f.Name)
 		dist := obj{
 			"@id":              landing + "#file-" + url.PathEscape(f.Name),
 			"@type":            "dcat:Distribution",

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -28,18 +29,18 @@ func (f *Federation) Handler(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/webfinger", f.webfinger)
 	mux.HandleFunc("GET /.well-known/nodeinfo", f.nodeinfoLinks)
-	mux.HandleFunc("GET /nodeinfo/2.1", f.nodeinfo)
-	mux.HandleFunc("GET /actor", f.actor)
-	mux.HandleFunc("POST /actor/inbox", f.inbox)
-	mux.HandleFunc("POST /inbox", f.inbox)
-	mux.HandleFunc("GET /actor/outbox", f.outbox)
-	mux.HandleFunc("GET /actor/followers", f.collection(func(p state.Peer) bool { return p.Follower == state.StateAccepted }, "followers"))
-	mux.HandleFunc("GET /actor/following", f.collection(func(p state.Peer) bool { return p.Following == state.StateAccepted }, "following"))
-	mux.HandleFunc("GET /ns/communs", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+paths.NodeInfo, f.nodeinfo)
+	mux.HandleFunc("GET "+paths.Actor, f.actor)
+	mux.HandleFunc("POST "+paths.Inbox, f.inbox)
+	mux.HandleFunc("POST "+paths.SharedInbox, f.inbox)
+	mux.HandleFunc("GET "+paths.Outbox, f.outbox)
+	mux.HandleFunc("GET "+paths.Followers, f.collection(func(p state.Peer) bool { return p.Follower == state.StateAccepted }, f.urls.followers()))
+	mux.HandleFunc("GET "+paths.Following, f.collection(func(p state.Peer) bool { return p.Following == state.StateAccepted }, f.urls.following()))
+	mux.HandleFunc("GET "+paths.Context, func(w http.ResponseWriter, r *http.Request) {
 		writeAS(w, http.StatusOK, "application/ld+json", ContextDocument())
 	})
-	mux.HandleFunc("GET /r/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if !wantsAS(r) || strings.HasSuffix(r.PathValue("id"), ".zip") {
+	mux.HandleFunc("GET "+paths.Resource, func(w http.ResponseWriter, r *http.Request) {
+		if !wantsAS(r) || strings.HasSuffix(r.PathValue("id"), paths.ZipSuffix) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -140,7 +141,7 @@ func contains(list []string, s string) bool {
 
 func (f *Federation) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 	writeAS(w, http.StatusOK, "application/json", map[string]any{"links": []map[string]string{
-		{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": f.urls.base + "/nodeinfo/2.1"},
+		{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.1", "href": f.urls.base + paths.NodeInfo},
 	}})
 }
 
@@ -251,7 +252,7 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
 	writeAS(w, http.StatusOK, contentTypeAS, page)
 }
 
-func (f *Federation) collection(keep func(state.Peer) bool, name string) http.HandlerFunc {
+func (f *Federation) collection(keep func(state.Peer) bool, id string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		peers, err := f.store.ListPeers(r.Context())
 		if err != nil {
@@ -265,7 +266,7 @@ func (f *Federation) collection(keep func(state.Peer) bool, name string) http.Ha
 			}
 		}
 		writeAS(w, http.StatusOK, contentTypeAS, map[string]any{
-			"@context": "https://www.w3.org/ns/activitystreams", "id": f.urls.base + "/actor/" + name,
+			"@context": "https://www.w3.org/ns/activitystreams", "id": id,
 			"type": "OrderedCollection", "totalItems": len(items), "orderedItems": items,
 		})
 	}

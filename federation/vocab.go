@@ -10,8 +10,9 @@ import (
 	"github.com/go-fed/activity/streams"
 	"github.com/go-fed/activity/streams/vocab"
 
+	"github.com/communs-numerique/communs/internal/paths"
+	"github.com/communs-numerique/communs/internal/text"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/search"
 )
 
 // Namespace is the IRI of Communs' extension terms. Every node publishes
@@ -89,19 +90,21 @@ func serialize(t vocab.Type) (map[string]any, error) {
 // urls are the addresses of this node's actor and objects.
 type urls struct{ base string }
 
-func (u urls) actor() string           { return u.base + "/actor" }
-func (u urls) key() string             { return u.base + "/actor#main-key" }
-func (u urls) inbox() string           { return u.base + "/actor/inbox" }
-func (u urls) sharedInbox() string     { return u.base + "/inbox" }
-func (u urls) outbox() string          { return u.base + "/actor/outbox" }
-func (u urls) followers() string       { return u.base + "/actor/followers" }
-func (u urls) following() string       { return u.base + "/actor/following" }
-func (u urls) object(id string) string { return u.base + "/r/" + id }
+// They are built by internal/paths, from the same patterns the web routes
+// are registered with, so a renamed route cannot silently change an id.
+func (u urls) actor() string           { return paths.Base(u.base).Actor() }
+func (u urls) key() string             { return paths.Base(u.base).ActorKey() }
+func (u urls) inbox() string           { return paths.Base(u.base).Inbox() }
+func (u urls) sharedInbox() string     { return paths.Base(u.base).SharedInbox() }
+func (u urls) outbox() string          { return paths.Base(u.base).Outbox() }
+func (u urls) followers() string       { return paths.Base(u.base).Followers() }
+func (u urls) following() string       { return paths.Base(u.base).Following() }
+func (u urls) object(id string) string { return paths.Base(u.base).Resource(id) }
 func (u urls) file(id, name string) string {
-	return u.base + "/r/" + id + "/files/" + url.PathEscape(name)
+	return paths.Base(u.base).File(id, name)
 }
 func (u urls) activity(kind, id string) string {
-	return u.base + "/activities/" + kind + "/" + id
+	return paths.Base(u.base).Activity(kind, id)
 }
 
 // Profile is how the hub's account looks on Mastodon and GoToSocial: its
@@ -304,7 +307,7 @@ func licenseURL(id string) string {
 }
 
 func tagURL(u urls, theme string) string {
-	return u.base + "/recherche?theme=" + url.QueryEscape(theme)
+	return u.base + paths.Search + "?theme=" + url.QueryEscape(theme)
 }
 
 // contentHTML is what fediverse timelines show, as a plain post: the title
@@ -317,7 +320,7 @@ func contentHTML(u urls, r node.Resource, link string) string {
 	if r.Summary != "" {
 		b.WriteString("<p>" + html.EscapeString(r.Summary) + "</p>")
 	}
-	if d := search.PlainText(r.Description); d != "" {
+	if d := text.PlainText(r.Description); d != "" {
 		if len(d) > 500 {
 			d = strings.TrimSpace(d[:strings.LastIndex(d[:500], " ")+1]) + "…"
 		}

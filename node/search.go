@@ -7,8 +7,23 @@ import (
 	"time"
 )
 
-// MaxPerPage bounds a search page.
-const MaxPerPage = 100
+// Search and list paging bounds, the one place they are written: node/web
+// (parameters, pages), storage/search (both engines) and the OpenAPI
+// document (checked by a test in node/web) take them from here.
+const (
+	// DefaultPerPage is the page size when the client gives none.
+	DefaultPerPage = 20
+	// MaxPerPage bounds a page of search hits or resources.
+	MaxPerPage = 100
+	// MaxPage is the deepest search page.
+	MaxPage = 1000
+	// MaxSearchOffset is the deep-paging window: the offset of a page's
+	// first hit. Both engines pay for every skipped hit, and Meilisearch
+	// refuses to count past its maxTotalHits.
+	MaxSearchOffset = 10000
+	// MaxQueryLen bounds the search text, in bytes of UTF-8.
+	MaxQueryLen = 500
+)
 
 // Search validates a query and runs it on the index.
 func (s *Service) Search(ctx context.Context, q Query) (Results, error) {
@@ -31,8 +46,8 @@ func (s *Service) Search(ctx context.Context, q Query) (Results, error) {
 
 func (q *Query) normalize() error {
 	q.Text = strings.TrimSpace(q.Text)
-	if len(q.Text) > 500 {
-		return invalid("q", "must be at most 500 characters")
+	if len(q.Text) > MaxQueryLen {
+		return invalid("q", "must be at most %d characters", MaxQueryLen)
 	}
 	switch q.Sort {
 	case "":
@@ -44,11 +59,11 @@ func (q *Query) normalize() error {
 	if q.Page == 0 {
 		q.Page = 1
 	}
-	if q.Page < 1 || q.Page > 1000 {
-		return invalid("page", "must be between 1 and 1000")
+	if q.Page < 1 || q.Page > MaxPage {
+		return invalid("page", "must be between 1 and %d", MaxPage)
 	}
 	if q.PerPage == 0 {
-		q.PerPage = 20
+		q.PerPage = DefaultPerPage
 	}
 	if q.PerPage < 1 || q.PerPage > MaxPerPage {
 		return invalid("per_page", "must be between 1 and %d", MaxPerPage)

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -84,7 +85,7 @@ func New(cfg Config) *Handler {
 	if h.name == "" {
 		h.name = "Communs"
 	}
-	h.baseURL = h.publicURL + "/oai"
+	h.baseURL = h.publicURL + paths.OAI
 	h.host = "localhost"
 	if u, err := url.Parse(h.publicURL); err == nil && u.Hostname() != "" {
 		h.host = strings.ToLower(u.Hostname())

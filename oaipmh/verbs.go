@@ -6,13 +6,13 @@ import (
 	"encoding/xml"
 	"errors"
 
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -330,7 +330,7 @@ func (h *Handler) dublinCore(x *xw, r *node.Resource) {
 	for _, t := range types {
 		dc("format", t, "")
 	}
-	dc("identifier", h.publicURL+"/r/"+url.PathEscape(r.ID), "")
+	dc("identifier", paths.Base(h.publicURL).Resource(r.ID), "")
 	dc("language", r.Language, "")
 	if l, ok := node.LookupLicense(r.License); ok {
 		dc("rights", l.URL, "")

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -160,7 +161,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if body != nil {
 			m.uploadBytes.Add(float64(body.n))
 		}
-		if strings.HasPrefix(r.URL.Path, "/r/") && r.Method == http.MethodGet {
+		if strings.HasPrefix(r.URL.Path, paths.ResourcePrefix) && r.Method == http.MethodGet {
 			m.downloadBytes.Add(float64(rec.n))
 		}
 	})

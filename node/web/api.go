@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -44,7 +45,7 @@ type ResourceJSON struct {
 }
 
 func (s *Server) resourceJSON(r node.Resource) ResourceJSON {
-	out := ResourceJSON{Resource: r, URL: s.resourceURL(r.ID), ZipURL: s.resourceURL(r.ID) + ".zip", Local: r.Local(), Files: []FileJSON{}}
+	out := ResourceJSON{Resource: r, URL: s.resourceURL(r.ID), ZipURL: paths.Base(s.publicURL).Zip(r.ID), Local: r.Local(), Files: []FileJSON{}}
 	for _, f := range r.Files {
 		u := s.fileURL(r.ID, f.Name)
 		if f.SHA256 == "" && f.RemoteURL != "" {

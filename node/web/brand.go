@@ -17,6 +17,8 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/communs-numerique/communs/internal/paths"
 )
 
 // The hub's pictures: a logo (square; the fediverse avatar, the favicon
@@ -27,8 +29,8 @@ import (
 // Stable public paths of the hub's pictures; the federation actor points
 // its icon and image here.
 const (
-	LogoPath   = "/media/logo"
-	BannerPath = "/media/banner"
+	LogoPath   = paths.Logo
+	BannerPath = paths.Banner
 )
 
 // MaxBrandImageSize bounds a --logo or --banner file: fediverse servers

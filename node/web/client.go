@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -45,7 +46,7 @@ func NewSocketClient(socket string) *Client {
 func (c *Client) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return c.do(ctx, http.MethodGet, "/api/v1/licenses", nil, "", nil)
+	return c.do(ctx, http.MethodGet, paths.APILicenses, nil, "", nil)
 }
 
 // Close releases idle connections.
@@ -136,7 +137,7 @@ func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) e
 // Get returns a resource.
 func (c *Client) Get(ctx context.Context, id string) (node.Resource, error) {
 	var out ResourceJSON
-	err := c.do(ctx, http.MethodGet, "/api/v1/resources/"+url.PathEscape(id), nil, "", &out)
+	err := c.do(ctx, http.MethodGet, paths.APIResourcePath(id), nil, "", &out)
 	return out.toResource(), err
 }
 
@@ -165,7 +166,7 @@ func (c *Client) List(ctx context.Context, opt node.ListOptions) ([]node.Resourc
 		Items []ResourceJSON `json:"items"`
 		Next  string         `json:"next"`
 	}
-	if err := c.do(ctx, http.MethodGet, "/api/v1/resources?"+q.Encode(), nil, "", &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, paths.APIResources+"?"+q.Encode(), nil, "", &out); err != nil {
 		return nil, "", err
 	}
 	var rs []node.Resource
@@ -177,7 +178,7 @@ func (c *Client) List(ctx context.Context, opt node.ListOptions) ([]node.Resourc
 
 // Delete removes a resource.
 func (c *Client) Delete(ctx context.Context, id string) error {
-	return c.do(ctx, http.MethodDelete, "/api/v1/resources/"+url.PathEscape(id), nil, "", nil)
+	return c.do(ctx, http.MethodDelete, paths.APIResourcePath(id), nil, "", nil)
 }
 
 // Publish sends metadata and files in one multipart request, streamed
@@ -226,7 +227,7 @@ func (c *Client) Publish(ctx context.Context, r node.Resource, files node.Upload
 		}()
 		pw.CloseWithError(err)
 	}()
-	path := "/api/v1/resources"
+	path := paths.APIResources
 	if replace {
 		path += "?replace=true"
 	}
@@ -274,7 +275,7 @@ func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 // Search runs GET /api/v1/search with the given parameters.
 func (c *Client) Search(ctx context.Context, params url.Values) (SearchJSON, error) {
 	var out SearchJSON
-	err := c.do(ctx, http.MethodGet, "/api/v1/search?"+params.Encode(), nil, "", &out)
+	err := c.do(ctx, http.MethodGet, paths.APISearch+"?"+params.Encode(), nil, "", &out)
 	return out, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/communs-numerique/communs/internal/paths"
 )
 
 // compressible are the types worth gzipping: pages, styles, scripts and
@@ -45,9 +47,7 @@ func acceptsGzip(r *http.Request) bool {
 }
 
 // isDownload matches /r/{id}/files/{name} and /r/{id}.zip.
-func isDownload(p string) bool {
-	return strings.HasPrefix(p, "/r/") && (strings.Contains(p, "/files/") || strings.HasSuffix(p, ".zip"))
-}
+func isDownload(p string) bool { return paths.IsDownload(p) }
 
 type gzipWriter struct {
 	http.ResponseWriter

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -43,7 +44,7 @@ func (s *Server) validQuery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// OAI-PMH answers a bad argument with its own badArgument error, in
 		// XML, as harvesters expect; it checks its arguments itself.
-		if r.URL.RawQuery != "" && r.URL.Path != "/oai" {
+		if r.URL.RawQuery != "" && r.URL.Path != paths.OAI {
 			v, err := url.ParseQuery(r.URL.RawQuery)
 			if err == nil {
 				err = validUTF8Values(v)

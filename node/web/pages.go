@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -123,7 +124,7 @@ type resourceData struct {
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
 func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if zipID, ok := strings.CutSuffix(id, ".zip"); ok {
+	if zipID, ok := strings.CutSuffix(id, paths.ZipSuffix); ok {
 		s.zipKit(w, r, zipID)
 		return
 	}
@@ -136,13 +137,13 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 	p.Title = res.Title
 	lic, known := node.LookupLicense(res.License)
 	d := resourceData{R: res, Description: renderMarkdown(res.Description), Licence: lic, KnownLicence: known,
-		Attribution: attributionIn(p.Lang, res), ZipURL: "/r/" + res.ID + ".zip",
+		Attribution: attributionIn(p.Lang, res), ZipURL: paths.ZipPath(res.ID),
 		CanEdit: p.User != nil && res.Local(), Local: res.Local()}
 	if !res.Local() && isWebURL(res.Origin) {
 		d.OriginURL = res.Origin
 	}
 	for _, f := range res.Files {
-		fv := fileView{Name: f.Name, Type: fileTypeLabel(p, f), Size: f.Size, URL: "/r/" + res.ID + "/files/" + url.PathEscape(f.Name)}
+		fv := fileView{Name: f.Name, Type: fileTypeLabel(p, f), Size: f.Size, URL: paths.FilePath(res.ID, f.Name)}
 		if f.SHA256 == "" && isWebURL(f.RemoteURL) {
 			fv.URL, fv.Remote = f.RemoteURL, true
 		}

@@ -14,15 +14,15 @@ import (
 // the parameter and the bounds, never silently clamped.
 const (
 	// DefaultPerPage is the page size when the client gives none.
-	DefaultPerPage = 20
+	DefaultPerPage = node.DefaultPerPage
 	// MaxPerPage is the largest page a client may ask for.
 	MaxPerPage = node.MaxPerPage
 	// MaxPage is the deepest search page.
-	MaxPage = 1000
+	MaxPage = node.MaxPage
 	// maxSearchOffset is the engines' deep-paging bound (the offset of the
-	// first hit of a page; storage/search.MaxOffset): past it a page would
+	// first hit of a page; node.MaxSearchOffset): past it a page would
 	// cost every hit before it, so the client is asked to refine instead.
-	maxSearchOffset = 10000
+	maxSearchOffset = node.MaxSearchOffset
 	// maxCursorLen bounds a page cursor: the node's cursors are short.
 	maxCursorLen = 200
 )

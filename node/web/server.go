@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/communs-numerique/communs/catalogue"
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/oaipmh"
 )
@@ -122,25 +122,25 @@ type routeMux interface {
 }
 
 func (s *Server) routes(mux routeMux) {
-	mux.HandleFunc("GET /api/v1/openapi.json", s.openAPIHandler())
-	mux.HandleFunc("GET /api/v1/resources", s.apiList)
-	mux.HandleFunc("POST /api/v1/resources", s.apiCreate)
-	mux.HandleFunc("GET /api/v1/resources/{id}", s.apiGet)
-	mux.HandleFunc("PATCH /api/v1/resources/{id}", s.apiPatch)
-	mux.HandleFunc("DELETE /api/v1/resources/{id}", s.apiDelete)
-	mux.HandleFunc("PUT /api/v1/resources/{id}/files/{name}", s.apiPutFile)
-	mux.HandleFunc("DELETE /api/v1/resources/{id}/files/{name}", s.apiDeleteFile)
-	mux.HandleFunc("GET /api/v1/licenses", s.apiLicenses)
-	mux.HandleFunc("GET /api/v1/search", s.apiSearch)
-	mux.HandleFunc("GET /api/v1/", s.apiNotFound)
-	mux.HandleFunc("GET /r/{id}/files/{name}", s.download)
-	mux.HandleFunc("GET /r/{id}", s.resourcePage)
+	mux.HandleFunc("GET "+paths.APIOpenAPI, s.openAPIHandler())
+	mux.HandleFunc("GET "+paths.APIResources, s.apiList)
+	mux.HandleFunc("POST "+paths.APIResources, s.apiCreate)
+	mux.HandleFunc("GET "+paths.APIResource, s.apiGet)
+	mux.HandleFunc("PATCH "+paths.APIResource, s.apiPatch)
+	mux.HandleFunc("DELETE "+paths.APIResource, s.apiDelete)
+	mux.HandleFunc("PUT "+paths.APIResourceFile, s.apiPutFile)
+	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.apiDeleteFile)
+	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
+	mux.HandleFunc("GET "+paths.APISearch, s.apiSearch)
+	mux.HandleFunc("GET "+paths.API, s.apiNotFound)
+	mux.HandleFunc("GET "+paths.File, s.download)
+	mux.HandleFunc("GET "+paths.Resource, s.resourcePage)
 	mux.HandleFunc("GET /{$}", s.homePage)
 	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages and harvesting interfaces are not part of the API
 		oai := oaipmh.New(oaipmh.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name, Logger: s.log})
-		m.Handle("GET /oai", oai)
-		m.Handle("POST /oai", oai)
-		m.Handle("GET /catalogue.jsonld", catalogue.New(catalogue.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name,
+		m.Handle("GET "+paths.OAI, oai)
+		m.Handle("POST "+paths.OAI, oai)
+		m.Handle("GET "+paths.Catalogue, catalogue.New(catalogue.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name,
 			Description: s.description, Logger: s.log, Label: func(key string) string { return translate("fr", key) }}))
 		s.seoRoutes(m)
 		s.uiRoutes(m)
@@ -241,8 +241,8 @@ func (s *Server) admin(r *http.Request) (node.User, error) {
 	return u, nil
 }
 
-func (s *Server) resourceURL(id string) string { return s.publicURL + "/r/" + id }
+func (s *Server) resourceURL(id string) string { return paths.Base(s.publicURL).Resource(id) }
 
 func (s *Server) fileURL(id, name string) string {
-	return s.publicURL + "/r/" + id + "/files/" + url.PathEscape(name)
+	return paths.Base(s.publicURL).File(id, name)
 }

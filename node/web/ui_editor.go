@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -361,7 +362,7 @@ func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("resource published from the editor", "id", res.ID, "files", len(res.Files))
-	http.Redirect(w, r, "/r/"+res.ID, http.StatusSeeOther)
+	http.Redirect(w, r, paths.ResourcePath(res.ID), http.StatusSeeOther)
 }
 
 // editable loads a local resource for its edit pages.
@@ -412,7 +413,7 @@ func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) {
 		s.formFailed(w, r, f, err)
 		return
 	}
-	http.Redirect(w, r, "/r/"+res.ID, http.StatusSeeOther)
+	http.Redirect(w, r, paths.ResourcePath(res.ID), http.StatusSeeOther)
 }
 
 func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -111,7 +112,7 @@ func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := hubData{Count: n, Peers: s.peerList(r.Context()), MaxFile: s.svc.MaxFileSize(),
-		FeedURL: "/feed.atom", APIURL: "/api/v1/resources", PublicURL: s.publicURL}
+		FeedURL: paths.Feed, APIURL: paths.APIResources, PublicURL: s.publicURL}
 	for _, id := range s.svc.Policy().Accepted() {
 		if l, ok := node.LookupLicense(id); ok {
 			d.Accepted = append(d.Accepted, l)
@@ -175,7 +176,7 @@ func (s *Server) atomFeed(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := pickLang(r)
 	f := atomFeed{Lang: lang, ID: s.publicURL + "/", Title: atomText{Type: "text", Body: s.name},
-		Links:   []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.publicURL + "/feed.atom"}, {Rel: "alternate", Type: "text/html", Href: s.publicURL + "/"}},
+		Links:   []atomLink{{Rel: "self", Type: "application/atom+xml", Href: s.publicURL + paths.Feed}, {Rel: "alternate", Type: "text/html", Href: s.publicURL + "/"}},
 		Authors: []atomPerson{{Name: s.name}}}
 	if s.description != "" {
 		f.Subtitle = &atomText{Type: "text", Body: s.description}

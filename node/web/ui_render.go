@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -105,6 +106,8 @@ func (p *uiPage) Size(n int64) string     { return humanSize(p.Lang, n) }
 var uiFuncs = template.FuncMap{
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
+	// resourcePath is the link to a resource page, built where every route is.
+	"resourcePath": paths.ResourcePath,
 	// items hands a resource list and the page to the shared list template.
 	"items": func(p *uiPage, rs []node.Resource) any {
 		return struct {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/paths"
 )
 
 // PeerInfo is a hub this node federates with, as the federation layer
@@ -36,13 +38,13 @@ func (s *Server) initUI(opt Options) {
 func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /static/{name}", s.staticFile)
 	mux.HandleFunc("GET /langue/{lang}", s.langSwitch)
-	mux.HandleFunc("GET /recherche", s.searchPage)
+	mux.HandleFunc("GET "+paths.Search, s.searchPage)
 	mux.HandleFunc("GET /search", s.searchPage)
 	mux.HandleFunc("GET /ressources", s.browsePage)
 	mux.HandleFunc("GET /resources", s.browsePage)
 	mux.HandleFunc("GET /guide", s.guidePage)
 	mux.HandleFunc("GET /hub", s.hubPage)
-	mux.HandleFunc("GET /feed.atom", s.atomFeed)
+	mux.HandleFunc("GET "+paths.Feed, s.atomFeed)
 	mux.HandleFunc("GET /connexion", s.loginPage)
 	mux.HandleFunc("POST /connexion", s.loginSubmit)
 	mux.HandleFunc("POST /deconnexion", s.logoutSubmit)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -25,8 +26,8 @@ const sitemapMaxURLs = 50000
 
 func (s *Server) seoRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /robots.txt", s.robots)
-	mux.HandleFunc("GET /sitemap.xml", s.sitemap)
-	mux.HandleFunc("GET /sitemap-ressources.xml", s.sitemapPart)
+	mux.HandleFunc("GET "+paths.Sitemap, s.sitemap)
+	mux.HandleFunc("GET "+paths.SitemapPart, s.sitemapPart)
 	mux.HandleFunc("GET /favicon.ico", s.favicon)
 	mux.HandleFunc("GET /favicon.svg", s.faviconSVG)
 	mux.HandleFunc("GET "+LogoPath, func(w http.ResponseWriter, r *http.Request) { s.serveImage(w, r, s.brand.Logo) })
@@ -38,7 +39,7 @@ func (s *Server) seoRoutes(mux *http.ServeMux) {
 func (s *Server) robots(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
-	fmt.Fprintf(w, "User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /admin\nDisallow: /editeur\nDisallow: /connexion\nDisallow: /deconnexion\nDisallow: /langue/\n\nSitemap: %s/sitemap.xml\n", s.publicURL)
+	fmt.Fprintf(w, "User-agent: *\nAllow: /\nDisallow: /api/\nDisallow: /admin\nDisallow: /editeur\nDisallow: /connexion\nDisallow: /deconnexion\nDisallow: /langue/\n\nSitemap: %s\n", s.publicURL+paths.Sitemap)
 }
 
 // sitemap serves one urlset while the local resources fit in one file,
@@ -82,9 +83,9 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	bw.WriteString(`<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
-	bw.WriteString("<sitemap><loc>" + xmlText(s.publicURL+"/sitemap-ressources.xml?partie=accueil") + "</loc></sitemap>\n")
+	bw.WriteString("<sitemap><loc>" + xmlText(s.publicURL+paths.SitemapPart+"?partie=accueil") + "</loc></sitemap>\n")
 	for _, after := range starts {
-		bw.WriteString("<sitemap><loc>" + xmlText(s.publicURL+"/sitemap-ressources.xml?"+url.Values{"apres": {after}}.Encode()) + "</loc></sitemap>\n")
+		bw.WriteString("<sitemap><loc>" + xmlText(s.publicURL+paths.SitemapPart+"?"+url.Values{"apres": {after}}.Encode()) + "</loc></sitemap>\n")
 	}
 	bw.WriteString("</sitemapindex>\n")
 	bw.Flush()

@@ -1,6 +1,6 @@
 // Package search holds what the search engines (embedded bleve, Meilisearch)
-// share: query normalisation, facet names, Markdown-to-text for indexing and
-// snippets, and the HTML marking of highlights. Keeping these in one place is
+// share: query normalisation, facet names and the HTML marking of
+// highlights (Markdown-to-text for indexing lives in internal/text). Keeping these in one place is
 // what lets the two engines pass the same contract suite.
 package search
 
@@ -14,12 +14,13 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
-// Paging limits. MaxOffset bounds deep paging: both engines pay for every
-// skipped hit, and Meilisearch refuses to count past its maxTotalHits.
+// Paging limits, taken from node where they are written once. MaxOffset
+// bounds deep paging: both engines pay for every skipped hit, and
+// Meilisearch refuses to count past its maxTotalHits.
 const (
-	DefaultPerPage = 20
-	MaxPerPage     = 100
-	MaxOffset      = 10000
+	DefaultPerPage = node.DefaultPerPage
+	MaxPerPage     = node.MaxPerPage
+	MaxOffset      = node.MaxSearchOffset
 )
 
 // Sort orders accepted in node.Query.Sort.
@@ -121,60 +122,6 @@ func FileWords(r node.Resource) string {
 		words = append(words, name)
 	}
 	return strings.Join(words, " ; ")
-}
-
-// PlainText turns a description written in Markdown into the text a reader
-// sees: emphasis markers, heading hashes, list bullets and link targets go
-// away and whitespace collapses. Both engines index and snippet this text,
-// so "**Objectifs**" never shows up as asterisks in a result.
-func PlainText(md string) string {
-	var b strings.Builder
-	b.Grow(len(md))
-	for line := range strings.SplitSeq(md, "\n") {
-		line = strings.TrimSpace(line)
-		line = strings.TrimLeft(line, "#>")
-		line = strings.TrimSpace(line)
-		switch {
-		case strings.HasPrefix(line, "- "), strings.HasPrefix(line, "* "), strings.HasPrefix(line, "+ "):
-			line = line[2:]
-		default:
-			// "1. " and "12) " numbered items keep their number, which can
-			// matter ("10 réflexes"), but lose the punctuation.
-			i := 0
-			for i < len(line) && line[i] >= '0' && line[i] <= '9' {
-				i++
-			}
-			if i > 0 && i+1 < len(line) && (line[i] == '.' || line[i] == ')') && line[i+1] == ' ' {
-				line = line[:i] + line[i+1:]
-			}
-		}
-		line = stripLinks(line)
-		line = strings.NewReplacer("**", "", "__", "", "`", "").Replace(line)
-		if line == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(line)
-	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-// stripLinks keeps the text of [text](target) links.
-func stripLinks(s string) string {
-	for {
-		open := strings.Index(s, "](")
-		if open < 0 {
-			return s
-		}
-		start := strings.LastIndex(s[:open], "[")
-		end := strings.Index(s[open:], ")")
-		if start < 0 || end < 0 {
-			return s
-		}
-		s = s[:start] + s[start+1:open] + s[open+end+1:]
-	}
 }
 
 // Span is a byte range [Start, End) of a text to mark.

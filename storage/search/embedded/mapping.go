@@ -7,6 +7,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2/mapping"
 
+	"github.com/communs-numerique/communs/internal/text"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/search"
 )
@@ -73,7 +74,7 @@ func docLanguage(lang string) string {
 }
 
 func newDocument(r node.Resource) (*document, error) {
-	desc := search.PlainText(r.Description)
+	desc := text.PlainText(r.Description)
 	src, err := json.Marshal(stored{
 		Hit: node.Hit{
 			ID: r.ID, Title: r.Title, Summary: r.Summary, Kind: r.Kind, Themes: r.Themes,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/meilisearch/meilisearch-go"
 
+	"github.com/communs-numerique/communs/internal/text"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/search"
 )
@@ -124,7 +125,7 @@ func document(r node.Resource) map[string]any {
 		"id":                r.ID,
 		"title" + sfx:       r.Title,
 		"summary" + sfx:     r.Summary,
-		"description" + sfx: search.PlainText(r.Description),
+		"description" + sfx: text.PlainText(r.Description),
 		"kind":              r.Kind,
 		"themes":            nonNil(r.Themes),
 		"audience":          nonNil(r.Audience),
