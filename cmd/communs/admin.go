@@ -46,17 +46,17 @@ type localBackend struct {
 func (l localBackend) Close() error { return l.st.Close() }
 
 func (l localBackend) IndexStatus(ctx context.Context) (node.IndexStatus, error) {
-	if l.st.indexer == nil {
+	if l.st.Indexer == nil {
 		return node.IndexStatus{}, errors.New("the search index was not opened for this command")
 	}
-	return l.st.indexer.Status(ctx)
+	return l.st.Indexer.Status(ctx)
 }
 
 func (l localBackend) RebuildIndex(ctx context.Context, progress func(done, total int)) error {
-	if l.st.indexer == nil {
+	if l.st.Indexer == nil {
 		return errors.New("the search index was not opened for this command")
 	}
-	return l.st.indexer.Rebuild(ctx, progress)
+	return l.st.Indexer.Rebuild(ctx, progress)
 }
 
 // openBackend reaches the running node through its admin socket when it

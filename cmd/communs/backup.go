@@ -22,10 +22,10 @@ func backupHandler(st *stores, cfg config, configFile string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		opt := backup.Options{DataDir: cfg.Data, ConfigFile: configFile, Referenced: catalog.ReferencedBlobs}
 		if r.URL.Query().Get("files") == "1" {
-			opt.Blobs = st.blobs
+			opt.Blobs = st.Blobs
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
-		if _, err := backup.Write(r.Context(), w, st.catalog, opt); err != nil {
+		if _, err := backup.Write(r.Context(), w, st.Catalog, opt); err != nil {
 			// Headers are gone; breaking the stream makes the CLI fail
 			// rather than keep a truncated file.
 			panic(http.ErrAbortHandler)
@@ -102,9 +102,9 @@ func writeBackup(c *cli.Context, cfg config, w io.Writer, files bool) error {
 	defer st.Close()
 	opt := backup.Options{DataDir: cfg.Data, ConfigFile: c.String("config"), Referenced: catalog.ReferencedBlobs}
 	if files {
-		opt.Blobs = st.blobs
+		opt.Blobs = st.Blobs
 	}
-	_, err = backup.Write(c.Context, w, st.catalog, opt)
+	_, err = backup.Write(c.Context, w, st.Catalog, opt)
 	return err
 }
 
