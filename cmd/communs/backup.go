@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/internal/backup"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -91,11 +92,11 @@ func writeBackup(c *cli.Context, cfg config, w io.Writer, files bool) error {
 			return nil
 		}
 	}
-	log, err := newLogger(cfg)
+	log, err := app.NewLogger(cfg)
 	if err != nil {
 		return err
 	}
-	_, st, err := newService(c.Context, cfg, log, false)
+	_, st, err := app.OpenService(c.Context, cfg, log, false)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,7 +13,6 @@ import (
 	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/communs-numerique/communs/internal/app"
-	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search/meili"
 )
@@ -135,13 +132,5 @@ func parseSize(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-func newLogger(cfg config) (*slog.Logger, error) { return app.NewLogger(cfg) }
-
 // stores are the concrete adapters a node runs on.
 type stores = app.Stores
-
-// newService opens the stores and the service on them; withIndex also
-// opens the search engine and the indexer that follows the catalog.
-func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex bool) (*node.Service, *stores, error) {
-	return app.OpenService(ctx, cfg, log, withIndex)
-}

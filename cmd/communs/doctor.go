@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/communs-numerique/communs/federation"
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -371,11 +372,11 @@ func doctorChecks(c *cli.Context, cfg config) ([]check, error) {
 			return checks, nil
 		}
 	}
-	log, err := newLogger(cfg)
+	log, err := app.NewLogger(cfg)
 	if err != nil {
 		return nil, err
 	}
-	svc, st, err := newService(c.Context, cfg, log, true)
+	svc, st, err := app.OpenService(c.Context, cfg, log, true)
 	if err != nil {
 		return []check{{Level: levelFail, Name: "catalog", Detail: err.Error(), Fix: "start the node or free the data folder"}}, nil
 	}

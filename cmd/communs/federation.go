@@ -32,11 +32,11 @@ func withPeerAdmin(fn func(c *cli.Context, a federation.Admin) error) cli.Action
 				return fn(c, a)
 			}
 		}
-		log, err := newLogger(cfg)
+		log, err := app.NewLogger(cfg)
 		if err != nil {
 			return err
 		}
-		svc, st, err := newService(c.Context, cfg, log, false)
+		svc, st, err := app.OpenService(c.Context, cfg, log, false)
 		if err != nil {
 			return err
 		}
