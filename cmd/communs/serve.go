@@ -53,6 +53,7 @@ func serveCommand() *cli.Command {
 			if err := readProfile(c, &cfg); err != nil {
 				errs = append(errs, err)
 			}
+			errs = append(errs, cfg.ValidateServing())
 			if err := errors.Join(errs...); err != nil {
 				return err
 			}

@@ -46,7 +46,7 @@ type Node struct {
 // configuration problem comes back at once. On error, what was already
 // opened is closed again.
 func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
-	if err := errors.Join(cfg.Validate(), cfg.validateServing()); err != nil {
+	if err := errors.Join(cfg.Validate(), cfg.ValidateServing()); err != nil {
 		return nil, err
 	}
 	n := &Node{Config: cfg}

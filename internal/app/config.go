@@ -123,8 +123,8 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validateServing checks what only a running node uses.
-func (c Config) validateServing() error {
+// ValidateServing checks what only a running node uses (serve's flags).
+func (c Config) ValidateServing() error {
 	var errs []error
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
