@@ -83,6 +83,7 @@ func readConfig(c *cli.Context) (config, error) {
 		Region: c.String("region"), Description: c.String("description"),
 		Hub: c.String("hub"), Storage: c.String("storage"), Allow: c.StringSlice("allow-license"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"), Search: c.String("search"),
+		Version:       version,
 		Meili:         meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
 		DevFederation: c.Bool("dev-federation"), FollowPolicy: c.String("follow-policy"),
 		MaxFollowersPerHost: c.Int("max-followers-per-host"), DeliveryTimeout: c.Duration("delivery-timeout"),

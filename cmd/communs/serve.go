@@ -49,7 +49,6 @@ func serveCommand() *cli.Command {
 			}
 			cfg.MetricsToken, cfg.TLSCert, cfg.TLSKey = c.String("metrics-token"), c.String("tls-cert"), c.String("tls-key")
 			cfg.ReadTimeout, cfg.UploadIdleTimeout, cfg.MaxConnections = c.Duration("read-timeout"), c.Duration("upload-idle-timeout"), c.Int("max-connections")
-			cfg.Version = version
 			if err := readProfile(c, &cfg); err != nil {
 				errs = append(errs, err)
 			}
