@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/internal/kit"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
@@ -46,17 +47,17 @@ type localBackend struct {
 func (l localBackend) Close() error { return l.st.Close() }
 
 func (l localBackend) IndexStatus(ctx context.Context) (node.IndexStatus, error) {
-	if l.st.indexer == nil {
+	if l.st.Indexer == nil {
 		return node.IndexStatus{}, errors.New("the search index was not opened for this command")
 	}
-	return l.st.indexer.Status(ctx)
+	return l.st.Indexer.Status(ctx)
 }
 
 func (l localBackend) RebuildIndex(ctx context.Context, progress func(done, total int)) error {
-	if l.st.indexer == nil {
+	if l.st.Indexer == nil {
 		return errors.New("the search index was not opened for this command")
 	}
-	return l.st.indexer.Rebuild(ctx, progress)
+	return l.st.Indexer.Rebuild(ctx, progress)
 }
 
 // openBackend reaches the running node through its admin socket when it
@@ -73,11 +74,11 @@ func openBackend(c *cli.Context, withIndex bool) (backend, error) {
 			return cl, nil
 		}
 	}
-	log, err := newLogger(cfg)
+	log, err := app.NewLogger(cfg)
 	if err != nil {
 		return nil, err
 	}
-	svc, st, err := newService(c.Context, cfg, log, withIndex)
+	svc, st, err := app.OpenService(c.Context, cfg, log, withIndex)
 	if err != nil {
 		if errors.Is(err, catalog.ErrLocked) {
 			return nil, fmt.Errorf("%w; its admin socket %s does not answer: check that the node is healthy", err, sock)

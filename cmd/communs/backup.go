@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/internal/backup"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/storage/blob"
@@ -22,10 +23,10 @@ func backupHandler(st *stores, cfg config, configFile string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		opt := backup.Options{DataDir: cfg.Data, ConfigFile: configFile, Referenced: catalog.ReferencedBlobs}
 		if r.URL.Query().Get("files") == "1" {
-			opt.Blobs = st.blobs
+			opt.Blobs = st.Blobs
 		}
 		w.Header().Set("Content-Type", "application/x-tar")
-		if _, err := backup.Write(r.Context(), w, st.catalog, opt); err != nil {
+		if _, err := backup.Write(r.Context(), w, st.Catalog, opt); err != nil {
 			// Headers are gone; breaking the stream makes the CLI fail
 			// rather than keep a truncated file.
 			panic(http.ErrAbortHandler)
@@ -91,20 +92,20 @@ func writeBackup(c *cli.Context, cfg config, w io.Writer, files bool) error {
 			return nil
 		}
 	}
-	log, err := newLogger(cfg)
+	log, err := app.NewLogger(cfg)
 	if err != nil {
 		return err
 	}
-	_, st, err := newService(c.Context, cfg, log, false)
+	_, st, err := app.OpenService(c.Context, cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	opt := backup.Options{DataDir: cfg.Data, ConfigFile: c.String("config"), Referenced: catalog.ReferencedBlobs}
 	if files {
-		opt.Blobs = st.blobs
+		opt.Blobs = st.Blobs
 	}
-	_, err = backup.Write(c.Context, w, st.catalog, opt)
+	_, err = backup.Write(c.Context, w, st.Catalog, opt)
 	return err
 }
 

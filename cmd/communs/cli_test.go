@@ -237,6 +237,14 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 		{[]string{"serve", "--search", "meilisearch"}, "--search meilisearch needs --meili-url"},
 		{[]string{"resource", "import", filepath.Join(data, "nowhere")}, "nowhere"},
 	}
+	// Every problem at once: the admin fixes the file in one pass.
+	several := []string{"serve", "--storage", "ftp", "--hub", "Bad Hub", "--log-level", "loud", "--tls-cert", "c.pem", "--max-file-size", "lots"}
+	for _, want := range []string{"--storage", "--hub", "--log-level", "--tls-cert", "--max-file-size"} {
+		tests = append(tests, struct {
+			args []string
+			want string
+		}{several, want})
+	}
 	for _, tc := range tests {
 		out, err := run(t, []string{"COMMUNS_DATA=" + data, "COMMUNS_LISTEN=" + freePort(t)}, tc.args...)
 		if err == nil || !strings.Contains(out, tc.want) {

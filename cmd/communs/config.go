@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,10 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
-	"github.com/communs-numerique/communs/federation"
-	"github.com/communs-numerique/communs/federation/state"
-	"github.com/communs-numerique/communs/internal/metrics"
-	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search/meili"
 )
@@ -79,34 +73,9 @@ func loadConfigFile(flags []cli.Flag) cli.BeforeFunc {
 	})
 }
 
-// config is the node's settings, read from flags, environment and file.
-type config struct {
-	Data        string
-	PublicURL   string
-	Name        string
-	Region      string
-	Description string
-	Hub         string
-	Storage     string
-	S3          blob.S3Config
-	Search      string
-	Meili       meili.Config
-	// DevFederation and FollowPolicy configure ActivityPub.
-	DevFederation bool
-	FollowPolicy  string
-	// MaxFollowersPerHost (0: no cap) and DeliveryTimeout bound what
-	// followers cost.
-	MaxFollowersPerHost int
-	DeliveryTimeout     time.Duration
-	// metrics, set by serve, instruments the stores.
-	metrics *metrics.Metrics
-	// profile, set by serve, is the actor's avatar, header and rows.
-	profile     federation.Profile
-	Allow       []string
-	MaxFileSize int64
-	LogLevel    string
-	LogFormat   string
-}
+// config is the node's settings, read from flags, environment and file;
+// internal/app turns it into a running node.
+type config = app.Config
 
 func readConfig(c *cli.Context) (config, error) {
 	cfg := config{
@@ -114,6 +83,7 @@ func readConfig(c *cli.Context) (config, error) {
 		Region: c.String("region"), Description: c.String("description"),
 		Hub: c.String("hub"), Storage: c.String("storage"), Allow: c.StringSlice("allow-license"),
 		LogLevel: c.String("log-level"), LogFormat: c.String("log-format"), Search: c.String("search"),
+		Version:       version,
 		Meili:         meili.Config{URL: c.String("meili-url"), APIKey: c.String("meili-key"), Index: c.String("meili-index")},
 		DevFederation: c.Bool("dev-federation"), FollowPolicy: c.String("follow-policy"),
 		MaxFollowersPerHost: c.Int("max-followers-per-host"), DeliveryTimeout: c.Duration("delivery-timeout"),
@@ -126,42 +96,19 @@ func readConfig(c *cli.Context) (config, error) {
 		allow = append(allow, strings.Split(a, ",")...)
 	}
 	cfg.Allow = allow
+	// Every problem comes back at once, so a config file is fixed in one pass.
+	var errs []error
 	n, err := parseSize(c.String("max-file-size"))
 	if err != nil {
-		return cfg, fmt.Errorf("--max-file-size: %w", err)
+		errs = append(errs, fmt.Errorf("--max-file-size: %w", err))
 	}
 	cfg.MaxFileSize = n
 	abs, err := filepath.Abs(cfg.Data)
 	if err != nil {
-		return cfg, fmt.Errorf("--data: %w", err)
+		errs = append(errs, fmt.Errorf("--data: %w", err))
 	}
 	cfg.Data = abs
-	switch cfg.Storage {
-	case "disk":
-	case "s3":
-		if cfg.S3.Endpoint == "" || cfg.S3.AccessKey == "" || cfg.S3.SecretKey == "" {
-			return cfg, fmt.Errorf("--storage s3 needs --s3-endpoint, --s3-access-key and --s3-secret-key (or COMMUNS_S3_ENDPOINT, COMMUNS_S3_ACCESS_KEY, COMMUNS_S3_SECRET_KEY)")
-		}
-	default:
-		return cfg, fmt.Errorf("--storage %q: use disk or s3", cfg.Storage)
-	}
-	switch cfg.Search {
-	case "embedded":
-	case "meilisearch":
-		if cfg.Meili.URL == "" {
-			return cfg, fmt.Errorf("--search meilisearch needs --meili-url (or COMMUNS_MEILI_URL), e.g. http://127.0.0.1:7700")
-		}
-	default:
-		return cfg, fmt.Errorf("--search %q: use embedded or meilisearch", cfg.Search)
-	}
-	if !slugOK(cfg.Hub) {
-		return cfg, fmt.Errorf("--hub %q: use lowercase letters, digits and hyphens", cfg.Hub)
-	}
-	return cfg, nil
-}
-
-func slugOK(s string) bool {
-	return node.ValidateID(s) == nil
+	return cfg, errors.Join(append(errs, cfg.Validate())...)
 }
 
 // parseSize reads "2GiB", "500MB", "10 Mo" or a byte count.
@@ -186,90 +133,5 @@ func parseSize(s string) (int64, error) {
 	return int64(f * float64(mult)), nil
 }
 
-func newLogger(cfg config) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", cfg.LogLevel)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch cfg.LogFormat {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: use text or json", cfg.LogFormat)
-}
-
 // stores are the concrete adapters a node runs on.
-type stores struct {
-	catalog interface {
-		node.Catalog
-		node.Accounts
-		state.Store
-		WriteTo(w io.Writer) (int64, error)
-		Close() error
-	}
-	blobs node.Blobs
-	// index and indexer are opened only where searching or indexing
-	// happens (serve, index commands): the embedded index locks its files
-	// like bbolt does, and the feed lets the indexer catch up later on
-	// what a CLI command wrote.
-	index   node.Index
-	indexer *node.Indexer
-	// notify are the workers woken after each committed change.
-	notify []func()
-}
-
-func (s *stores) Close() error {
-	var err error
-	if s.index != nil {
-		err = s.index.Close()
-	}
-	if s.catalog != nil {
-		err = errors.Join(err, s.catalog.Close())
-	}
-	return err
-}
-
-// newService opens the stores and the service on them; withIndex also
-// opens the search engine and the indexer that follows the catalog.
-func newService(ctx context.Context, cfg config, log *slog.Logger, withIndex bool) (*node.Service, *stores, error) {
-	st, err := openStores(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.metrics != nil {
-		st.blobs = cfg.metrics.Blobs(st.blobs)
-	}
-	changed := func() {
-		for _, n := range st.notify {
-			n()
-		}
-	}
-	if withIndex {
-		idx, engine, err := openIndex(cfg)
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		if cfg.metrics != nil {
-			idx = cfg.metrics.Index(idx)
-		}
-		st.index = idx
-		st.indexer = node.NewIndexer(st.catalog, idx, engine, log)
-		st.notify = append(st.notify, st.indexer.Notify)
-	}
-	policy, err := node.NewPolicy(cfg.Allow...)
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	svc, err := node.New(node.Config{Catalog: st.catalog, Accounts: st.catalog, Blobs: st.blobs, Policy: policy,
-		Hub: cfg.Hub, MaxFileSize: cfg.MaxFileSize, Logger: log, Index: st.index, Changed: changed})
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return svc, st, nil
-}
+type stores = app.Stores

@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/communs-numerique/communs/federation"
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -120,7 +121,7 @@ func (d *doctor) catalogIntegrity(ctx context.Context) {
 	var problems []string
 	files, resources, cursor := 0, 0, ""
 	for {
-		rs, next, err := d.st.catalog.List(ctx, node.ListOptions{After: cursor, Limit: 200})
+		rs, next, err := d.st.Catalog.List(ctx, node.ListOptions{After: cursor, Limit: 200})
 		if err != nil {
 			d.add(levelFail, "catalog", err.Error(), "restore the catalog from a backup (communs restore)")
 			return
@@ -163,7 +164,7 @@ func (d *doctor) catalogIntegrity(ctx context.Context) {
 }
 
 func (d *doctor) checkBlob(ctx context.Context, id string, f node.File) string {
-	size, err := d.st.blobs.Stat(ctx, f.SHA256)
+	size, err := d.st.Blobs.Stat(ctx, f.SHA256)
 	switch {
 	case errors.Is(err, node.ErrNotFound):
 		return fmt.Sprintf("%s/%s: blob %s is missing", id, f.Name, f.SHA256[:12])
@@ -175,7 +176,7 @@ func (d *doctor) checkBlob(ctx context.Context, id string, f node.File) string {
 	if !d.deep {
 		return ""
 	}
-	br, err := d.st.blobs.Open(ctx, f.SHA256)
+	br, err := d.st.Blobs.Open(ctx, f.SHA256)
 	if err != nil {
 		return fmt.Sprintf("%s/%s: %v", id, f.Name, err)
 	}
@@ -195,13 +196,13 @@ func (d *doctor) storageProbe(ctx context.Context) {
 	fix := "check that the storage answers: disk space and permissions, or the --s3-* settings and that MinIO/S3 is up"
 	data := make([]byte, 64)
 	rand.Read(data)
-	b, err := d.st.blobs.Put(ctx, strings.NewReader(string(data)), "")
+	b, err := d.st.Blobs.Put(ctx, strings.NewReader(string(data)), "")
 	if err != nil {
 		d.add(levelFail, "storage", "write probe failed: "+err.Error(), fix)
 		return
 	}
-	defer d.st.blobs.Delete(context.WithoutCancel(ctx), b.SHA256)
-	br, err := d.st.blobs.Open(ctx, b.SHA256)
+	defer d.st.Blobs.Delete(context.WithoutCancel(ctx), b.SHA256)
+	br, err := d.st.Blobs.Open(ctx, b.SHA256)
 	if err != nil {
 		d.add(levelFail, "storage", "read probe failed: "+err.Error(), fix)
 		return
@@ -212,7 +213,7 @@ func (d *doctor) storageProbe(ctx context.Context) {
 		d.add(levelFail, "storage", fmt.Sprintf("read probe returned other bytes (%v)", err), fix)
 		return
 	}
-	if err := d.st.blobs.Delete(ctx, b.SHA256); err != nil {
+	if err := d.st.Blobs.Delete(ctx, b.SHA256); err != nil {
 		d.add(levelFail, "storage", "delete probe failed: "+err.Error(), fix)
 		return
 	}
@@ -220,11 +221,11 @@ func (d *doctor) storageProbe(ctx context.Context) {
 }
 
 func (d *doctor) searchIndex(ctx context.Context) {
-	if d.st.indexer == nil {
+	if d.st.Indexer == nil {
 		d.add(levelWarn, "search", "index not opened", "")
 		return
 	}
-	s, err := d.st.indexer.Status(ctx)
+	s, err := d.st.Indexer.Status(ctx)
 	switch {
 	case err != nil:
 		d.add(levelFail, "search", err.Error(), "see communs index status")
@@ -239,7 +240,7 @@ func (d *doctor) searchIndex(ctx context.Context) {
 	default:
 		d.add(levelOK, "search", fmt.Sprintf("%s: %d documents for %d resources", s.Engine, s.Documents, s.Resources), "")
 	}
-	if c, ok := d.st.index.(interface{ CheckSettings(context.Context) error }); ok {
+	if c, ok := d.st.Index.(interface{ CheckSettings(context.Context) error }); ok {
 		if err := c.CheckSettings(ctx); err != nil {
 			d.add(levelFail, "search", "settings: "+err.Error(), "restart the node: it applies the index settings at start")
 		} else if d.cfg.Search == "meilisearch" {
@@ -371,11 +372,11 @@ func doctorChecks(c *cli.Context, cfg config) ([]check, error) {
 			return checks, nil
 		}
 	}
-	log, err := newLogger(cfg)
+	log, err := app.NewLogger(cfg)
 	if err != nil {
 		return nil, err
 	}
-	svc, st, err := newService(c.Context, cfg, log, true)
+	svc, st, err := app.OpenService(c.Context, cfg, log, true)
 	if err != nil {
 		return []check{{Level: levelFail, Name: "catalog", Detail: err.Error(), Fix: "start the node or free the data folder"}}, nil
 	}

@@ -1,39 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/search"
-	"github.com/communs-numerique/communs/storage/search/embedded"
-	"github.com/communs-numerique/communs/storage/search/meili"
 )
-
-// openIndex opens the configured search engine. A Meilisearch server that is
-// down does not stop the node: the index reconnects when it is back, and
-// until then searches answer 503 while browsing works.
-func openIndex(cfg config) (node.Index, string, error) {
-	switch cfg.Search {
-	case "meilisearch":
-		mc := cfg.Meili
-		idx := search.NewReconnecting(func(ctx context.Context) (node.Index, error) {
-			return meili.Open(ctx, mc)
-		}, 5*time.Second)
-		return idx, "meilisearch " + mc.URL + " index " + mc.Index, nil
-	default:
-		dir := filepath.Join(cfg.Data, "search")
-		idx, err := embedded.Open(dir)
-		if err != nil {
-			return nil, "", fmt.Errorf("open the search index in %s: %w", dir, err)
-		}
-		return idx, "embedded " + dir, nil
-	}
-}
 
 func indexCommand() *cli.Command {
 	return &cli.Command{

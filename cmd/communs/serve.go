@@ -4,26 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
-	"github.com/communs-numerique/communs/federation"
-	"github.com/communs-numerique/communs/internal/metrics"
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
-	"github.com/communs-numerique/communs/storage/blob"
-	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 const socketName = "communs.sock"
@@ -46,210 +40,80 @@ func serveCommand() *cli.Command {
 		Before: loadConfigFile(flags),
 		Action: func(c *cli.Context) error {
 			cfg, err := readConfig(c)
+			var errs []error
 			if err != nil {
-				return err
-			}
-			if (c.String("tls-cert") == "") != (c.String("tls-key") == "") {
-				return fmt.Errorf("--tls-cert and --tls-key go together")
+				errs = append(errs, err)
 			}
 			if c.Duration("read-timeout") <= 0 || c.Duration("upload-idle-timeout") <= 0 || c.Int("max-connections") < 1 {
-				return fmt.Errorf("--read-timeout and --upload-idle-timeout must be positive durations (e.g. 30s), --max-connections at least 1")
+				errs = append(errs, fmt.Errorf("--read-timeout and --upload-idle-timeout must be positive durations (e.g. 30s), --max-connections at least 1"))
 			}
-			so := serveOptions{listen: c.String("listen"), tlsCert: c.String("tls-cert"),
-				tlsKey: c.String("tls-key"), metricsToken: c.String("metrics-token"), configFile: c.String("config"),
-				readTimeout: c.Duration("read-timeout"), uploadIdle: c.Duration("upload-idle-timeout"), maxConns: c.Int("max-connections")}
-			if so.profile, err = readProfile(c); err != nil {
+			cfg.MetricsToken, cfg.TLSCert, cfg.TLSKey = c.String("metrics-token"), c.String("tls-cert"), c.String("tls-key")
+			cfg.ReadTimeout, cfg.UploadIdleTimeout, cfg.MaxConnections = c.Duration("read-timeout"), c.Duration("upload-idle-timeout"), c.Int("max-connections")
+			if err := readProfile(c, &cfg); err != nil {
+				errs = append(errs, err)
+			}
+			errs = append(errs, cfg.ValidateServing())
+			if err := errors.Join(errs...); err != nil {
 				return err
 			}
-			return serve(c.Context, cfg, so)
+			return serve(c.Context, cfg, c.String("listen"), c.String("config"))
 		},
 	}
 }
 
-func openStores(ctx context.Context, cfg config) (*stores, error) {
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return nil, fmt.Errorf("create data folder %s: %w", cfg.Data, err)
-	}
-	cat, err := catalog.Open(filepath.Join(cfg.Data, "catalog.db"))
-	if err != nil {
-		return nil, err
-	}
-	st := &stores{catalog: cat}
-	switch cfg.Storage {
-	case "s3":
-		s3, err := blob.NewS3(ctx, cfg.S3)
-		if err != nil {
-			cat.Close()
-			return nil, fmt.Errorf("S3 storage at %s: %w", cfg.S3.Endpoint, err)
-		}
-		st.blobs = s3
-	default:
-		d, err := blob.NewDisk(filepath.Join(cfg.Data, "blobs"))
-		if err != nil {
-			cat.Close()
-			return nil, err
-		}
-		st.blobs = d
-	}
-	return st, nil
-}
+// serve runs the node until SIGINT, SIGTERM or ctx's end; internal/app
+// does the wiring and the ordered shutdown.
+func serve(ctx context.Context, cfg config, listen, configFile string) error {
+	// Signals are caught before the node opens: a SIGTERM arriving just
+	// after start must stop the node gracefully too.
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigc)
 
-type serveOptions struct {
-	listen, tlsCert, tlsKey, metricsToken, configFile string
-	profile                                           hubProfile
-	readTimeout, uploadIdle                           time.Duration
-	maxConns                                          int
-}
-
-func serve(ctx context.Context, cfg config, so serveOptions) error {
-	listen, tlsCert, tlsKey := so.listen, so.tlsCert, so.tlsKey
-	m := metrics.New()
-	cfg.metrics = m
-	log, err := newLogger(cfg)
+	n, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	svc, st, err := newService(ctx, cfg, log, true)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	// The indexer stops before the stores close (deferred above, so run
-	// after): it must not write to a closed catalog or index.
-	workCtx, stopWorkers := context.WithCancel(context.Background())
-	var workers sync.WaitGroup
-	defer workers.Wait()
-	defer stopWorkers()
-	if _, err := st.indexer.RebuildIfEmpty(ctx); err != nil {
-		log.Warn("search index not checked; the indexer retries", "err", err)
-	}
-	workers.Add(1)
-	go func() {
-		defer workers.Done()
-		st.indexer.Run(workCtx)
-	}()
-	brand := web.NewBrand(cfg.Name, so.profile.logo, so.profile.banner)
-	cfg.profile = federation.Profile{IconURL: cfg.PublicURL + web.LogoPath, IconType: brand.Logo.Type,
-		ImageURL: cfg.PublicURL + web.BannerPath, ImageType: brand.Banner.Type,
-		Website: so.profile.website, Region: cfg.Region, Discoverable: so.profile.discoverable}
-	fed, why, err := openFederation(cfg, svc, st, log)
-	if err != nil {
-		return err
-	}
-	if fed == nil {
-		log.Warn("federation off", "reason", why)
-	} else {
-		st.notify = append(st.notify, fed.Notify)
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			fed.Run(workCtx)
-		}()
-	}
-
-	sessionKey, err := web.LoadSessionKey(filepath.Join(cfg.Data, "session.key"))
-	if err != nil {
-		return err
-	}
-	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.indexer,
-		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand, UploadIdleTimeout: so.uploadIdle}
-	if fed != nil {
-		opts.ActorURL, opts.Peers = fed.ActorURL(), peerInfos(fed)
-	}
-	srv := web.New(svc, opts)
-	tcp, err := net.Listen("tcp", listen)
+	defer n.Close()
+	log := n.Log
+	n.HandleAdmin("GET /admin/v1/backup", backupHandler(n.Stores, cfg, configFile))
+	n.HandleAdmin("GET /admin/v1/doctor", doctorHandler(cfg, n.Stores, n.Fed, n.FedOff))
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	ln := newConnLimiter(tcp, so.maxConns)
 	sock, err := listenSocket(filepath.Join(cfg.Data, socketName))
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	publicHandler, adminHandler := srv.Handler(), srv.AdminHandler()
-	adminMux := http.NewServeMux()
-	adminMux.Handle("GET /admin/v1/backup", backupHandler(st, cfg, so.configFile))
-	adminMux.Handle("GET /admin/v1/doctor", doctorHandler(cfg, st, fed, why))
-	if fed != nil {
-		publicHandler = fed.Handler(publicHandler)
-		adminMux.Handle("/admin/v1/peers", fed.AdminHandler())
-		adminMux.Handle("/admin/v1/peers/", fed.AdminHandler())
-	}
-	adminMux.Handle("/", adminHandler)
-	adminHandler = adminMux
-	registerGauges(m, st, fed)
-	publicHandler = healthRoutes(web.Compress(publicHandler), st, m, so.metricsToken, log)
-	// The admin socket answers the probes too: it does not share the
-	// public listener's connection limit, so a local check still gets an
-	// answer while the public side is saturated.
-	adminMux.Handle("GET /healthz", publicHandler)
-	adminMux.Handle("GET /readyz", publicHandler)
-	// Deadlines: headers within 10 s, the whole request within
-	// --read-timeout (uploads switch to a per-read idle deadline, see
-	// node/web/deadlines.go), and at most --max-connections at once.
-	public := &http.Server{Handler: publicHandler, ReadHeaderTimeout: min(10*time.Second, so.readTimeout),
-		ReadTimeout: so.readTimeout, IdleTimeout: 2 * time.Minute, ConnState: ln.ConnState,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	admin := &http.Server{Handler: adminHandler, ReadHeaderTimeout: 10 * time.Second}
-
-	// Signals are caught before the first request is served: a SIGTERM
-	// arriving just after start must stop the node gracefully too.
-	sigc := make(chan os.Signal, 2)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigc)
-	errc := make(chan error, 2)
-	go func() {
-		if tlsCert != "" {
-			errc <- public.ServeTLS(ln, tlsCert, tlsKey)
-			return
-		}
-		errc <- public.Serve(ln)
-	}()
-	go func() { errc <- admin.Serve(sock) }()
 	fmt.Fprintf(os.Stderr, "Communs « %s » : %s (écoute sur %s)\nDonnées / data: %s (fichiers / files: %s)\n",
 		cfg.Name, cfg.PublicURL, ln.Addr(), cfg.Data, storageLabel(cfg))
-	if fed != nil {
-		fmt.Fprintf(os.Stderr, "Fédération / federation: @%s (%s)\n", fed.Handle(), fed.ActorURL())
+	if n.Fed != nil {
+		fmt.Fprintf(os.Stderr, "Fédération / federation: @%s (%s)\n", n.Fed.Handle(), n.Fed.ActorURL())
 	}
-	if empty, err := catalogEmpty(ctx, svc); err == nil {
+	if empty, err := catalogEmpty(ctx, n.Service); err == nil {
 		printFirstSteps(os.Stdout, isTerminal(os.Stdout), empty)
 	}
 	log.Info("node started", "public_url", cfg.PublicURL, "listen", ln.Addr().String(), "data", cfg.Data, "storage", cfg.Storage, "search", cfg.Search)
 
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve: %w", err)
-		}
-	case sig := <-sigc:
-		log.Info("shutting down", "signal", sig.String())
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
 	go func() {
+		select {
+		case sig := <-sigc:
+			log.Info("shutting down", "signal", sig.String())
+			stop()
+		case <-runCtx.Done():
+			return
+		}
 		// A second signal means "now": in-flight uploads are dropped, and
 		// their temp files never become visible.
 		<-sigc
 		log.Warn("second signal: exiting at once")
 		os.Exit(1)
 	}()
-	// Both listeners stop at once and share the grace period: a long admin
-	// command must not use it up while the public side keeps accepting.
-	var stopping sync.WaitGroup
-	for _, srv := range []*http.Server{public, admin} {
-		stopping.Add(1)
-		go func() {
-			defer stopping.Done()
-			if err := srv.Shutdown(shutdownCtx); err != nil {
-				log.Warn("shutdown: requests still running after the grace period", "err", err)
-			}
-		}()
-	}
-	stopping.Wait()
-	return nil
+	return n.Run(runCtx, ln, sock)
 }
 
 func storageLabel(cfg config) string {
@@ -272,14 +136,6 @@ func listenSocket(path string) (net.Listener, error) {
 	return ln, nil
 }
 
-// hubProfile is how the hub presents itself beyond its name: pictures,
-// web site, and whether fediverse directories may list it.
-type hubProfile struct {
-	logo, banner *web.Image
-	website      string
-	discoverable bool
-}
-
 // profileFlags are serve's flags for the hub's public face (pages,
 // previews and fediverse account); --region and --description are node
 // flags.
@@ -292,26 +148,26 @@ func profileFlags() []cli.Flag {
 	}
 }
 
-func readProfile(c *cli.Context) (hubProfile, error) {
-	p := hubProfile{website: c.String("website"), discoverable: c.Bool("discoverable")}
-	if p.website != "" {
-		if u, err := url.Parse(p.website); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return p, fmt.Errorf("--website %q: give an http(s) URL, e.g. https://www.example.fr/", p.website)
+func readProfile(c *cli.Context, cfg *config) error {
+	cfg.Website, cfg.Discoverable = c.String("website"), c.Bool("discoverable")
+	if cfg.Website != "" {
+		if u, err := url.Parse(cfg.Website); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--website %q: give an http(s) URL, e.g. https://www.example.fr/", cfg.Website)
 		}
 	}
 	for _, f := range []struct {
 		flag string
 		dst  **web.Image
-	}{{"logo", &p.logo}, {"banner", &p.banner}} {
+	}{{"logo", &cfg.Logo}, {"banner", &cfg.Banner}} {
 		if path := c.String(f.flag); path != "" {
 			img, err := web.LoadImage(path)
 			if err != nil {
-				return p, fmt.Errorf("--%s: %w", f.flag, err)
+				return fmt.Errorf("--%s: %w", f.flag, err)
 			}
 			*f.dst = &img
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // catalogEmpty tells whether the node holds no resource at all.

@@ -11,17 +11,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/communs-numerique/communs/federation"
+	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
-	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
-	"github.com/communs-numerique/communs/storage/search/embedded"
 )
 
 // Options tune a test node.
@@ -69,107 +66,70 @@ type Node struct {
 	Indexer *node.Indexer
 	Index   node.Index
 	// Fed is the node's federation side when Federate is set.
-	Fed    *federation.Federation
-	stop   context.CancelFunc
-	done   chan struct{}
+	Fed *federation.Federation
+	// App is the node as internal/app opened it (admin handler, metrics).
+	App    *app.Node
 	closed bool
 }
 
-// Start starts a node and stops it when the test ends.
+// Start starts a node and stops it when the test ends. It is built by
+// internal/app like `communs serve` builds its node, so tests go through
+// the production handler chain (health, metrics, gzip, federation, web).
 func Start(t testing.TB, opt Options) *Node {
 	t.Helper()
 	if opt.Dir == "" {
 		opt.Dir = t.TempDir()
 	}
-	cat, err := catalog.Open(filepath.Join(opt.Dir, "catalog.db"))
-	if err != nil {
-		t.Fatalf("open catalog: %v", err)
-	}
-	blobs := opt.Blobs
-	if blobs == nil {
-		d, err := blob.NewDisk(filepath.Join(opt.Dir, "blobs"))
-		if err != nil {
-			t.Fatalf("open disk store: %v", err)
-		}
-		blobs = d
-	}
-	policy, err := node.NewPolicy(opt.Allow...)
-	if err != nil {
-		t.Fatalf("policy: %v", err)
-	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("COMMUNS_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	idx := opt.Index
-	if idx == nil && opt.Search {
-		if idx, err = embedded.Open(filepath.Join(opt.Dir, "search")); err != nil {
-			t.Fatalf("open search index: %v", err)
-		}
-	}
-	n := &Node{Dir: opt.Dir, Catalog: cat, Blobs: blobs, Index: idx, done: make(chan struct{})}
-	var notify []func()
-	changed := func() {
-		for _, fn := range notify {
-			fn()
-		}
-	}
-	if idx != nil {
-		n.Indexer = node.NewIndexer(cat, idx, "test", log)
-		notify = append(notify, n.Indexer.Notify)
-	}
-	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: blobs, Policy: policy, Hub: opt.Hub,
-		MaxFileSize: opt.MaxFileSize, Logger: log, Index: idx, Changed: changed})
-	if err != nil {
-		t.Fatalf("service: %v", err)
-	}
-	n.Service = svc
-	n.Server = httptest.NewUnstartedServer(nil)
+	server := httptest.NewUnstartedServer(nil)
 	if opt.Addr != "" {
-		n.Server.Listener.Close()
+		server.Listener.Close()
 		ln, err := listenRetry(opt.Addr)
 		if err != nil {
 			t.Fatalf("listen on %s: %v", opt.Addr, err)
 		}
-		n.Server.Listener = ln
+		server.Listener = ln
 	}
-	n.URL = "http://" + n.Server.Listener.Addr().String()
-	var handler http.Handler = web.New(svc, web.Options{PublicURL: n.URL, Logger: log, Indexer: n.Indexer}).Handler()
+	url := "http://" + server.Listener.Addr().String()
+	cfg := app.Config{Data: opt.Dir, PublicURL: url, Hub: opt.Hub, Storage: "disk", Blobs: opt.Blobs,
+		Search: "embedded", NoSearch: !opt.Search && opt.Index == nil, Index: opt.Index,
+		Allow: opt.Allow, MaxFileSize: opt.MaxFileSize, Logger: log, Version: "test",
+		FollowPolicy: opt.FollowPolicy, DeliveryTimeout: opt.DeliveryTimeout, MaxFollowersPerHost: 16}
+	if opt.FollowersPerHost != 0 {
+		cfg.MaxFollowersPerHost = max(opt.FollowersPerHost, 0)
+	}
+	if cfg.Hub == "" {
+		cfg.Hub = "local"
+	}
 	if opt.Federate {
-		hub := opt.Hub
-		if hub == "" {
-			hub = "hub"
+		if opt.Hub == "" {
+			cfg.Hub = "hub"
 		}
-		n.Fed, err = federation.New(federation.Config{PublicURL: n.URL, Username: hub, Name: "Hub " + hub, Service: svc,
-			Store: cat, DataDir: opt.Dir, Dev: true, FollowPolicy: opt.FollowPolicy, Logger: log, Version: "test",
-			RetryBase: 200 * time.Millisecond, DeliveryTimeout: opt.DeliveryTimeout, FollowersPerHost: opt.FollowersPerHost})
-		if err != nil {
-			t.Fatalf("federation: %v", err)
-		}
-		notify = append(notify, n.Fed.Notify)
-		handler = n.Fed.Handler(handler)
+		cfg.Name = "Hub " + cfg.Hub
+		cfg.DevFederation, cfg.RetryBase = true, 200*time.Millisecond
+	} else {
+		// Without --dev-federation an http public URL keeps federation off,
+		// as on a node served on http://localhost.
+		cfg.DevFederation = false
 	}
-	var runCtx context.Context
-	runCtx, n.stop = context.WithCancel(context.Background())
-	go func() {
-		defer close(n.done)
-		var wg sync.WaitGroup
-		if n.Indexer != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); n.Indexer.Run(runCtx) }()
-		}
-		if n.Fed != nil {
-			wg.Add(1)
-			go func() { defer wg.Done(); n.Fed.Run(runCtx) }()
-		}
-		wg.Wait()
-	}()
+	a, err := app.Open(context.Background(), cfg)
+	if err != nil {
+		server.Listener.Close()
+		t.Fatalf("open node: %v", err)
+	}
+	n := &Node{Dir: opt.Dir, URL: url, App: a, Service: a.Service, Catalog: a.Stores.Catalog, Blobs: a.Stores.Blobs,
+		Index: a.Stores.Index, Indexer: a.Stores.Indexer, Fed: a.Fed, Server: server}
+	handler := a.PublicHandler()
 	if opt.Wrap != nil {
 		handler = opt.Wrap(handler)
 	}
-	n.Server.Config.Handler = handler
-	n.Server.Start()
+	server.Config.Handler = handler
+	server.Start()
 	ctx := context.Background()
+	svc := n.Service
 	users, _ := svc.ListUsers(ctx)
 	name := "editor"
 	for _, u := range users {
@@ -209,18 +169,14 @@ func listenRetry(addr string) (net.Listener, error) {
 	return nil, err
 }
 
-// Close stops the server and closes the catalog; the data folder stays, so
-// Start with the same Dir restarts the node.
+// Close stops the server, then the node's workers and stores (as serve
+// does); the data folder stays, so Start with the same Dir restarts the
+// node.
 func (n *Node) Close() {
 	if n.closed {
 		return
 	}
 	n.closed = true
 	n.Server.Close()
-	n.stop()
-	<-n.done
-	if n.Index != nil {
-		n.Index.Close()
-	}
-	n.Catalog.Close()
+	n.App.Close()
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -23,7 +23,7 @@ var probeDigest = strings.Repeat("0", 64)
 // part is down. /readyz is public: an answer says "unavailable" in words,
 // never the error's text (paths, endpoints, resolver messages); the detail
 // goes to the log, and `communs doctor` shows it on the admin socket.
-func readiness(ctx context.Context, st *stores, log *slog.Logger) (bool, map[string]string) {
+func readiness(ctx context.Context, st *Stores, log *slog.Logger) (bool, map[string]string) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	checks := map[string]string{}
@@ -33,18 +33,18 @@ func readiness(ctx context.Context, st *stores, log *slog.Logger) (bool, map[str
 		checks[name] = "unavailable"
 		log.Warn("readiness check failed", "check", name, "err", err)
 	}
-	if _, err := st.catalog.Count(ctx); err != nil {
+	if _, err := st.Catalog.Count(ctx); err != nil {
 		fail("catalog", err)
 	} else {
 		checks["catalog"] = "ok"
 	}
-	if _, err := st.blobs.Stat(ctx, probeDigest); err != nil && !errors.Is(err, node.ErrNotFound) {
+	if _, err := st.Blobs.Stat(ctx, probeDigest); err != nil && !errors.Is(err, node.ErrNotFound) {
 		fail("storage", err)
 	} else {
 		checks["storage"] = "ok"
 	}
-	if st.index != nil {
-		if _, err := st.index.Count(ctx); err != nil {
+	if st.Index != nil {
+		if _, err := st.Index.Count(ctx); err != nil {
 			fail("search", err)
 		} else {
 			checks["search"] = "ok"
@@ -55,7 +55,7 @@ func readiness(ctx context.Context, st *stores, log *slog.Logger) (bool, map[str
 
 // healthRoutes adds /healthz (the process answers), /readyz (it can serve)
 // and /metrics in front of the node's handler.
-func healthRoutes(next http.Handler, st *stores, m *metrics.Metrics, token string, log *slog.Logger) http.Handler {
+func healthRoutes(next http.Handler, st *Stores, m *metrics.Metrics, token string, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -77,10 +77,10 @@ func healthRoutes(next http.Handler, st *stores, m *metrics.Metrics, token strin
 }
 
 // registerGauges exposes the queues' depths at scrape time.
-func registerGauges(m *metrics.Metrics, st *stores, fed *federation.Federation) {
-	if st.indexer != nil {
+func registerGauges(m *metrics.Metrics, st *Stores, fed *federation.Federation) {
+	if st.Indexer != nil {
 		m.Gauge("communs_index_backlog", "Catalog changes not yet applied to the search index.", "", func(ctx context.Context) (map[string]float64, error) {
-			s, err := st.indexer.Status(ctx)
+			s, err := st.Indexer.Status(ctx)
 			return map[string]float64{"": float64(s.Backlog)}, err
 		})
 	}
