@@ -718,16 +718,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // envList turns env into a process environment with nothing inherited but
 // PATH and HOME: the node sees what the deployment gives it, not what the
 // test runner happens to export.
@@ -837,11 +827,11 @@ func TestComposeEnvRuns(t *testing.T) {
 	env := composeNodeEnv(t)
 	data := t.TempDir()
 	substitute(t, env, "COMMUNS_DATA", data)
-	substitute(t, env, "COMMUNS_LISTEN", freeAddr(t))
+	substitute(t, env, "COMMUNS_LISTEN", testenv.FreeAddr(t))
 	substitute(t, env, "COMMUNS_S3_ENDPOINT", m.Endpoint)
 	substitute(t, env, "COMMUNS_S3_ACCESS_KEY", m.AccessKey)
 	substitute(t, env, "COMMUNS_S3_SECRET_KEY", m.SecretKey)
-	substitute(t, env, "COMMUNS_MEILI_URL", "http://"+freeAddr(t))
+	substitute(t, env, "COMMUNS_MEILI_URL", "http://"+testenv.FreeAddr(t))
 
 	d := loadDockerfile(t)
 	args := jsonArray(t, d.runtime.one(t, "CMD")) // ENTRYPOINT is the binary
@@ -957,7 +947,7 @@ func TestHealthcheckTargetIsServed(t *testing.T) {
 	env := loadDockerfile(t).runtime.envOf(t)
 	data := t.TempDir()
 	substitute(t, env, "COMMUNS_DATA", data)
-	substitute(t, env, "COMMUNS_LISTEN", freeAddr(t))
+	substitute(t, env, "COMMUNS_LISTEN", testenv.FreeAddr(t))
 	n := startNode(t, data, env, jsonArray(t, loadDockerfile(t).runtime.one(t, "CMD"))...)
 	n.waitOK(t, "/api/v1/licenses")
 	if code, body := n.get(t, healthPath); code != http.StatusOK {
@@ -1154,7 +1144,7 @@ func TestSystemdEnvRuns(t *testing.T) {
 		t.Errorf("communs.env.example: COMMUNS_LISTEN=%s should stay on loopback behind the proxy", listen)
 	}
 	substitute(t, env, "COMMUNS_DATA", data)
-	substitute(t, env, "COMMUNS_LISTEN", freeAddr(t))
+	substitute(t, env, "COMMUNS_LISTEN", testenv.FreeAddr(t))
 	args := strings.Fields(u.get(t, "ExecStart"))[1:]
 	n := startNode(t, data, env, args...)
 	n.waitOK(t, "/api/v1/licenses")
@@ -1215,12 +1205,12 @@ func TestCaddyInFront(t *testing.T) {
 	caddy := caddyBin(t)
 	env := systemdNodeEnv(t)
 	data := t.TempDir()
-	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
+	httpsAddr, httpAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	_, httpsPort, _ := net.SplitHostPort(httpsAddr)
 	_, httpPort, _ := net.SplitHostPort(httpAddr)
 	public := "https://hub.example.fr:" + httpsPort
 	substitute(t, env, "COMMUNS_DATA", data)
-	substitute(t, env, "COMMUNS_LISTEN", freeAddr(t))
+	substitute(t, env, "COMMUNS_LISTEN", testenv.FreeAddr(t))
 	substitute(t, env, "COMMUNS_PUBLIC_URL", public)
 	n := startNode(t, data, env, "serve")
 	n.waitOK(t, "/api/v1/licenses")

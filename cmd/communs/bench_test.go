@@ -56,7 +56,7 @@ func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode 
 		b.Fatalf("user add: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	addr := freePort(b)
+	addr := testenv.FreeAddr(b)
 	n := &benchNode{url: "http://" + addr, token: lines[len(lines)-1], data: data}
 	n.cmd, n.logs = startServe(b, env, append([]string{"--listen", addr, "--public-url", n.url, "--max-file-size", "8GiB"}, args...)...)
 	waitHTTP(b, n.url+"/api/v1/licenses", n.logs)
@@ -265,7 +265,7 @@ func BenchmarkSearchHTTP(b *testing.B) {
 				b.Fatalf("rebuild: %v\n%s", err, out)
 			}
 			rebuild := time.Since(t0)
-			addr := freePort(b)
+			addr := testenv.FreeAddr(b)
 			srv, logs := startServe(b, append(env, "COMMUNS_LOG_LEVEL=warn"), "--listen", addr)
 			waitHTTP(b, "http://"+addr+"/api/v1/licenses", logs)
 			queries := searchQueries()

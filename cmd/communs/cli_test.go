@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 var binary string
@@ -47,16 +47,6 @@ func run(t testing.TB, env []string, args ...string) (string, error) {
 	cmd.Stdin = strings.NewReader("")
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startServe runs `communs serve` as a process and waits until it answers.
@@ -117,7 +107,7 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 		t.Fatalf("second user add should fail with a conflict: %v\n%s", err, out)
 	}
 
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	url := "http://" + addr
 	srv, logs := startServe(t, env, "--listen", addr, "--public-url", url, "--name", "Hub de test")
 	waitHTTP(t, url+"/api/v1/licenses", logs)
@@ -238,7 +228,7 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 		{[]string{"resource", "import", filepath.Join(data, "nowhere")}, "nowhere"},
 	}
 	for _, tc := range tests {
-		out, err := run(t, []string{"COMMUNS_DATA=" + data, "COMMUNS_LISTEN=" + freePort(t)}, tc.args...)
+		out, err := run(t, []string{"COMMUNS_DATA=" + data, "COMMUNS_LISTEN=" + testenv.FreeAddr(t)}, tc.args...)
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("communs %s: err %v, output:\n%s\nwant it to contain %q", strings.Join(tc.args, " "), err, out, tc.want)
 		}
@@ -247,7 +237,7 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 
 func TestConfigFile(t *testing.T) {
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	conf := filepath.Join(data, "communs.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf("listen = %q\npublic-url = \"http://%s\"\nname = \"Hub du fichier\"\ndata = %q\n", addr, addr, data)), 0o600)
 	_, logs := startServe(t, nil, "--config", conf)
@@ -288,9 +278,9 @@ func waitSearch(t *testing.T, base, text, id string, logs *bytes.Buffer) {
 // server is not up yet still starts and serves; search says it is down.
 func TestServeWithMeilisearchDown(t *testing.T) {
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"COMMUNS_DATA=" + data}
-	_, logs := startServe(t, env, "--listen", addr, "--search", "meilisearch", "--meili-url", "http://"+freePort(t))
+	_, logs := startServe(t, env, "--listen", addr, "--search", "meilisearch", "--meili-url", "http://"+testenv.FreeAddr(t))
 	base := "http://" + addr
 	waitHTTP(t, base+"/api/v1/licenses", logs)
 	resp, err := http.Get(base + "/api/v1/search?q=atelier")

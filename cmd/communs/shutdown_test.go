@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 // slowUpload starts a PUT whose body the test writes by hand, and returns
@@ -54,7 +56,7 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	chunk := []byte(strings.Repeat("%PDF-1.7 communs ", 64<<10)) // ~1 MiB
 
 	start := func() (string, func() error, func(syscall.Signal)) {
-		addr := freePort(t)
+		addr := testenv.FreeAddr(t)
 		srv, logs := startServe(t, env, "--listen", addr)
 		waitHTTP(t, "http://"+addr+"/healthz", logs)
 		return "http://" + addr, srv.Wait, func(s syscall.Signal) { srv.Process.Signal(s) }

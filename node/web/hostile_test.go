@@ -145,7 +145,7 @@ func raw(t *testing.T, method, url string, hdr map[string]string, body io.Reader
 
 func waitIndexed(t *testing.T, n *loggedNode, docs int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "index", func() bool {
+	testenv.Eventually(t, 10*time.Second, "index", func() bool {
 		st, err := n.Indexer.Status(context.Background())
 		return err == nil && st.Backlog == 0 && st.Documents == docs
 	})
