@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 
 	"fmt"
@@ -44,7 +43,7 @@ type benchNode struct {
 	url   string
 	token string
 	data  string
-	logs  *bytes.Buffer
+	logs  *testenv.LogBuffer
 }
 
 func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -50,11 +49,13 @@ func run(t testing.TB, env []string, args ...string) (string, error) {
 }
 
 // startServe runs `communs serve` as a process and waits until it answers.
-func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
+	// Read while serve still writes (waits print it on failure, tests
+	// search it): a plain bytes.Buffer there is a data race.
+	var logs testenv.LogBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *bytes.B
 	return cmd, &logs
 }
 
-func waitHTTP(t testing.TB, url string, logs *bytes.Buffer) {
+func waitHTTP(t testing.TB, url string, logs *testenv.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -257,7 +258,7 @@ func TestConfigFile(t *testing.T) {
 }
 
 // waitSearch waits until a search for text finds id over HTTP.
-func waitSearch(t *testing.T, base, text, id string, logs *bytes.Buffer) {
+func waitSearch(t *testing.T, base, text, id string, logs *testenv.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
