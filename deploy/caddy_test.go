@@ -86,7 +86,7 @@ func TestCaddyInFront(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(global+site), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testenv.LogBuffer
 	cmd := exec.Command(caddy, "run", "--config", conf, "--adapter", "caddyfile")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
 	cmd.Stdout, cmd.Stderr = &logs, &logs

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,27 +25,10 @@ import (
 
 type runningNode struct {
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testenv.LogBuffer
 	base string
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // envList turns env into a process environment with nothing inherited but
@@ -63,7 +45,7 @@ func envList(env map[string]string) []string {
 
 func startNode(t testing.TB, dir string, env map[string]string, args ...string) *runningNode {
 	t.Helper()
-	n := &runningNode{logs: &syncBuffer{}, base: "http://" + env["COMMUNS_LISTEN"], done: make(chan struct{})}
+	n := &runningNode{logs: &testenv.LogBuffer{}, base: "http://" + env["COMMUNS_LISTEN"], done: make(chan struct{})}
 	n.cmd = exec.Command(communsBinary(t), args...)
 	n.cmd.Env = envList(env)
 	n.cmd.Dir = dir
