@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -181,7 +182,7 @@ func TestTimedOutInboxBacksOff(t *testing.T) {
 	if _, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche", Kind: "practical-sheet", License: "CC0-1.0"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the slow inbox's delivery fails and is rescheduled, and its peer shows it", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the slow inbox's delivery fails and is rescheduled, and its peer shows it", func() bool {
 		ds, _ := a.Catalog.Deliveries(ctx, 10)
 		got, _ := a.Catalog.GetPeer(ctx, p.ActorID)
 		return len(ds) == 1 && ds[0].Attempts >= 1 && strings.Contains(ds[0].LastErr, "no answer within") &&

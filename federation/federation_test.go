@@ -16,6 +16,7 @@ import (
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -48,17 +49,6 @@ func publishCorpus(t *testing.T, hub *testnode.Node, n int) []node.Resource {
 	return out
 }
 
-func eventually(t testing.TB, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 15 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func remotes(t *testing.T, n *testnode.Node) map[string]node.Resource {
 	t.Helper()
 	out := map[string]node.Resource{}
@@ -83,7 +73,7 @@ func follow(t testing.TB, from, to *testnode.Node, mirror string) {
 	if _, err := from.Fed.Follow(context.Background(), strings.TrimPrefix(to.URL, "http://"), federation.FollowOptions{Mirror: mirror}); err != nil {
 		t.Fatalf("follow: %v", err)
 	}
-	eventually(t, "follow accepted", func() bool {
+	testenv.Eventually(t, 15*time.Second, "follow accepted", func() bool {
 		rep, _ := from.Fed.Report(context.Background())
 		for _, p := range rep.Peers {
 			if p.ActorID == to.Fed.ActorURL() && p.Following == state.StateAccepted {
@@ -132,7 +122,7 @@ func TestThreeHubsConverge(t *testing.T) {
 	follow(t, b, a, state.MirrorNone)
 	follow(t, c, a, state.MirrorFiles)
 	for _, n := range []*testnode.Node{b, c} {
-		eventually(t, "backfill of A's resources", func() bool { return len(remotes(t, n)) == len(existing) })
+		testenv.Eventually(t, 15*time.Second, "backfill of A's resources", func() bool { return len(remotes(t, n)) == len(existing) })
 	}
 	// A copy whose origin deleted it while B was not listening (a missed
 	// Delete) goes at the next backfill, which also must not duplicate.
@@ -165,12 +155,12 @@ func TestThreeHubsConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*testnode.Node{b, c} {
-		eventually(t, "create, file and update reach "+n.URL, func() bool {
+		testenv.Eventually(t, 15*time.Second, "create, file and update reach "+n.URL, func() bool {
 			got, ok := remotes(t, n)[origin]
 			return ok && got.Title == title && len(got.Files) == 1
 		})
 		id := remotes(t, n)[origin].ID
-		eventually(t, "the new resource is searchable on "+n.URL, func() bool { return slices.Contains(searchIDs(t, n, "box wifi"), id) })
+		testenv.Eventually(t, 15*time.Second, "the new resource is searchable on "+n.URL, func() bool { return slices.Contains(searchIDs(t, n, "box wifi"), id) })
 		if got := remotes(t, n)[origin]; got.Hub != "hub-a" {
 			t.Errorf("remote resource should keep its hub facet hub-a: %+v", got)
 		}
@@ -188,7 +178,7 @@ func TestThreeHubsConverge(t *testing.T) {
 	}
 	gone := a.URL + "/r/" + existing[1].ID
 	for _, n := range []*testnode.Node{b, c} {
-		eventually(t, "delete reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return !ok })
+		testenv.Eventually(t, 15*time.Second, "delete reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return !ok })
 	}
 	// Published again under the same id: a new Create, not a replay.
 	again := existing[1]
@@ -197,7 +187,7 @@ func TestThreeHubsConverge(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*testnode.Node{b, c} {
-		eventually(t, "re-created resource reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return ok })
+		testenv.Eventually(t, 15*time.Second, "re-created resource reaches "+n.URL, func() bool { _, ok := remotes(t, n)[gone]; return ok })
 	}
 
 	a.Close()
@@ -223,7 +213,7 @@ func TestPeerDownGetsEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "A queued the deliveries", func() bool {
+	testenv.Eventually(t, 15*time.Second, "A queued the deliveries", func() bool {
 		n, _ := a.Fed.Backlog(ctx)
 		return n == 20
 	})
@@ -233,8 +223,8 @@ func TestPeerDownGetsEverything(t *testing.T) {
 		t.Fatalf("the delivery queue did not survive A's restart: %d waiting", n)
 	}
 	b = testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b", Dir: bDir, Addr: bAddr})
-	eventually(t, "all 20 reach B once it is back", func() bool { return len(remotes(t, b)) == 20 })
-	eventually(t, "A's queue drains", func() bool { n, _ := a.Fed.Backlog(ctx); return n == 0 })
+	testenv.Eventually(t, 15*time.Second, "all 20 reach B once it is back", func() bool { return len(remotes(t, b)) == 20 })
+	testenv.Eventually(t, 15*time.Second, "A's queue drains", func() bool { n, _ := a.Fed.Backlog(ctx); return n == 0 })
 }
 
 // TestBlockAndApprove: with the approve policy a follow waits for the
@@ -243,23 +233,35 @@ func TestPeerDownGetsEverything(t *testing.T) {
 func TestBlockAndApprove(t *testing.T) {
 	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a", FollowPolicy: federation.PolicyApprove})
 	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
-	publishCorpus(t, a, 3)
+	published := publishCorpus(t, a, 3)
 	ctx := context.Background()
 	if _, err := b.Fed.Follow(ctx, a.URL, federation.FollowOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the request waits on A", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the request waits on A", func() bool {
 		rep, _ := a.Fed.Report(ctx)
 		return len(rep.Peers) == 1 && rep.Peers[0].Follower == state.StatePending
 	})
-	time.Sleep(300 * time.Millisecond)
-	if len(remotes(t, b)) != 0 {
-		t.Fatal("nothing may arrive before A accepts")
+	// A change on A while B waits: once A's publisher has handled it (its
+	// feed cursor reaches the last change), nothing may be queued for B nor
+	// have reached it. Waiting on the cursor, not on a sleep, makes this
+	// check mean something on a slow machine too.
+	title := "Modifié pendant l'attente"
+	if _, err := a.Service.Update(ctx, published[0].ID, node.Patch{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, "A's publisher handled the change", func() bool {
+		cur, _ := a.Catalog.Cursor(ctx, "federation")
+		last, _ := a.Catalog.LastSeq(ctx)
+		return cur == last
+	})
+	if n, _ := a.Fed.Backlog(ctx); n != 0 || len(remotes(t, b)) != 0 {
+		t.Fatalf("nothing may be sent before A accepts: %d queued on A, %d copies on B", n, len(remotes(t, b)))
 	}
 	if err := a.Fed.Answer(ctx, b.Fed.Handle(), true); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "backfill after approval", func() bool { return len(remotes(t, b)) == 3 })
+	testenv.Eventually(t, 15*time.Second, "backfill after approval", func() bool { return len(remotes(t, b)) == 3 })
 
 	removed, err := b.Fed.Block(ctx, "127.0.0.1")
 	if err != nil || removed != 3 || len(remotes(t, b)) != 0 {

@@ -13,10 +13,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-fed/httpsig"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -149,13 +151,13 @@ func TestFediverseAccountFollowsHub(t *testing.T) {
 		"type": "Follow", "actor": acct.id, "object": hub.Fed.ActorURL()}, "rsa-sha256"); got != http.StatusAccepted {
 		t.Fatalf("Mastodon-style Follow: status %d", got)
 	}
-	eventually(t, "signed Accept delivered", func() bool { return len(acct.types()) == 1 && acct.types()[0] == "Accept" })
+	testenv.Eventually(t, 15*time.Second, "signed Accept delivered", func() bool { return len(acct.types()) == 1 && acct.types()[0] == "Accept" })
 
 	ctx := context.Background()
 	if _, err := hub.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit d'atelier : arnaques en ligne", Kind: "workshop-kit", License: "CC-BY-SA-4.0", Themes: []string{"cybersecurite"}}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Create delivered", func() bool { return len(acct.types()) == 2 })
+	testenv.Eventually(t, 15*time.Second, "Create delivered", func() bool { return len(acct.types()) == 2 })
 	acct.mu.Lock()
 	create := acct.received[1]
 	acct.mu.Unlock()
@@ -174,7 +176,7 @@ func TestFediverseAccountFollowsHub(t *testing.T) {
 		"type": "Undo", "actor": acct.id, "object": map[string]any{"id": followID, "type": "Follow", "actor": acct.id, "object": hub.Fed.ActorURL()}}, "hs2019"); got != http.StatusAccepted {
 		t.Fatalf("Undo signed with a rotated key: status %d", got)
 	}
-	eventually(t, "the follow ends", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the follow ends", func() bool {
 		rep, _ := hub.Fed.Report(ctx)
 		for _, p := range rep.Peers {
 			if p.ActorID == acct.id && p.Follower == state.StateAccepted {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -189,7 +190,7 @@ func TestLicencePolicyAndTamperedMirror(t *testing.T) {
 	}
 
 	follow(t, b, a, state.MirrorFiles)
-	eventually(t, "backfill finished", func() bool {
+	testenv.Eventually(t, 15*time.Second, "backfill finished", func() bool {
 		rep, _ := b.Fed.Report(ctx)
 		return len(rep.Peers) == 1 && !rep.Peers[0].Backfilled.IsZero()
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -56,7 +57,7 @@ func TestHubIsWhoItSays(t *testing.T) {
 	fromC := publishCorpus(t, c, 1)[0]
 	follow(t, r, a, state.MirrorNone)
 	follow(t, r, c, state.MirrorNone)
-	eventually(t, "both backfills", func() bool { return len(remotes(t, r)) == 2 })
+	testenv.Eventually(t, 15*time.Second, "both backfills", func() bool { return len(remotes(t, r)) == 2 })
 
 	copyA, _ := remoteByOrigin(t, r, a.URL+"/r/"+fromA.ID)
 	copyC, _ := remoteByOrigin(t, r, c.URL+"/r/"+fromC.ID)
@@ -78,7 +79,7 @@ func TestHubIsWhoItSays(t *testing.T) {
 		t.Fatalf("forged-hub Create: status %d", got)
 	}
 	var forged node.Resource
-	eventually(t, "C's Create applied", func() bool {
+	testenv.Eventually(t, 15*time.Second, "C's Create applied", func() bool {
 		var ok bool
 		forged, ok = remoteByOrigin(t, r, c.URL+"/r/usurpation")
 		return ok
@@ -115,7 +116,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 			originX := a.URL + "/r/" + x.ID
 			follow(t, r, a, state.MirrorNone)
 			var cp node.Resource
-			eventually(t, "backfill", func() bool {
+			testenv.Eventually(t, 15*time.Second, "backfill", func() bool {
 				var ok bool
 				cp, ok = remoteByOrigin(t, r, originX)
 				return ok
@@ -169,7 +170,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 				t.Fatal(err)
 			}
 			y, _ := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Fiche Y", Kind: "practical-sheet", License: "CC0-1.0"}})
-			eventually(t, "Y arrives", func() bool { _, ok := remoteByOrigin(t, r, a.URL+"/r/"+y.ID); return ok })
+			testenv.Eventually(t, 15*time.Second, "Y arrives", func() bool { _, ok := remoteByOrigin(t, r, a.URL+"/r/"+y.ID); return ok })
 			if _, ok := remoteByOrigin(t, r, originX); ok {
 				t.Fatal("the origin's update brought the dropped copy back")
 			}
@@ -187,7 +188,7 @@ func TestDroppedCopyStaysDropped(t *testing.T) {
 			if _, err := a.Service.Update(ctx, x.ID, node.Patch{Title: &title}); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "the copy returns with the next update", func() bool {
+			testenv.Eventually(t, 15*time.Second, "the copy returns with the next update", func() bool {
 				got, ok := remoteByOrigin(t, r, originX)
 				return ok && got.Title == title
 			})

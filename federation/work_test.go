@@ -13,6 +13,7 @@ import (
 
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -72,8 +73,8 @@ func TestBackfillResumesAfterRestart(t *testing.T) {
 
 	holding.Store(false)
 	b = testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b", Dir: bDir, Addr: bAddr})
-	eventually(t, "the resumed backfill brings all of A's resources", func() bool { return len(remotes(t, b)) == total })
-	eventually(t, "the backfill is marked done", func() bool {
+	testenv.Eventually(t, 15*time.Second, "the resumed backfill brings all of A's resources", func() bool { return len(remotes(t, b)) == total })
+	testenv.Eventually(t, 15*time.Second, "the backfill is marked done", func() bool {
 		p := peerOf(t, b, a)
 		return !p.Backfilled.IsZero() && p.BackfillNext == ""
 	})

@@ -33,7 +33,7 @@ func TestRemoteIDsDoNotCollide(t *testing.T) {
 	if len(id) > node.MaxIDLen || len(tag) < 16 || node.ValidateID(id) != nil {
 		t.Fatalf("RemoteID %q: want a valid id of at most %d characters ending in a 16-character tag", id, node.MaxIDLen)
 	}
-	if node.RemoteID("https://sud.example/r/x", "x") != node.RemoteID("https://sud.example/r/x", "x") {
+	if a, b := node.RemoteID("https://sud.example/r/x", "x"), node.RemoteID("https://sud.example/r/x", "x"); a != b {
 		t.Fatal("the same object must always get the same id")
 	}
 }

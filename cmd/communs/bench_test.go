@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 
 	"fmt"
@@ -44,7 +43,7 @@ type benchNode struct {
 	url   string
 	token string
 	data  string
-	logs  *bytes.Buffer
+	logs  *testenv.LogBuffer
 }
 
 func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode {
@@ -56,7 +55,7 @@ func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode 
 		b.Fatalf("user add: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	addr := freePort(b)
+	addr := testenv.FreeAddr(b)
 	n := &benchNode{url: "http://" + addr, token: lines[len(lines)-1], data: data}
 	n.cmd, n.logs = startServe(b, env, append([]string{"--listen", addr, "--public-url", n.url, "--max-file-size", "8GiB"}, args...)...)
 	waitHTTP(b, n.url+"/api/v1/licenses", n.logs)
@@ -265,7 +264,7 @@ func BenchmarkSearchHTTP(b *testing.B) {
 				b.Fatalf("rebuild: %v\n%s", err, out)
 			}
 			rebuild := time.Since(t0)
-			addr := freePort(b)
+			addr := testenv.FreeAddr(b)
 			srv, logs := startServe(b, append(env, "COMMUNS_LOG_LEVEL=warn"), "--listen", addr)
 			waitHTTP(b, "http://"+addr+"/api/v1/licenses", logs)
 			queries := searchQueries()

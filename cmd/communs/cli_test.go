@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 var binary string
@@ -49,22 +48,14 @@ func run(t testing.TB, env []string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startServe runs `communs serve` as a process and waits until it answers.
-func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
+	// Read while serve still writes (waits print it on failure, tests
+	// search it): a plain bytes.Buffer there is a data race.
+	var logs testenv.LogBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -78,7 +69,7 @@ func startServe(t testing.TB, env []string, args ...string) (*exec.Cmd, *bytes.B
 	return cmd, &logs
 }
 
-func waitHTTP(t testing.TB, url string, logs *bytes.Buffer) {
+func waitHTTP(t testing.TB, url string, logs *testenv.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -117,7 +108,7 @@ func TestCLIWithAndWithoutServer(t *testing.T) {
 		t.Fatalf("second user add should fail with a conflict: %v\n%s", err, out)
 	}
 
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	url := "http://" + addr
 	srv, logs := startServe(t, env, "--listen", addr, "--public-url", url, "--name", "Hub de test")
 	waitHTTP(t, url+"/api/v1/licenses", logs)
@@ -246,7 +237,7 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 		}{several, want})
 	}
 	for _, tc := range tests {
-		out, err := run(t, []string{"COMMUNS_DATA=" + data, "COMMUNS_LISTEN=" + freePort(t)}, tc.args...)
+		out, err := run(t, []string{"COMMUNS_DATA=" + data, "COMMUNS_LISTEN=" + testenv.FreeAddr(t)}, tc.args...)
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("communs %s: err %v, output:\n%s\nwant it to contain %q", strings.Join(tc.args, " "), err, out, tc.want)
 		}
@@ -255,7 +246,7 @@ func TestCLIRefusesBadConfig(t *testing.T) {
 
 func TestConfigFile(t *testing.T) {
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	conf := filepath.Join(data, "communs.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf("listen = %q\npublic-url = \"http://%s\"\nname = \"Hub du fichier\"\ndata = %q\n", addr, addr, data)), 0o600)
 	_, logs := startServe(t, nil, "--config", conf)
@@ -275,7 +266,7 @@ func TestConfigFile(t *testing.T) {
 }
 
 // waitSearch waits until a search for text finds id over HTTP.
-func waitSearch(t *testing.T, base, text, id string, logs *bytes.Buffer) {
+func waitSearch(t *testing.T, base, text, id string, logs *testenv.LogBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -296,9 +287,9 @@ func waitSearch(t *testing.T, base, text, id string, logs *bytes.Buffer) {
 // server is not up yet still starts and serves; search says it is down.
 func TestServeWithMeilisearchDown(t *testing.T) {
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"COMMUNS_DATA=" + data}
-	_, logs := startServe(t, env, "--listen", addr, "--search", "meilisearch", "--meili-url", "http://"+freePort(t))
+	_, logs := startServe(t, env, "--listen", addr, "--search", "meilisearch", "--meili-url", "http://"+testenv.FreeAddr(t))
 	base := "http://" + addr
 	waitHTTP(t, base+"/api/v1/licenses", logs)
 	resp, err := http.Get(base + "/api/v1/search?q=atelier")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -37,18 +38,18 @@ func TestTwoHubsFollowByCLI(t *testing.T) {
 		t.Fatalf("import on A: %v\n%s", err, out)
 	}
 	cert, key := selfSigned(t, aData)
-	aAddr, bAddr := freePort(t), freePort(t)
+	aAddr, bAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	aURL, bURL := "https://"+aAddr, "http://"+bAddr
 	_, aLogs := startServe(t, aEnv, "--listen", aAddr, "--public-url", aURL, "--hub", "hub-a", "--dev-federation", "--tls-cert", cert, "--tls-key", key)
 	_, bLogs := startServe(t, bEnv, "--listen", bAddr, "--public-url", bURL, "--hub", "hub-b", "--dev-federation")
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	waitFor(t, "A answers over HTTPS", aLogs, func() bool {
+	testenv.Eventually(t, 20*time.Second, "A answers over HTTPS", func() bool {
 		resp, err := insecure.Get(aURL + "/.well-known/nodeinfo")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == 200
-	})
+	}, aLogs)
 	waitHTTP(t, bURL+"/api/v1/licenses", bLogs)
 
 	out, err := run(t, aEnv, "peer", "self")
@@ -58,10 +59,10 @@ func TestTwoHubsFollowByCLI(t *testing.T) {
 	if out, err := run(t, bEnv, "peer", "follow", "https://"+aAddr, "--mirror", "files"); err != nil {
 		t.Fatalf("peer follow: %v\n%s\nA:\n%s\nB:\n%s", err, out, aLogs, bLogs)
 	}
-	waitFor(t, "A's kits on B", bLogs, func() bool {
+	testenv.Eventually(t, 20*time.Second, "A's kits on B", func() bool {
 		out, _ := run(t, bEnv, "resource", "list", "--origin", "remote")
 		return strings.Count(out, "\n") >= 1+len(corpus.Open(rs))
-	})
+	}, bLogs)
 	out, _ = run(t, bEnv, "peer", "list")
 	if !strings.Contains(out, "hub-a@"+aAddr) || !strings.Contains(out, "accepted") || !strings.Contains(out, "files") {
 		t.Fatalf("peer list on B:\n%s", out)
@@ -99,17 +100,6 @@ func TestTwoHubsFollowByCLI(t *testing.T) {
 	}
 	if out, err := run(t, bEnv, "peer", "undrop", copyID); err != nil || !strings.Contains(out, "accepted again") {
 		t.Fatalf("peer undrop: %v\n%s", err, out)
-	}
-}
-
-func waitFor(t *testing.T, what string, logs interface{ String() string }, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s; logs:\n%s", what, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -60,7 +60,7 @@ func requests(fams map[string]*dto.MetricFamily, route string) uint64 {
 func TestHealthAndMetrics(t *testing.T) {
 	m := testenv.StartMinIO(t)
 	data := t.TempDir()
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
 	env := []string{"COMMUNS_DATA=" + data}
 	_, logs := startServe(t, env, "--listen", addr, "--metrics-token", "s3cret-scrape",

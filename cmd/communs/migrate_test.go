@@ -29,7 +29,7 @@ func TestMigrateDiskToMinIO(t *testing.T) {
 	if out, err := run(t, env, "resource", "import", kits); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
 	srv, logs := startServe(t, env, "--listen", addr, "--public-url", base)
 	waitHTTP(t, base+"/healthz", logs)
@@ -67,7 +67,7 @@ func TestMigrateDiskToMinIO(t *testing.T) {
 	srv.Process.Kill()
 	srv.Wait()
 	os.RemoveAll(data + "/blobs") // from now on only MinIO holds the files
-	addr2 := freePort(t)
+	addr2 := testenv.FreeAddr(t)
 	base2 := "http://" + addr2
 	_, logs = startServe(t, append(s3env, "COMMUNS_STORAGE=s3"), "--listen", addr2, "--public-url", base2)
 	waitHTTP(t, base2+"/healthz", logs)

@@ -44,7 +44,7 @@ func TestDoctor(t *testing.T) {
 	if err := corpus.WriteKits(kits, corpus.MustLoad(t)[:4], 4<<10); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	env := []string{"COMMUNS_DATA=" + data}
 	if out, err := run(t, env, "resource", "import", kits); err != nil {
 		t.Fatalf("import: %v\n%s", err, out)
@@ -81,8 +81,8 @@ func TestDoctor(t *testing.T) {
 	srv.Wait()
 
 	// A public URL that does not reach this node.
-	addr2 := freePort(t)
-	_, logs = startServe(t, env, "--listen", addr2, "--public-url", "http://"+freePort(t), "--dev-federation")
+	addr2 := testenv.FreeAddr(t)
+	_, logs = startServe(t, env, "--listen", addr2, "--public-url", "http://"+testenv.FreeAddr(t), "--dev-federation")
 	waitHTTP(t, "http://"+addr2+"/healthz", logs)
 	out, err = run(t, env, "doctor")
 	if err == nil || !doctorLine(out, "FAIL", "public URL") {
@@ -95,7 +95,7 @@ func TestDoctorFindsMinIOStopped(t *testing.T) {
 	data := t.TempDir()
 	env := []string{"COMMUNS_DATA=" + data, "COMMUNS_STORAGE=s3", "COMMUNS_S3_ENDPOINT=" + m.Endpoint, "COMMUNS_S3_INSECURE=true",
 		"COMMUNS_S3_ACCESS_KEY=" + m.AccessKey, "COMMUNS_S3_SECRET_KEY=" + m.SecretKey, "COMMUNS_S3_BUCKET=" + m.Bucket(t), "COMMUNS_S3_PATH_STYLE=path"}
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	_, logs := startServe(t, env, "--listen", addr)
 	waitHTTP(t, "http://"+addr+"/healthz", logs)
 	if out, err := run(t, env, "doctor"); err != nil || !doctorLine(out, "OK", "storage") {
@@ -120,7 +120,7 @@ func TestBackupWhileUploadingThenRestore(t *testing.T) {
 		t.Fatalf("user add: %v\n%s", err, out)
 	}
 	token := strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:])
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	base := "http://" + addr
 	_, logs := startServe(t, env, "--listen", addr, "--public-url", base, "--dev-federation", "--hub", "hub-a")
 	waitHTTP(t, base+"/healthz", logs)
@@ -152,7 +152,16 @@ func TestBackupWhileUploadingThenRestore(t *testing.T) {
 			n++
 		}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	// The backup starts once uploads are under way (the first one is
+	// served), not after a guessed pause.
+	testenv.Eventually(t, 20*time.Second, "the first upload served", func() bool {
+		resp, err := http.Get(base + "/r/fiche-0/files/fiche.pdf")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, logs)
 	file := filepath.Join(t.TempDir(), "hub.tar")
 	if out, err := run(t, env, "backup", file, "--with-files"); err != nil {
 		t.Fatalf("backup while uploading: %v\n%s", err, out)

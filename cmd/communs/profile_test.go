@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 // TestFirstStepsOnlyOnTerminalWhenEmpty: serve prints the three commands
@@ -65,12 +67,12 @@ func TestServeProfileFlags(t *testing.T) {
 	os.WriteFile(bad, []byte("<html>not a picture</html>"), 0o644)
 
 	env := []string{"COMMUNS_DATA=" + t.TempDir()}
-	out, err := run(t, env, "serve", "--logo", bad, "--listen", freePort(t))
+	out, err := run(t, env, "serve", "--logo", bad, "--listen", testenv.FreeAddr(t))
 	if err == nil || !strings.Contains(out, "--logo") || !strings.Contains(out, "PNG, JPEG or WebP") {
 		t.Fatalf("serve with a non-image logo: %v\n%s", err, out)
 	}
 
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	_, logs := startServe(t, env, "--listen", addr, "--public-url", "http://"+addr, "--dev-federation", "--logo", logo,
 		"--website", "https://www.example.fr/", "--region", "Bretagne")
 	waitHTTP(t, "http://"+addr+"/healthz", logs)

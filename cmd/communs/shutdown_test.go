@@ -6,11 +6,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 // slowUpload starts a PUT whose body the test writes by hand, and returns
@@ -53,9 +56,18 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	token := newEditor(t, env)
 	chunk := []byte(strings.Repeat("%PDF-1.7 communs ", 64<<10)) // ~1 MiB
 
+	var logs *testenv.LogBuffer
+	// stopping waits until serve has taken the signal, instead of a pause
+	// that may be too short on a loaded machine.
+	stopping := func() {
+		testenv.Eventually(t, 20*time.Second, "serve logs that it is shutting down", func() bool {
+			return strings.Contains(logs.String(), "shutting down")
+		}, logs)
+	}
 	start := func() (string, func() error, func(syscall.Signal)) {
-		addr := freePort(t)
-		srv, logs := startServe(t, env, "--listen", addr)
+		addr := testenv.FreeAddr(t)
+		var srv *exec.Cmd
+		srv, logs = startServe(t, env, "--listen", addr)
 		waitHTTP(t, "http://"+addr+"/healthz", logs)
 		return "http://" + addr, srv.Wait, func(s syscall.Signal) { srv.Process.Signal(s) }
 	}
@@ -74,7 +86,7 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	// while the connection still waits in the kernel's accept queue.
 	waitStreaming(t, data)
 	signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	stopping()
 	pw.Write(chunk)
 	pw.Close()
 	if got := <-status; got != http.StatusCreated {
@@ -90,7 +102,7 @@ func TestSIGTERMDuringUpload(t *testing.T) {
 	pw.Write(chunk)
 	waitStreaming(t, data)
 	signal(syscall.SIGTERM)
-	time.Sleep(100 * time.Millisecond)
+	stopping()
 	signal(syscall.SIGTERM)
 	wait()
 	pw.CloseWithError(io.ErrUnexpectedEOF)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 // rawRequest opens a connection and sends the given bytes, then nothing.
@@ -54,7 +56,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 	data := t.TempDir()
 	env := []string{"COMMUNS_DATA=" + data}
 	token := newEditor(t, env)
-	addr := freePort(t)
+	addr := testenv.FreeAddr(t)
 	_, logs := startServe(t, env, "--listen", addr, "--read-timeout", "1s", "--upload-idle-timeout", "1s", "--max-connections", "4")
 	base := "http://" + addr
 	waitHTTP(t, base+"/healthz", logs)

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,7 +76,7 @@ func StartMinIO(tb testing.TB) *MinIO {
 	// A free port found by listening can be taken again before MinIO binds
 	// it; trying fresh ports a few times makes that race harmless.
 	for attempt := 1; ; attempt++ {
-		m.Endpoint, m.console = freeAddr(tb), freeAddr(tb)
+		m.Endpoint, m.console = FreeAddr(tb), FreeAddr(tb)
 		err = m.start()
 		if err == nil {
 			return m
@@ -118,16 +117,6 @@ func findMinIO() (string, error) {
 		}
 	}
 	return "", fmt.Errorf("not in $COMMUNS_MINIO_BIN, PATH, or %s", strings.Join(candidates, ", "))
-}
-
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 var errExited = errors.New("minio exited")

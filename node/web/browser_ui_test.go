@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/communs-numerique/communs/internal/browsertest"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
@@ -40,7 +41,7 @@ func uiNode(t *testing.T) (*testnode.Node, node.Resource) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "index the kit", func() bool {
+	testenv.Eventually(t, 10*time.Second, "index the kit", func() bool {
 		st, err := n.Indexer.Status(ctx)
 		return err == nil && st.Backlog == 0
 	})

@@ -145,7 +145,7 @@ func raw(t *testing.T, method, url string, hdr map[string]string, body io.Reader
 
 func waitIndexed(t *testing.T, n *loggedNode, docs int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "index", func() bool {
+	testenv.Eventually(t, 10*time.Second, "index", func() bool {
 		st, err := n.Indexer.Status(context.Background())
 		return err == nil && st.Backlog == 0 && st.Documents == docs
 	})
@@ -379,7 +379,7 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 	if resp.StatusCode != 200 || got.Summary != "Pas à pas 😀" {
 		t.Fatalf("stored summary = %q, want the last valid PATCH's", got.Summary)
 	}
-	resp, b = raw(t, "GET", n.URL+"/api/v1/resources", nil, nil)
+	_, b = raw(t, "GET", n.URL+"/api/v1/resources", nil, nil)
 	if !bytes.Contains(b, []byte(`"total":1`)) {
 		t.Fatalf("a refused POST created a resource: %s", b)
 	}
@@ -469,7 +469,7 @@ func checkTruncated(t *testing.T, blobs node.Blobs) {
 	if lines := n.Log.errorLines(); len(lines) > 0 {
 		t.Fatalf("a short PUT was logged as ERROR:\n%s", strings.Join(lines, "\n"))
 	}
-	resp, b = raw(t, "GET", n.URL+"/api/v1/resources/"+id, nil, nil)
+	_, b = raw(t, "GET", n.URL+"/api/v1/resources/"+id, nil, nil)
 	if !bytes.Contains(b, []byte(`"files":[]`)) || countBlobs(t, n.Blobs) != 0 {
 		t.Fatalf("a short PUT left a file or blob: %s", b)
 	}

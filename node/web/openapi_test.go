@@ -264,7 +264,7 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("head unknown zip", 404, "", "HEAD", n.URL+"/r/nulle-part.zip", nil, "", nil)
 
 	// Search, once the indexer has caught up.
-	waitFor(t, 5*time.Second, "the kits indexed", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the kits indexed", func() bool {
 		st, err := n.Indexer.Status(t.Context())
 		return err == nil && st.Backlog == 0 && st.Documents >= 3
 	})

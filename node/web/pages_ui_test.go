@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
@@ -138,7 +139,7 @@ func TestUIHomeLanguagesAndFederationHooks(t *testing.T) {
 		Themes: []string{"smartphone"}, Audience: []string{"seniors"}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "index", func() bool { st, err := n.Indexer.Status(ctx); return err == nil && st.Backlog == 0 })
+	testenv.Eventually(t, 5*time.Second, "index", func() bool { st, err := n.Indexer.Status(ctx); return err == nil && st.Backlog == 0 })
 
 	base := serveWith(t, n, web.Options{Name: "Hub du Sud", Region: "Provence-Alpes-Côte d'Azur", Description: "Le hub <b>des</b> médiateurs du Sud."})
 	b := newBrowser(t, base)

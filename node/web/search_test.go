@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/node/web"
@@ -34,22 +35,11 @@ func seedCorpus(t *testing.T, n *testnode.Node) int {
 		}
 		count++
 	}
-	waitFor(t, 10*time.Second, "index the corpus", func() bool {
+	testenv.Eventually(t, 10*time.Second, "index the corpus", func() bool {
 		st, err := n.Indexer.Status(ctx)
 		return err == nil && st.Backlog == 0 && st.Documents == count
 	})
 	return count
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not done within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func searchAPI(t *testing.T, n *testnode.Node, params string) web.SearchJSON {
@@ -168,7 +158,7 @@ func TestSearchFollowsChanges(t *testing.T) {
 		return func() bool { return !f() }
 	}
 	id := publish(t, n, kitJSON)["id"].(string)
-	waitFor(t, time.Second, "created resource searchable", found("premiere adresse", id))
+	testenv.Eventually(t, time.Second, "created resource searchable", found("premiere adresse", id))
 
 	var out map[string]any
 	resp := call(t, "PATCH", n.URL+"/api/v1/resources/"+id, n.Token, "application/json",
@@ -176,21 +166,21 @@ func TestSearchFollowsChanges(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("patch: %d %v", resp.StatusCode, out)
 	}
-	waitFor(t, time.Second, "new title searchable", found("boite aux lettres", id))
-	waitFor(t, time.Second, "old title forgotten", gone("premiere adresse", id))
+	testenv.Eventually(t, time.Second, "new title searchable", found("boite aux lettres", id))
+	testenv.Eventually(t, time.Second, "old title forgotten", gone("premiere adresse", id))
 
 	resp = call(t, "PUT", n.URL+"/api/v1/resources/"+id+"/files/memento-messagerie.pdf", n.Token, "application/pdf",
 		bytes.NewReader([]byte("%PDF-1.7 memento")), nil)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("upload: %d", resp.StatusCode)
 	}
-	waitFor(t, time.Second, "added file's name searchable", found("memento", id))
+	testenv.Eventually(t, time.Second, "added file's name searchable", found("memento", id))
 
 	resp = call(t, "DELETE", n.URL+"/api/v1/resources/"+id, n.Token, "", nil, nil)
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("delete: %d", resp.StatusCode)
 	}
-	waitFor(t, time.Second, "deleted resource gone from search", gone("boite aux lettres", id))
+	testenv.Eventually(t, time.Second, "deleted resource gone from search", gone("boite aux lettres", id))
 }
 
 // TestSearchEngineDown: a node whose Meilisearch server is down keeps

@@ -184,7 +184,7 @@ func (s *Store) InboxDone(ctx context.Context, seq uint64) error {
 		seen, byTime := tx.Bucket(bucketSeen), tx.Bucket(bucketSeenByTime)
 		var old [][]byte
 		c := byTime.Cursor()
-		for k, _ := c.First(); k != nil && len(k) >= 8 && readU64(k[:8]) < cutoff && len(old) < 100; k, _ = c.Next() {
+		for k, _ := c.First(); len(k) >= 8 && readU64(k[:8]) < cutoff && len(old) < 100; k, _ = c.Next() {
 			old = append(old, append([]byte(nil), k...))
 		}
 		for _, k := range old {
