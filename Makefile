@@ -70,7 +70,8 @@ $(MINIO):
 	$(GO) install github.com/minio/minio@$(MINIO_VER)
 
 ## test: install test dependencies, vet, staticcheck, run every test (MinIO tests included)
-## under the race detector (one run: about 13 min instead of 5 on a loaded 2-core machine; needs cgo)
+## under the race detector, in one run (needs cgo): 3m39s vs 2m34s without -race on a 2-core machine
+## (13 min when that machine was heavily loaded), far inside CI's 90 minutes
 test: test-deps
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
