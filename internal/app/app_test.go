@@ -1,11 +1,12 @@
 package app
 
 import (
+	"github.com/communs-numerique/communs/internal/testenv"
+
 	"context"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -81,21 +82,7 @@ func TestRunServesTheProductionChain(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- n.Run(ctx, ln, nil) }()
 	base := "http://" + ln.Addr().String()
-	for _, path := range []string{"/healthz", "/readyz", "/"} {
-		req, _ := http.NewRequest("GET", base+path, nil)
-		req.Header.Set("Accept-Encoding", "gzip")
-		resp, err := http.DefaultTransport.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-		if path == "/" && resp.Header.Get("Content-Encoding") != "gzip" {
-			t.Fatalf("the home page is not gzipped: %v", resp.Header)
-		}
-	}
+	testenv.CheckProductionChain(t, base, "/healthz", "/readyz", "/")
 	stop()
 	select {
 	case err := <-ran:
