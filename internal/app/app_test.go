@@ -1,8 +1,6 @@
 package app
 
 import (
-	"github.com/communs-numerique/communs/internal/testenv"
-
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/communs-numerique/communs/internal/testenv"
 )
 
 func testConfig(t *testing.T) Config {

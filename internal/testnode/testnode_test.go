@@ -1,10 +1,9 @@
 package testnode_test
 
 import (
-	"github.com/communs-numerique/communs/internal/testenv"
-
 	"testing"
 
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 )
 
