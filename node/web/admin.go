@@ -17,80 +17,73 @@ type UserWithToken struct {
 	Token string    `json:"token"`
 }
 
-func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	us, err := s.svc.ListUsers(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if us == nil {
 		us = []node.User{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"users": us})
+	return nil
 }
 
-func (s *Server) adminAddUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in addUserRequest
 	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	u, tok, err := s.svc.AddUser(r.Context(), in.Name, in.Role)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, UserWithToken{User: u, Token: tok})
+	return nil
 }
 
-func (s *Server) adminRemoveUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminRemoveUser(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.svc.RemoveUser(r.Context(), r.PathValue("name")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *Server) adminNewToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminNewToken(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	tok, err := s.svc.NewToken(r.Context(), r.PathValue("name"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+	return nil
 }
 
-func (s *Server) adminSetPassword(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminSetPassword(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Password string `json:"password"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.svc.SetPassword(r.Context(), r.PathValue("name"), in.Password); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -96,32 +96,27 @@ func decodeJSONBytes(data []byte, v any, what string) error {
 	return nil
 }
 
-func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	limit, err := pageSize(q, "limit")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	cursor, err := pageCursor(q, "cursor")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	origin := q.Get("origin")
 	if origin != "" && origin != "local" && origin != "remote" {
-		s.writeError(w, r, &node.ValidationError{Field: "origin", Rule: "must be local or remote", Code: "invalid"})
-		return
+		return &node.ValidationError{Field: "origin", Rule: "must be local or remote", Code: "invalid"}
 	}
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{After: cursor, Limit: limit, Origin: origin})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	total, err := s.svc.Catalog().Count(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := struct {
 		Items []ResourceJSON `json:"items"`
@@ -132,25 +127,25 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		out.Items = append(out.Items, s.resourceJSON(it))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
-func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) error {
 	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.resourceJSON(res))
+	return nil
 }
 
 // apiCreate publishes a resource from JSON metadata, or from a
 // multipart/form-data body whose first part "resource" holds the metadata
 // and whose following "file" parts hold the files: the resource then appears
 // with all its files at once. ?replace=true replaces an existing resource.
-func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.editor(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		s.uploadBody(w, r).stream() // files: an idle deadline, not a total one
@@ -165,8 +160,7 @@ func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
 	case "application/json":
 		var in ResourceInput
 		if err := decodeJSON(w, r, &in); err != nil {
-			s.writeError(w, r, err)
-			return
+			return err
 		}
 		res, err = s.svc.Publish(r.Context(), in.Resource(), nil, replace)
 	case "multipart/form-data":
@@ -175,11 +169,11 @@ func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) {
 		err = fmt.Errorf("send application/json metadata, or multipart/form-data with a resource part then file parts (got %q): %w", r.Header.Get("Content-Type"), errUnsupportedType)
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", s.resourceURL(res.ID))
 	writeJSON(w, http.StatusCreated, s.resourceJSON(res))
+	return nil
 }
 
 func (s *Server) publishMultipart(r *http.Request, boundary string, replace bool) (node.Resource, error) {
@@ -247,79 +241,71 @@ func sha256Header(v string) (string, error) {
 	return v, nil
 }
 
-func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.editor(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var p node.Patch
 	if err := decodeJSON(w, r, &p); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.svc.Update(r.Context(), r.PathValue("id"), p)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.resourceJSON(res))
+	return nil
 }
 
-func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.editor(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.svc.Delete(r.Context(), r.PathValue("id")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiPutFile streams the request body into storage: nothing is buffered
 // beyond the copy buffer, so files of several GB work.
-func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.editor(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if r.ContentLength > s.svc.MaxFileSize() {
 		// Refuse before reading: the client learns at once, nothing is stored.
-		s.writeError(w, r, fmt.Errorf("file is %s, larger than this node's limit of %s (--max-file-size): %w",
-			node.HumanSize(r.ContentLength), node.HumanSize(s.svc.MaxFileSize()), node.ErrTooLarge))
-		return
+		return fmt.Errorf("file is %s, larger than this node's limit of %s (--max-file-size): %w",
+			node.HumanSize(r.ContentLength), node.HumanSize(s.svc.MaxFileSize()), node.ErrTooLarge)
 	}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
-		s.writeError(w, r, fmt.Errorf("send the file's bytes as the request body, not a multipart form: %w", errUnsupportedType))
-		return
+		return fmt.Errorf("send the file's bytes as the request body, not a multipart form: %w", errUnsupportedType)
 	}
 	digest, err := sha256Header(r.Header.Get("X-Sha256"))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.uploadBody(w, r).stream() // an idle deadline, not a total one
 	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: clientBody{r.Body},
 		Size: r.ContentLength, SHA256: digest}
 	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, FileJSON{File: f, URL: s.fileURL(r.PathValue("id"), f.Name)})
+	return nil
 }
 
-func (s *Server) apiDeleteFile(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiDeleteFile(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.editor(r); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.svc.DeleteFile(r.Context(), r.PathValue("id"), r.PathValue("name")); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) apiLicenses(w http.ResponseWriter, r *http.Request) {

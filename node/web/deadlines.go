@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,9 +17,6 @@ import (
 // deadline, so once its sender is authenticated the handler switches its
 // body to an idle deadline: each read must bring a byte within
 // UploadIdleTimeout, however long the whole takes.
-
-// errBodyTimeout is a request body cut by its deadline: a 408.
-var errBodyTimeout = errors.New("request body too slow")
 
 // DefaultUploadIdleTimeout is Options.UploadIdleTimeout when unset.
 const DefaultUploadIdleTimeout = 60 * time.Second

@@ -1,103 +1,73 @@
 package web
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 
-	"github.com/communs-numerique/communs/node"
+	"github.com/communs-numerique/communs/internal/httperr"
+)
+
+// The errors only the HTTP edge sees; internal/httperr maps them with the
+// domain's (one table for the API, the admin socket, the pages and the
+// federation).
+var (
+	errUnsupportedType = httperr.ErrUnsupportedType
+	errBadRequest      = httperr.ErrBadRequest
+	errTruncatedBody   = httperr.ErrTruncatedBody
+	errBodyTimeout     = httperr.ErrTimeout
 )
 
 // apiError is the JSON error body: {"error": {"code": "...", "message": "..."}}.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-		// ID names a server-side failure (5xx): the log line of the failure
-		// carries the same id, so an admin finds the detail a user reports.
-		ID string `json:"id,omitempty"`
-	} `json:"error"`
-}
+type apiError = httperr.Body
 
-// statusOf maps domain errors to HTTP. Anything unknown is a 500 whose
-// message hides internals; the log keeps the detail.
-func statusOf(err error) (int, string, string, string) {
-	var ve *node.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		return http.StatusBadRequest, ve.Code, err.Error(), ve.Field
-	case errors.Is(err, errTruncatedBody):
-		return http.StatusBadRequest, "truncated_body", "the request body ended before the announced end (connection cut or truncated multipart); nothing was stored, send it again", ""
-	case errors.Is(err, node.ErrInvalid):
-		// A plain ErrInvalid comes from an adapter refusing an input (a page
-		// cursor this node never issued, a malformed digest): the client's
-		// mistake, not the node's.
-		return http.StatusBadRequest, "invalid", err.Error(), ""
-	case errors.Is(err, node.ErrNotFound):
-		return http.StatusNotFound, "not_found", err.Error(), ""
-	case errors.Is(err, node.ErrConflict):
-		return http.StatusConflict, "conflict", err.Error(), ""
-	case errors.Is(err, node.ErrTooLarge):
-		return http.StatusRequestEntityTooLarge, "too_large", err.Error(), ""
-	case errors.Is(err, node.ErrUnauthorized):
-		return http.StatusUnauthorized, "unauthorized", err.Error(), ""
-	case errors.Is(err, node.ErrForbidden):
-		return http.StatusForbidden, "forbidden", err.Error(), ""
-	case errors.Is(err, node.ErrUnavailable):
-		return http.StatusServiceUnavailable, "unavailable", "storage or search is unavailable right now; nothing was changed, try again in a moment", ""
-	case errors.Is(err, errUnsupportedType):
-		return http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error(), ""
-	case errors.Is(err, errBodyTimeout):
-		return http.StatusRequestTimeout, "timeout", err.Error(), ""
-	case errors.Is(err, errBadRequest):
-		return http.StatusBadRequest, "bad_request", err.Error(), ""
+// handler is a handler of the JSON API or the admin socket: it answers
+// success itself and returns its failure, which api writes.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// api adapts h to net/http: a returned error is answered in JSON by
+// writeError, the one error path of the API and the admin socket.
+func (s *Server) api(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
 	}
-	return http.StatusInternalServerError, "internal", "internal error; the node's log has the details", ""
 }
 
-var (
-	errUnsupportedType = errors.New("unsupported content type")
-	errBadRequest      = errors.New("bad request")
-	// errTruncatedBody marks a request body that ended early: the client cut
-	// the connection or sent a multipart body without its closing boundary.
-	errTruncatedBody = errors.New("request body truncated")
-)
-
-// newErrorID returns a short random id that ties a 5xx answer to its log
-// line without telling the client anything about the failure.
-func newErrorID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+// page adapts an HTML page handler: a returned error is answered with the
+// error page in the visitor's language (pageError).
+func (s *Server) page(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.pageError(w, r, err)
+		}
+	}
 }
 
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-		// The client went away mid-request (closed tab, cut upload): not a
-		// failure of the node, and nobody reads an answer.
-		s.log.Info("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "err", err)
+// pageError answers a page's failure: the login page when it needs a
+// logged-in editor (errLogin), else the error page (uiError).
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errLogin) {
+		http.Redirect(w, r, "/connexion?retour="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
-	status, code, msg, field := statusOf(err)
-	var id string
-	if status >= 500 {
-		id = newErrorID()
-		msg += " (error id " + id + ")"
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error_id", id, "err", err)
-	} else {
-		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	s.uiError(w, r, err)
+}
+
+// writeError answers err in JSON: status and code from the one table
+// (internal/httperr), a 5xx with a generic text and the id of its log line.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	a, ok := httperr.Resolve(s.log, r, err)
+	if !ok {
+		return
 	}
-	if status == http.StatusUnauthorized {
+	if a.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="communs"`)
 	}
-	var body apiError
-	body.Error.Code, body.Error.Message, body.Error.Field, body.Error.ID = code, msg, field, id
-	writeJSON(w, status, body)
+	writeJSON(w, a.Status, a.JSON())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -57,11 +57,10 @@ func entryLinks(facet string, vocab []string, counts map[string][]node.FacetCoun
 	return out
 }
 
-func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 	latest, _, err := s.svc.List(r.Context(), node.ListOptions{Limit: 8})
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	// The counts are a bonus: with the search engine down the home page
 	// still offers every entry point, without numbers.
@@ -83,6 +82,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	p.Title = s.name
 	p.Actor = s.actorURL
 	s.renderPage(w, r, http.StatusOK, "home.html", p)
+	return nil
 }
 
 type browseData struct {
@@ -92,13 +92,13 @@ type browseData struct {
 
 // browsePage lists every resource, newest first, from the catalog alone: it
 // keeps working while the search engine is down.
-func (s *Server) browsePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) browsePage(w http.ResponseWriter, r *http.Request) error {
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 20, After: r.URL.Query().Get("apres")})
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	s.renderPage(w, r, http.StatusOK, "browse.html", s.newPage(w, r, "browse", "browse.title", browseData{Items: items, Next: next}))
+	return nil
 }
 
 type fileView struct {
@@ -122,16 +122,15 @@ type resourceData struct {
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
-func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if zipID, ok := strings.CutSuffix(id, paths.ZipSuffix); ok {
 		s.zipKit(w, r, zipID)
-		return
+		return nil
 	}
 	res, err := s.svc.Get(r.Context(), id)
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	p := s.newPage(w, r, "", "", nil)
 	p.Title = res.Title
@@ -161,6 +160,7 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 		p.Meta.Description = desc
 	}
 	s.renderPage(w, r, http.StatusOK, "resource.html", p)
+	return nil
 }
 
 func isWebURL(s string) bool {

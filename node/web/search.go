@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -68,27 +69,21 @@ func ParseQuery(v url.Values) (node.Query, error) {
 	return q, nil
 }
 
-func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseQuery(r.URL.Query())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.svc.Search(r.Context(), q)
 	if errors.Is(err, node.ErrUnavailable) {
-		s.log.Warn("search unavailable", "err", err)
-		var body apiError
-		body.Error.Code = "unavailable"
-		body.Error.Message = "la recherche est indisponible pour le moment, réessayez dans un instant ; la liste des ressources reste consultable / search is unavailable right now, try again in a moment; browsing /api/v1/resources still works"
 		w.Header().Set("Retry-After", "10")
-		writeJSON(w, http.StatusServiceUnavailable, body)
-		return
+		return httperr.Hide(err, "la recherche est indisponible pour le moment, réessayez dans un instant ; la liste des ressources reste consultable / search is unavailable right now, try again in a moment; browsing /api/v1/resources still works")
 	}
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, s.searchJSON(q, res))
+	return nil
 }
 
 func (s *Server) searchJSON(q node.Query, res node.Results) SearchJSON {
@@ -116,30 +111,28 @@ func (s *Server) searchJSON(q node.Query, res node.Results) SearchJSON {
 }
 
 // indexerAdmin authorises an index command and checks there is an indexer
-// to run it; it answers the error itself.
-func (s *Server) indexerAdmin(w http.ResponseWriter, r *http.Request) bool {
+// to run it.
+func (s *Server) indexerAdmin(r *http.Request) error {
 	if _, err := s.admin(r); err != nil {
-		s.writeError(w, r, err)
-		return false
+		return err
 	}
 	if s.indexer == nil {
-		s.writeError(w, r, fmt.Errorf("this node runs no search indexer: %w", node.ErrUnavailable))
-		return false
+		return fmt.Errorf("this node runs no search indexer: %w", node.ErrUnavailable)
 	}
-	return true
+	return nil
 }
 
 // adminIndexStatus answers `communs index status`.
-func (s *Server) adminIndexStatus(w http.ResponseWriter, r *http.Request) {
-	if !s.indexerAdmin(w, r) {
-		return
+func (s *Server) adminIndexStatus(w http.ResponseWriter, r *http.Request) error {
+	if err := s.indexerAdmin(r); err != nil {
+		return err
 	}
 	st, err := s.indexer.Status(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 // RebuildEvent is one line of the rebuild stream: progress, then a last
@@ -153,9 +146,9 @@ type RebuildEvent struct {
 
 // adminIndexRebuild streams NDJSON progress lines while the index is
 // recreated, so the CLI can draw a progress bar over the admin socket.
-func (s *Server) adminIndexRebuild(w http.ResponseWriter, r *http.Request) {
-	if !s.indexerAdmin(w, r) {
-		return
+func (s *Server) adminIndexRebuild(w http.ResponseWriter, r *http.Request) error {
+	if err := s.indexerAdmin(r); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -179,4 +172,5 @@ func (s *Server) adminIndexRebuild(w http.ResponseWriter, r *http.Request) {
 		last.Done = true
 	}
 	send(last)
+	return nil
 }

@@ -156,14 +156,13 @@ func (f *editorForm) addError(field, msg string) {
 	f.Errors = append(f.Errors, fieldError{Field: field, Message: msg})
 }
 
-func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireEditor(w, r); !ok {
-		return
+func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.editorOrLogin(r); err != nil {
+		return err
 	}
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 50, Origin: "local", After: r.URL.Query().Get("apres")})
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	d := struct {
 		Items   []node.Resource
@@ -173,6 +172,7 @@ func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) {
 	p := s.newPage(w, r, "editor", "editor.title", d)
 	p.NoRobots = true
 	s.renderPage(w, r, http.StatusOK, "editor.html", p)
+	return nil
 }
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, f *editorForm) {
@@ -188,11 +188,12 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, 
 	s.renderPage(w, r, status, "form.html", p)
 }
 
-func (s *Server) editorNew(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireEditor(w, r); !ok {
-		return
+func (s *Server) editorNew(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.editorOrLogin(r); err != nil {
+		return err
 	}
 	s.renderForm(w, r, http.StatusOK, s.newEditorForm(true))
+	return nil
 }
 
 // partsReader walks a multipart form: the CSRF token first, then the text
@@ -300,91 +301,81 @@ func (pr *partsReader) uploads(yield func(node.Upload) error) error {
 	return nil
 }
 
-// multipartForm opens a multipart editor form and checks its CSRF token;
-// it answers the request itself when either fails.
-func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsReader, bool) {
+// multipartForm opens a multipart editor form and checks its CSRF token.
+func (s *Server) multipartForm(w http.ResponseWriter, r *http.Request) (*partsReader, error) {
 	body := s.uploadBody(w, r)
 	pr, err := newPartsReader(r, func(token string) error { return s.checkCSRF(r, token) })
 	if err != nil {
-		s.uiError(w, r, err)
-		return nil, false
+		return nil, err
 	}
 	// The text fields were read under the server's total deadline; the
 	// files that follow get the idle deadline of uploads.
 	body.stream()
-	return pr, true
+	return pr, nil
 }
 
-// postedForm parses a bounded urlencoded form and checks its CSRF token;
-// it answers the request itself when either fails.
-func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, limit int64) bool {
+// postedForm parses a bounded urlencoded form and checks its CSRF token.
+func (s *Server) postedForm(w http.ResponseWriter, r *http.Request, limit int64) error {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	err := r.ParseForm()
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		err = fmt.Errorf("form larger than %d bytes: %w", limit, node.ErrTooLarge)
+		return fmt.Errorf("form larger than %d bytes: %w", limit, node.ErrTooLarge)
 	} else if err != nil {
-		err = fmt.Errorf("form: %v: %w", err, errBadRequest)
-	} else {
-		err = s.checkCSRF(r, r.PostFormValue("csrf"))
+		return fmt.Errorf("form: %v: %w", err, errBadRequest)
 	}
-	if err != nil {
-		s.uiError(w, r, err)
-		return false
-	}
-	return true
+	return s.checkCSRF(r, r.PostFormValue("csrf"))
 }
 
-// formFailed shows the form again with the error by its field, or an error
-// page when the failure is not the editor's to fix.
-func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, f *editorForm, err error) {
+// formFailed shows the form again with the error by its field; it returns
+// the error when the failure is not the editor's to fix (an error page).
+func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, f *editorForm, err error) error {
 	p := s.newPage(w, r, "editor", "", nil)
 	if status, ok := s.explain(p, f, err); ok {
 		s.renderForm(w, r, status, f)
-		return
+		return nil
 	}
-	s.uiError(w, r, err)
+	return err
 }
 
-func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireEditor(w, r); !ok {
-		return
+func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.editorOrLogin(r); err != nil {
+		return err
 	}
-	pr, ok := s.multipartForm(w, r)
-	if !ok {
-		return
+	pr, err := s.multipartForm(w, r)
+	if err != nil {
+		return err
 	}
 	f := s.newEditorForm(true)
 	f.V = readFormValues(pr.values)
 	res, err := s.svc.Publish(r.Context(), f.V.resource(), pr.uploads, false)
 	if err != nil {
-		s.formFailed(w, r, f, err)
-		return
+		return s.formFailed(w, r, f, err)
 	}
 	s.log.Info("resource published from the editor", "id", res.ID, "files", len(res.Files))
 	http.Redirect(w, r, paths.ResourcePath(res.ID), http.StatusSeeOther)
+	return nil
 }
 
 // editable loads a local resource for its edit pages.
-func (s *Server) editable(w http.ResponseWriter, r *http.Request) (node.Resource, bool) {
-	if _, ok := s.requireEditor(w, r); !ok {
-		return node.Resource{}, false
+func (s *Server) editable(r *http.Request) (node.Resource, error) {
+	if _, err := s.editorOrLogin(r); err != nil {
+		return node.Resource{}, err
 	}
 	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
 	if err == nil && !res.Local() {
 		err = fmt.Errorf("resource %q comes from another hub and is edited there: %w", res.ID, node.ErrForbidden)
 	}
-	if err != nil {
-		s.uiError(w, r, err)
-		return res, false
-	}
-	return res, true
+	return res, err
 }
 
 // editablePost is editable for a urlencoded form, CSRF token checked.
-func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, bool) {
-	res, ok := s.editable(w, r)
-	return res, ok && s.postedForm(w, r, limit)
+func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, error) {
+	res, err := s.editable(r)
+	if err != nil {
+		return res, err
+	}
+	return res, s.postedForm(w, r, limit)
 }
 
 func (s *Server) editForm(res node.Resource) *editorForm {
@@ -393,40 +384,41 @@ func (s *Server) editForm(res node.Resource) *editorForm {
 	return f
 }
 
-func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
-	if !ok {
-		return
+func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editable(r)
+	if err != nil {
+		return err
 	}
 	s.renderForm(w, r, http.StatusOK, s.editForm(res))
+	return nil
 }
 
-func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 4*maxFormField)
-	if !ok {
-		return
+func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editablePost(w, r, 4*maxFormField)
+	if err != nil {
+		return err
 	}
 	f := s.editForm(res)
 	f.V = readFormValues(r.PostForm)
 	f.V.ID = res.ID
 	if _, err := s.svc.Update(r.Context(), res.ID, f.V.patch()); err != nil {
-		s.formFailed(w, r, f, err)
-		return
+		return s.formFailed(w, r, f, err)
 	}
 	http.Redirect(w, r, paths.ResourcePath(res.ID), http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
-	if !ok {
-		return
+func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editable(r)
+	if err != nil {
+		return err
 	}
-	pr, ok := s.multipartForm(w, r)
-	if !ok {
-		return
+	pr, err := s.multipartForm(w, r)
+	if err != nil {
+		return err
 	}
 	added := 0
-	err := pr.uploads(func(u node.Upload) error {
+	err = pr.uploads(func(u node.Upload) error {
 		_, err := s.svc.PutFile(r.Context(), res.ID, u)
 		added++
 		return err
@@ -438,44 +430,44 @@ func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {
 		if cur, gerr := s.svc.Get(r.Context(), res.ID); gerr == nil {
 			res = cur
 		}
-		f := s.editForm(res)
-		s.formFailed(w, r, f, err)
-		return
+		return s.formFailed(w, r, s.editForm(res), err)
 	}
 	http.Redirect(w, r, "/editeur/r/"+res.ID+"#fichiers", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 64<<10)
-	if !ok {
-		return
+func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editablePost(w, r, 64<<10)
+	if err != nil {
+		return err
 	}
 	if err := s.svc.DeleteFile(r.Context(), res.ID, r.PostFormValue("name")); err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, "/editeur/r/"+res.ID+"#fichiers", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
-	if !ok {
-		return
+func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editable(r)
+	if err != nil {
+		return err
 	}
 	p := s.newPage(w, r, "editor", "delete.title", res)
 	p.NoRobots = true
 	s.renderPage(w, r, http.StatusOK, "delete.html", p)
+	return nil
 }
 
-func (s *Server) editorDelete(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 64<<10)
-	if !ok {
-		return
+func (s *Server) editorDelete(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.editablePost(w, r, 64<<10)
+	if err != nil {
+		return err
 	}
 	if err := s.svc.Delete(r.Context(), res.ID); err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	s.log.Info("resource deleted from the editor", "id", res.ID)
 	http.Redirect(w, r, "/editeur?supprime=1", http.StatusSeeOther)
+	return nil
 }

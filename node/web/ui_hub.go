@@ -105,11 +105,10 @@ type hubData struct {
 	PublicURL string
 }
 
-func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.svc.Catalog().Count(r.Context())
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	d := hubData{Count: n, Peers: s.peerList(r.Context()), MaxFile: s.svc.MaxFileSize(),
 		FeedURL: paths.Feed, APIURL: paths.APIResources, PublicURL: s.publicURL}
@@ -119,6 +118,7 @@ func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.renderPage(w, r, http.StatusOK, "hub.html", s.newPage(w, r, "hub", "hub.title", d))
+	return nil
 }
 
 type atomLink struct {
@@ -168,11 +168,10 @@ type atomFeed struct {
 
 // atomFeed publishes the newest resources, so a mediator's feed reader (or
 // another hub's script) learns of new kits without an account.
-func (s *Server) atomFeed(w http.ResponseWriter, r *http.Request) {
+func (s *Server) atomFeed(w http.ResponseWriter, r *http.Request) error {
 	items, _, err := s.svc.List(r.Context(), node.ListOptions{Limit: 50})
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	lang := pickLang(r)
 	f := atomFeed{Lang: lang, ID: s.publicURL + "/", Title: atomText{Type: "text", Body: s.name},
@@ -215,11 +214,12 @@ func (s *Server) atomFeed(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	if _, err := fmt.Fprint(w, xml.Header); err != nil {
-		return
+		return nil
 	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", " ")
 	if err := enc.Encode(f); err != nil {
 		s.log.Warn("write atom feed", "err", err)
 	}
+	return nil
 }

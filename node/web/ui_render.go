@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"mime"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
@@ -186,15 +188,13 @@ func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, 
 	uiOnce.Do(loadUI)
 	t, ok := uiTemplates[name]
 	if !ok {
-		s.log.Error("unknown page template", "page", name)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.plainError(w, r, fmt.Errorf("unknown page template %q", name))
 		return
 	}
 	p.Status = status
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.log.Error("render page", "page", name, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
+		s.plainError(w, r, fmt.Errorf("render page %s: %w", name, err))
 		return
 	}
 	h := w.Header()
@@ -216,9 +216,12 @@ type errorInfo struct {
 
 // uiError renders the error page matching err.
 func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
-	status, _, _, _ := statusOf(err)
+	a, ok := httperr.Resolve(s.log, r, err)
+	if !ok {
+		return
+	}
 	key := "error.internal"
-	switch status {
+	switch a.Status {
 	case http.StatusNotFound:
 		key = "error.notfound"
 	case http.StatusForbidden:
@@ -230,14 +233,15 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict, http.StatusRequestTimeout:
 		key = "error.badrequest"
 	}
-	info := errorInfo{Key: key}
-	if status >= 500 {
-		info.ID = newErrorID()
-		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "status", status, "error_id", info.ID, "err", err)
-	} else {
-		s.log.Info("page refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	s.errorPage(w, r, a.Status, errorInfo{Key: key, ID: a.ID})
+}
+
+// plainError answers err in plain text, for when the page templates are
+// what failed.
+func (s *Server) plainError(w http.ResponseWriter, r *http.Request, err error) {
+	if a, ok := httperr.Resolve(s.log, r, err); ok {
+		http.Error(w, a.Message, a.Status)
 	}
-	s.errorPage(w, r, status, info)
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, info errorInfo) {

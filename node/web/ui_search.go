@@ -48,21 +48,19 @@ type searchData struct {
 
 // searchPage renders /recherche: the same parameters as the search API,
 // facets as checkboxes of one GET form, so it all works without JavaScript.
-func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseQuery(r.URL.Query())
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	res, err := s.svc.Search(r.Context(), q)
 	if errors.Is(err, node.ErrUnavailable) {
 		s.log.Warn("search page: engine unavailable", "err", err)
 		s.errorPage(w, r, http.StatusServiceUnavailable, errorInfo{Key: "error.searchdown"})
-		return
+		return nil
 	}
 	if err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	page, perPage := max(q.Page, 1), q.PerPage
 	if perPage == 0 {
@@ -137,6 +135,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) {
 		p.Title = p.T("search.title.query", q.Text)
 	}
 	s.renderPage(w, r, http.StatusOK, "search.html", p)
+	return nil
 }
 
 func without(v url.Values, facet, value string) url.Values {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
@@ -170,11 +171,16 @@ func xmlText(s string) string {
 }
 
 func (s *Server) sitemapError(w http.ResponseWriter, r *http.Request, err error) {
-	s.log.Warn("sitemap failed", "err", err)
+	// A crawler retries a 503 later: whatever failed, the sitemap is
+	// unavailable for now; the log line carries the id the answer shows.
+	a, ok := httperr.Resolve(s.log, r, httperr.Status(http.StatusServiceUnavailable, err))
+	if !ok {
+		return
+	}
 	if isUnavailable(err) {
 		w.Header().Set("Retry-After", "60")
 	}
-	http.Error(w, "sitemap unavailable, try again later", http.StatusServiceUnavailable)
+	http.Error(w, "sitemap unavailable, try again later (error id "+a.ID+")", a.Status)
 }
 
 func (s *Server) favicon(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -199,19 +198,18 @@ func (s *Server) editorUser(r *http.Request) (node.User, error) {
 	return u, nil
 }
 
-// requireEditor answers for the handler when the visitor may not edit: a
-// login page for a visitor, a 403 page for anyone else.
-func (s *Server) requireEditor(w http.ResponseWriter, r *http.Request) (node.User, bool) {
+// errLogin sends the visitor to the login page (page does): an editor page
+// asked by someone not logged in, or whose session ended.
+var errLogin = errors.New("login needed")
+
+// editorOrLogin returns the logged-in editor; a visitor gets errLogin, a
+// user who may not edit a 403.
+func (s *Server) editorOrLogin(r *http.Request) (node.User, error) {
 	u, err := s.editorUser(r)
 	if errors.Is(err, node.ErrUnauthorized) {
-		http.Redirect(w, r, "/connexion?retour="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-		return u, false
+		return u, fmt.Errorf("%w: %w", errLogin, err)
 	}
-	if err != nil {
-		s.uiError(w, r, err)
-		return u, false
-	}
-	return u, true
+	return u, err
 }
 
 type loginData struct {
@@ -227,7 +225,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.renderPage(w, r, http.StatusOK, "login.html", p)
 }
 
-func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
@@ -236,12 +234,10 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		} else {
 			err = fmt.Errorf("login form: %v: %w", err, errBadRequest)
 		}
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	next := safeNext(r.PostFormValue("retour"))
@@ -261,7 +257,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("login throttled", "user", name, "until", until.Format(time.RFC3339))
 		w.Header().Set("Retry-After", strconv.Itoa(int(time.Until(until).Seconds())+1))
 		refuse(http.StatusTooManyRequests, "login.throttled")
-		return
+		return nil
 	}
 	u, err := s.svc.CheckPassword(r.Context(), name, r.PostFormValue("password"))
 	if err == nil && !node.CanEdit(u) {
@@ -270,25 +266,24 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if !errors.Is(err, node.ErrUnauthorized) {
 			s.logins.release(name)
-			s.uiError(w, r, err)
-			return
+			return err
 		}
 		s.log.Info("login refused", "user", name, "err", err)
 		refuse(http.StatusUnauthorized, "login.error")
-		return
+		return nil
 	}
 	s.logins.succeeded(name)
 	// A fresh session id at login: a token seen before login is worthless after.
 	s.setSession(w, uiSession{SID: newSID(), User: u.Name, Role: u.Role, Exp: time.Now().Add(sessionTTL), Epoch: u.SessionEpoch})
 	s.log.Info("editor logged in", "user", u.Name)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := s.checkCSRF(r, r.PostFormValue("csrf")); err != nil {
-		s.uiError(w, r, err)
-		return
+		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: s.secureCookies})
@@ -298,13 +293,13 @@ func (s *Server) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if sess := s.session(r); sess.User != "" {
 		if _, err := s.editorUser(r); err == nil {
 			if err := s.svc.EndSessions(r.Context(), sess.User); err != nil {
-				s.uiError(w, r, err)
-				return
+				return err
 			}
 			s.log.Info("editor logged out; sessions ended", "user", sess.User)
 		}
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
 }
 
 // randomKey is the fallback session key of a Server given none (tests):
