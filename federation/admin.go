@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -111,63 +112,55 @@ type adminRequest struct {
 	Accept        bool   `json:"accept,omitempty"`
 }
 
-// AdminHandler serves the peer commands on the admin socket.
+// AdminHandler serves the peer commands on the admin socket. Errors are
+// answered like the rest of the admin API (internal/httperr's table): a
+// conflict is a 409, a store that is down a 503, a failure a 500 whose id
+// the log line carries.
 func (f *Federation) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /admin/v1/peers", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := f.Report(r.Context())
-		adminAnswer(w, rep, err)
-	})
-	mux.HandleFunc("POST /admin/v1/peers/{op}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /admin/v1/peers", f.admin(func(r *http.Request) (any, error) {
+		return f.Report(r.Context())
+	}))
+	mux.HandleFunc("POST /admin/v1/peers/{op}", f.admin(func(r *http.Request) (any, error) {
 		var in adminRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&in); err != nil {
-			adminAnswer(w, nil, fmt.Errorf("bad request: %v: %w", err, node.ErrInvalid))
-			return
+			return nil, fmt.Errorf("bad request: %v: %w", err, node.ErrInvalid)
 		}
 		ctx := r.Context()
 		switch r.PathValue("op") {
 		case "follow":
-			p, err := f.Follow(ctx, in.Target, FollowOptions{Mirror: in.Mirror, MirrorMaxSize: in.MirrorMaxSize})
-			adminAnswer(w, p, err)
+			return f.Follow(ctx, in.Target, FollowOptions{Mirror: in.Mirror, MirrorMaxSize: in.MirrorMaxSize})
 		case "unfollow":
-			adminAnswer(w, struct{}{}, f.Unfollow(ctx, in.Target))
+			return struct{}{}, f.Unfollow(ctx, in.Target)
 		case "answer":
-			adminAnswer(w, struct{}{}, f.Answer(ctx, in.Target, in.Accept))
+			return struct{}{}, f.Answer(ctx, in.Target, in.Accept)
 		case "block":
 			n, err := f.Block(ctx, in.Target)
-			adminAnswer(w, map[string]int{"removed": n}, err)
+			return map[string]int{"removed": n}, err
 		case "unblock":
-			adminAnswer(w, struct{}{}, f.Unblock(ctx, in.Target))
+			return struct{}{}, f.Unblock(ctx, in.Target)
 		case "drop":
-			d, err := f.Drop(ctx, in.Target)
-			adminAnswer(w, d, err)
+			return f.Drop(ctx, in.Target)
 		case "undrop":
-			d, err := f.Undrop(ctx, in.Target)
-			adminAnswer(w, d, err)
-		default:
-			adminAnswer(w, nil, fmt.Errorf("no peer operation %q: %w", r.PathValue("op"), node.ErrNotFound))
+			return f.Undrop(ctx, in.Target)
 		}
-	})
+		return nil, fmt.Errorf("no peer operation %q: %w", r.PathValue("op"), node.ErrNotFound)
+	}))
 	return mux
 }
 
-func adminAnswer(w http.ResponseWriter, v any, err error) {
-	status := http.StatusOK
-	if err != nil {
-		status = http.StatusInternalServerError
-		switch {
-		case errors.Is(err, node.ErrInvalid):
-			status = http.StatusBadRequest
-		case errors.Is(err, node.ErrNotFound):
-			status = http.StatusNotFound
-		case errors.Is(err, node.ErrForbidden):
-			status = http.StatusForbidden
+// admin answers op's value in JSON, or its error through fail.
+func (f *Federation) admin(op func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := op(r)
+		if err != nil {
+			f.fail(w, r, err)
+			return
 		}
-		v = map[string]any{"error": map[string]string{"message": err.Error()}}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_ = json.NewEncoder(w).Encode(v)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // AdminClient reaches a running node's peer commands on its admin socket.
@@ -208,13 +201,8 @@ func (c *AdminClient) call(ctx context.Context, method, path string, in, out any
 		if msg == "" {
 			msg = resp.Status
 		}
-		switch resp.StatusCode {
-		case http.StatusBadRequest:
-			return fmt.Errorf("%s: %w", msg, node.ErrInvalid)
-		case http.StatusNotFound:
-			return fmt.Errorf("%s: %w", msg, node.ErrNotFound)
-		case http.StatusForbidden:
-			return fmt.Errorf("%s: %w", msg, node.ErrForbidden)
+		if sentinel := httperr.Sentinel(resp.StatusCode); sentinel != nil {
+			return fmt.Errorf("%s: %w", msg, sentinel)
 		}
 		return errors.New(msg)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
@@ -27,15 +28,15 @@ const pageSize = 50
 // anything else the HTML page.
 func (f *Federation) Handler(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/webfinger", f.webfinger)
+	mux.HandleFunc("GET /.well-known/webfinger", f.handle(f.webfinger))
 	mux.HandleFunc("GET /.well-known/nodeinfo", f.nodeinfoLinks)
 	mux.HandleFunc("GET "+paths.NodeInfo, f.nodeinfo)
-	mux.HandleFunc("GET "+paths.Actor, f.actor)
-	mux.HandleFunc("POST "+paths.Inbox, f.inbox)
-	mux.HandleFunc("POST "+paths.SharedInbox, f.inbox)
-	mux.HandleFunc("GET "+paths.Outbox, f.outbox)
-	mux.HandleFunc("GET "+paths.Followers, f.collection(func(p state.Peer) bool { return p.Follower == state.StateAccepted }, f.urls.followers()))
-	mux.HandleFunc("GET "+paths.Following, f.collection(func(p state.Peer) bool { return p.Following == state.StateAccepted }, f.urls.following()))
+	mux.HandleFunc("GET "+paths.Actor, f.handle(f.actor))
+	mux.HandleFunc("POST "+paths.Inbox, f.handle(f.inbox))
+	mux.HandleFunc("POST "+paths.SharedInbox, f.handle(f.inbox))
+	mux.HandleFunc("GET "+paths.Outbox, f.handle(f.outbox))
+	mux.HandleFunc("GET "+paths.Followers, f.handle(f.collection(func(p state.Peer) bool { return p.Follower == state.StateAccepted }, f.urls.followers())))
+	mux.HandleFunc("GET "+paths.Following, f.handle(f.collection(func(p state.Peer) bool { return p.Following == state.StateAccepted }, f.urls.following())))
 	mux.HandleFunc("GET "+paths.Context, func(w http.ResponseWriter, r *http.Request) {
 		writeAS(w, http.StatusOK, "application/ld+json", ContextDocument())
 	})
@@ -44,7 +45,7 @@ func (f *Federation) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		f.object(w, r)
+		f.handle(f.object)(w, r)
 	})
 	mux.Handle("/", next)
 	return mux
@@ -74,51 +75,42 @@ func writeAS(w http.ResponseWriter, status int, ctype string, v any) {
 	_ = enc.Encode(v)
 }
 
-// fail answers a refusal. The remote side reads what failed in words; the
-// detail (resolver, addresses, storage errors) goes to the log only: a peer
-// must not learn how this node's network or disks are laid out.
-func (f *Federation) fail(w http.ResponseWriter, r *http.Request, status int, err error) {
-	f.log.Info("federation request refused", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	writeAS(w, status, "application/json", map[string]any{"error": map[string]string{"code": http.StatusText(status), "message": publicMessage(status, err)}})
-}
-
-// publicError is an error whose answer to a remote party is msg; err,
-// with the details, is for the log.
-type publicError struct {
-	msg string
-	err error
-}
-
-func (e *publicError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *publicError) Unwrap() error { return e.err }
-
-// hide wraps err so that remote answers say only msg.
-func hide(err error, format string, args ...any) error {
-	return &publicError{msg: fmt.Sprintf(format, args...), err: err}
-}
-
-// publicMessage is what a remote party reads of a refusal: the words of a
-// publicError, nothing of a server-side failure, else the error itself
-// (this package's own refusals, written for the sender).
-func publicMessage(status int, err error) string {
-	var pe *publicError
-	switch {
-	case errors.As(err, &pe):
-		return pe.msg
-	case status == http.StatusServiceUnavailable:
-		return "this hub cannot take requests right now; retry later"
-	case status >= 500:
-		return "internal error; the hub's operators can read the details in its log"
+// handle adapts a federation handler to net/http: its error is answered
+// by fail.
+func (f *Federation) handle(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			f.fail(w, r, err)
+		}
 	}
-	return err.Error()
 }
 
-func (f *Federation) webfinger(w http.ResponseWriter, r *http.Request) {
+// fail answers a refusal or a failure, classified by the node's one table
+// (internal/httperr). The remote side reads what it did wrong in words (a
+// 4xx); the detail of a failure (resolver, addresses, storage errors) goes
+// to the log only, under the id the answer carries: a peer must not learn
+// how this node's network or disks are laid out.
+func (f *Federation) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a, ok := httperr.Resolve(f.log, r, err)
+	if !ok {
+		return
+	}
+	if a.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "60")
+	}
+	writeAS(w, a.Status, "application/json", a.JSON())
+}
+
+// hide wraps err so that remote answers say only the formatted words.
+func hide(err error, format string, args ...any) error {
+	return httperr.Hide(err, fmt.Sprintf(format, args...))
+}
+
+func (f *Federation) webfinger(w http.ResponseWriter, r *http.Request) error {
 	res := r.URL.Query().Get("resource")
 	want := []string{"acct:" + f.Handle(), f.urls.actor()}
 	if !contains(want, strings.ToLower(res)) && res != f.urls.actor() {
-		f.fail(w, r, http.StatusNotFound, fmt.Errorf("no account %q here; this hub is acct:%s", res, f.Handle()))
-		return
+		return httperr.Status(http.StatusNotFound, fmt.Errorf("no account %q here; this hub is acct:%s", res, f.Handle()))
 	}
 	writeAS(w, http.StatusOK, "application/jrd+json", map[string]any{
 		"subject": "acct:" + f.Handle(),
@@ -128,6 +120,7 @@ func (f *Federation) webfinger(w http.ResponseWriter, r *http.Request) {
 			{"rel": "http://webfinger.net/rel/profile-page", "type": "text/html", "href": f.urls.base + "/"},
 		},
 	})
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -177,43 +170,38 @@ func (f *Federation) actorJSON() (map[string]any, error) {
 	return actorDoc(f.urls, f.username, f.name, f.summary, f.publicPEM, f.policy == PolicyApprove, f.profile)
 }
 
-func (f *Federation) actor(w http.ResponseWriter, r *http.Request) {
+func (f *Federation) actor(w http.ResponseWriter, r *http.Request) error {
 	if !wantsAS(r) {
 		http.Redirect(w, r, f.urls.base+"/", http.StatusSeeOther)
-		return
+		return nil
 	}
 	doc, err := f.actorJSON()
 	if err != nil {
-		f.fail(w, r, http.StatusInternalServerError, err)
-		return
+		return err
 	}
 	writeAS(w, http.StatusOK, contentTypeAS, doc)
+	return nil
 }
 
-func (f *Federation) object(w http.ResponseWriter, r *http.Request) {
+func (f *Federation) object(w http.ResponseWriter, r *http.Request) error {
 	res, err := f.svc.Get(r.Context(), r.PathValue("id"))
 	if err == nil && !res.Local() {
 		err = fmt.Errorf("resource %s is a copy; its origin is %s: %w", res.ID, res.Origin, node.ErrNotFound)
 	}
 	if err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, node.ErrNotFound) {
-			status = http.StatusNotFound
-		}
-		f.fail(w, r, status, err)
-		return
+		return err
 	}
 	doc, err := resourceObject(f.urls, res)
 	if err != nil {
-		f.fail(w, r, http.StatusInternalServerError, err)
-		return
+		return err
 	}
 	writeAS(w, http.StatusOK, contentTypeAS, doc)
+	return nil
 }
 
 // outbox pages the Create activities of the current local resources,
 // newest first: what a new follower backfills from.
-func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
+func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if !q.Has("page") {
@@ -222,12 +210,11 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
 			"@context": "https://www.w3.org/ns/activitystreams", "id": f.urls.outbox(), "type": "OrderedCollection",
 			"totalItems": total, "first": f.urls.outbox() + "?page=1",
 		})
-		return
+		return nil
 	}
 	rs, next, err := f.svc.List(ctx, node.ListOptions{After: q.Get("after"), Limit: pageSize, Origin: "local"})
 	if err != nil {
-		f.fail(w, r, http.StatusInternalServerError, err)
-		return
+		return err
 	}
 	items := []any{}
 	for _, res := range rs {
@@ -250,14 +237,14 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
 		page["next"] = f.urls.outbox() + "?page=1&after=" + next
 	}
 	writeAS(w, http.StatusOK, contentTypeAS, page)
+	return nil
 }
 
-func (f *Federation) collection(keep func(state.Peer) bool, id string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+func (f *Federation) collection(keep func(state.Peer) bool, id string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
 		peers, err := f.store.ListPeers(r.Context())
 		if err != nil {
-			f.fail(w, r, http.StatusInternalServerError, err)
-			return
+			return err
 		}
 		items := []string{}
 		for _, p := range peers {
@@ -269,6 +256,7 @@ func (f *Federation) collection(keep func(state.Peer) bool, id string) http.Hand
 			"@context": "https://www.w3.org/ns/activitystreams", "id": id,
 			"type": "OrderedCollection", "totalItems": len(items), "orderedItems": items,
 		})
+		return nil
 	}
 }
 
@@ -276,54 +264,61 @@ func (f *Federation) collection(keep func(state.Peer) bool, id string) http.Hand
 // signature (fresh, covering the body's digest), key owner = actor, ids on
 // the actor's host, sender not blocked, activity not seen before. Only then
 // is it persisted and answered 202; a worker applies it.
-func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) {
+func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != contentTypeAS && mt != "application/ld+json" {
-		f.fail(w, r, http.StatusUnsupportedMediaType, fmt.Errorf("send activities as %s (got %q)", contentTypeAS, r.Header.Get("Content-Type")))
-		return
+		return fmt.Errorf("send activities as %s (got %q): %w", contentTypeAS, r.Header.Get("Content-Type"), httperr.ErrUnsupportedType)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxInboxBody))
 	if err != nil {
-		f.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("activity larger than %d bytes", maxInboxBody))
-		return
+		var tooLarge *http.MaxBytesError
+		if !errors.As(err, &tooLarge) {
+			// A body cut short or too slow: the sender's connection, not
+			// its size.
+			return &httperr.Error{Status: http.StatusBadRequest, Public: "the activity could not be read in full; send it again",
+				Err: fmt.Errorf("read activity: %w", err)}
+		}
+		return httperr.Status(http.StatusRequestEntityTooLarge, fmt.Errorf("activity larger than %d bytes", maxInboxBody))
 	}
 	act, err := parseActivity(ctx, body)
 	if err != nil {
-		f.fail(w, r, http.StatusBadRequest, err)
-		return
+		return httperr.Status(http.StatusBadRequest, err)
 	}
 	actorHost := hostOf(act.Actor)
-	if blocked, err := f.store.Blocked(ctx, hostname(actorHost)); err != nil || blocked {
-		f.fail(w, r, http.StatusForbidden, fmt.Errorf("%s is blocked by this hub", actorHost))
-		return
+	blocked, err := f.store.Blocked(ctx, hostname(actorHost))
+	if err != nil {
+		return fmt.Errorf("check whether %s is blocked: %w", actorHost, err)
+	}
+	if blocked {
+		return httperr.Status(http.StatusForbidden, fmt.Errorf("%s is blocked by this hub", actorHost))
 	}
 	if err := f.checkSignature(ctx, r, body, act.Actor); err != nil {
-		f.fail(w, r, http.StatusUnauthorized, err)
-		return
+		if errors.Is(err, errSignature) {
+			return httperr.Status(http.StatusUnauthorized, err)
+		}
+		return err // the node failed (a key it could not record): a 5xx
 	}
 	if hostOf(act.ID) != actorHost {
-		f.fail(w, r, http.StatusBadRequest, fmt.Errorf("activity id %s is not on the actor's host %s", act.ID, actorHost))
-		return
+		return httperr.Status(http.StatusBadRequest, fmt.Errorf("activity id %s is not on the actor's host %s", act.ID, actorHost))
 	}
 	switch act.Type {
 	case "Create", "Update", "Delete":
 		if hostOf(act.ObjectID) != actorHost {
-			f.fail(w, r, http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
-			return
+			return httperr.Status(http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
 		}
 	}
 	fresh, err := f.store.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
 	if err != nil {
-		f.fail(w, r, http.StatusServiceUnavailable, fmt.Errorf("could not record the activity; retry later: %w", err))
-		return
+		// The sender retries a 503 later; what failed stays in the log.
+		return httperr.Status(http.StatusServiceUnavailable, fmt.Errorf("record activity %s: %w", act.ID, err))
 	}
 	if !fresh {
-		f.fail(w, r, http.StatusConflict, fmt.Errorf("activity %s was already received", act.ID))
-		return
+		return httperr.Status(http.StatusConflict, fmt.Errorf("activity %s was already received", act.ID))
 	}
 	wake(f.wakeInbox)
 	w.WriteHeader(http.StatusAccepted)
+	return nil
 }
 
 // hostname drops a port: blocks are by domain.
@@ -423,7 +418,7 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 		}
 	}
 	if err := f.store.PutKey(ctx, k); err != nil {
-		return k, hide(err, "could not record the signing key; retry later")
+		return k, fmt.Errorf("record the signing key %s: %w", keyID, err)
 	}
 	return k, nil
 }

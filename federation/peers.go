@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/communs-numerique/communs/federation/state"
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -94,7 +96,7 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	}
 	actorID, err := f.Resolve(ctx, target)
 	if err != nil {
-		return state.Peer{}, err
+		return state.Peer{}, unreachable(err)
 	}
 	if actorID == f.urls.actor() {
 		return state.Peer{}, fmt.Errorf("%s is this hub itself: %w", target, node.ErrInvalid)
@@ -106,7 +108,9 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	// hold up the inbox or other admin commands.
 	p, err := f.store.GetPeer(ctx, actorID)
 	if errors.Is(err, node.ErrNotFound) {
-		p, err = f.fetchActor(ctx, actorID)
+		if p, err = f.fetchActor(ctx, actorID); err != nil {
+			return state.Peer{}, unreachable(err)
+		}
 	}
 	if err != nil {
 		return state.Peer{}, err
@@ -129,6 +133,17 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 		return p, err
 	}
 	return p, f.enqueue(ctx, act, []string{p.Inbox})
+}
+
+// unreachable marks a failure to reach or read the hub an admin named
+// (no answer, not a hub): a 502 whose words, network detail included, the
+// admin reads; the admin socket is the only way to these commands.
+// Refusals (a blocked host, an SSRF-guarded address) keep their status.
+func unreachable(err error) error {
+	if httperr.Classify(err).Status < http.StatusInternalServerError {
+		return err
+	}
+	return &httperr.Error{Status: http.StatusBadGateway, Public: err.Error(), Err: err}
 }
 
 // Unfollow sends Undo(Follow) and forgets the hub's resources.

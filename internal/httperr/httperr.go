@@ -73,7 +73,7 @@ func (e *Error) Error() string {
 	switch {
 	case e.Err == nil:
 		return e.Public
-	case e.Public == "":
+	case e.Public == "" || e.Public == e.Err.Error():
 		return e.Err.Error()
 	}
 	return e.Public + ": " + e.Err.Error()
@@ -89,8 +89,7 @@ func Hide(err error, public string) error { return &Error{Public: public, Err: e
 
 // Classify is the table. Anything it does not know is a 500.
 func Classify(err error) Answer {
-	var e *Error
-	if errors.As(err, &e) && (e.Status != 0 || e.Code != "") {
+	if e := find(err, func(e *Error) bool { return e.Status != 0 || e.Code != "" }); e != nil {
 		a := classify(e.Err)
 		if e.Status != 0 {
 			a.Status = e.Status
@@ -165,6 +164,8 @@ func codeOf(status int) string {
 		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusBadGateway:
+		return "bad_gateway"
 	}
 	if status >= 500 {
 		return "internal"
@@ -176,10 +177,10 @@ func codeOf(status int) string {
 // of a 5xx's error, else the error's own text (the refusals of the node
 // and its adapters are written for the client).
 func message(status int, err error) string {
-	var e *Error
+	if public := publicOf(err); public != "" {
+		return public
+	}
 	switch {
-	case errors.As(err, &e) && e.Public != "":
-		return e.Public
 	case status == http.StatusServiceUnavailable:
 		return MsgUnavailable
 	case status >= 500:
@@ -188,6 +189,40 @@ func message(status int, err error) string {
 		return msgTruncated
 	}
 	return err.Error()
+}
+
+// publicOf returns the public words of the outermost Error in err's tree
+// that has some: Status(401, Hide(err, "could not fetch the key")) reads
+// "could not fetch the key".
+func publicOf(err error) string {
+	if e := find(err, func(e *Error) bool { return e.Public != "" }); e != nil {
+		return e.Public
+	}
+	return ""
+}
+
+// find returns the first Error of err's tree (depth first, as errors.As
+// walks it) for which ok holds.
+func find(err error, ok func(*Error) bool) *Error {
+	for err != nil {
+		if e, is := err.(*Error); is && ok(e) {
+			return e
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				if e := find(inner, ok); e != nil {
+					return e
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // Abandoned reports whether err only says that the client went away
@@ -243,4 +278,27 @@ func (a Answer) JSON() Body {
 	var b Body
 	b.Error.Code, b.Error.Message, b.Error.Field, b.Error.ID = a.Code, a.Message, a.Field, a.ID
 	return b
+}
+
+// Sentinel is the table read backwards, for clients of the API and the
+// admin socket: the node error an answer's status stands for, so a caller
+// branches with errors.Is as if it ran in the node. Nil for other statuses.
+func Sentinel(status int) error {
+	switch status {
+	case http.StatusBadRequest:
+		return node.ErrInvalid
+	case http.StatusUnauthorized:
+		return node.ErrUnauthorized
+	case http.StatusForbidden:
+		return node.ErrForbidden
+	case http.StatusNotFound:
+		return node.ErrNotFound
+	case http.StatusConflict:
+		return node.ErrConflict
+	case http.StatusRequestEntityTooLarge:
+		return node.ErrTooLarge
+	case http.StatusServiceUnavailable:
+		return node.ErrUnavailable
+	}
+	return nil
 }

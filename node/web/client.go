@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
@@ -65,25 +66,10 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string { return e.Message }
 
-// Is maps HTTP statuses back to node errors.
+// Is maps HTTP statuses back to node errors (internal/httperr's table).
 func (e *RemoteError) Is(target error) bool {
-	switch e.Status {
-	case http.StatusNotFound:
-		return target == node.ErrNotFound
-	case http.StatusConflict:
-		return target == node.ErrConflict
-	case http.StatusRequestEntityTooLarge:
-		return target == node.ErrTooLarge
-	case http.StatusUnauthorized:
-		return target == node.ErrUnauthorized
-	case http.StatusForbidden:
-		return target == node.ErrForbidden
-	case http.StatusServiceUnavailable:
-		return target == node.ErrUnavailable
-	case http.StatusBadRequest:
-		return target == node.ErrInvalid
-	}
-	return false
+	s := httperr.Sentinel(e.Status)
+	return s != nil && target == s
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, contentType string, out any) error {
