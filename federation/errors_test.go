@@ -147,7 +147,9 @@ func TestStorageFailureNeverReachesThePeer(t *testing.T) {
 					t.Errorf("the answer carries %q: %s", detail, answer)
 				}
 			}
-			var e struct{ Error struct{ Code, Message, ID string } }
+			var e struct {
+				Error struct{ Code, Message, ID string }
+			}
 			if err := json.Unmarshal(answer, &e); err != nil {
 				t.Fatalf("answer %s: %v", answer, err)
 			}
@@ -198,7 +200,9 @@ func TestAdminSocketStatuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&e)
 		resp.Body.Close()
 		if resp.StatusCode != c.status || e.Error.Code != c.code || e.Error.Message == "" {
