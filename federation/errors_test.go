@@ -23,9 +23,9 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
-// diskFailure is what a failing store says: a path and a cause that no
+// errDisk is what a failing store says: a path and a cause that no
 // peer may read.
-var diskFailure = errors.New("write /var/lib/communs/catalog.db: input/output error")
+var errDisk = errors.New("write /var/lib/communs/catalog.db: input/output error")
 
 // failingStore fails the methods named in fail with their error.
 type failingStore struct {
@@ -119,9 +119,9 @@ func TestStorageFailureNeverReachesThePeer(t *testing.T) {
 		err    error
 		status int
 	}{
-		{"Blocked", diskFailure, http.StatusInternalServerError},
-		{"EnqueueInbox", diskFailure, http.StatusServiceUnavailable},
-		{"EnqueueInbox", fmt.Errorf("%w: %w", diskFailure, node.ErrUnavailable), http.StatusServiceUnavailable},
+		{"Blocked", errDisk, http.StatusInternalServerError},
+		{"EnqueueInbox", errDisk, http.StatusServiceUnavailable},
+		{"EnqueueInbox", fmt.Errorf("%w: %w", errDisk, node.ErrUnavailable), http.StatusServiceUnavailable},
 	} {
 		t.Run(c.method, func(t *testing.T) {
 			base, _, logs := failingHub(t, map[string]error{c.method: c.err})

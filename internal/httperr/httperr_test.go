@@ -16,9 +16,9 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
-// storageFailure is what a disk or a database says: a path and a cause no
+// errStorage is what a disk or a database says: a path and a cause no
 // client may read.
-var storageFailure = errors.New("open /var/lib/communs/catalog.db: input/output error")
+var errStorage = errors.New("open /var/lib/communs/catalog.db: input/output error")
 
 func TestClassify(t *testing.T) {
 	cases := []struct {
@@ -37,19 +37,19 @@ func TestClassify(t *testing.T) {
 		{"too large", fmt.Errorf("file: %w", node.ErrTooLarge), 413, "too_large", "", "file: too large"},
 		{"unauthorized", fmt.Errorf("token: %w", node.ErrUnauthorized), 401, "unauthorized", "", "token: unauthorized"},
 		{"forbidden", fmt.Errorf("role: %w", node.ErrForbidden), 403, "forbidden", "", "role: forbidden"},
-		{"unavailable hides its cause", fmt.Errorf("%w: %w", storageFailure, node.ErrUnavailable), 503, "unavailable", "", httperr.MsgUnavailable},
+		{"unavailable hides its cause", fmt.Errorf("%w: %w", errStorage, node.ErrUnavailable), 503, "unavailable", "", httperr.MsgUnavailable},
 		{"unsupported type", fmt.Errorf("send JSON: %w", httperr.ErrUnsupportedType), 415, "unsupported_media_type", "", "send JSON: unsupported content type"},
 		{"timeout", fmt.Errorf("upload stopped: %w", httperr.ErrTimeout), 408, "timeout", "", "upload stopped: request body too slow"},
 		{"bad request", fmt.Errorf("form: %w", httperr.ErrBadRequest), 400, "bad_request", "", "form: bad request"},
 		{"truncated body", fmt.Errorf("read part: %w", httperr.ErrTruncatedBody), 400, "truncated_body", "",
 			"the request body ended before the announced end (connection cut or truncated multipart); nothing was stored, send it again"},
-		{"unknown is internal", storageFailure, 500, "internal", "", httperr.MsgInternal},
+		{"unknown is internal", errStorage, 500, "internal", "", httperr.MsgInternal},
 		{"explicit status keeps the words", httperr.Status(401, errors.New("signature refused: Date too old")), 401, "unauthorized", "", "signature refused: Date too old"},
-		{"explicit 5xx hides the words", httperr.Status(503, fmt.Errorf("record activity: %w", storageFailure)), 503, "unavailable", "", httperr.MsgUnavailable},
-		{"hidden words inside an explicit status", httperr.Status(401, fmt.Errorf("check: %w", httperr.Hide(storageFailure, "could not fetch the key"))),
+		{"explicit 5xx hides the words", httperr.Status(503, fmt.Errorf("record activity: %w", errStorage)), 503, "unavailable", "", httperr.MsgUnavailable},
+		{"hidden words inside an explicit status", httperr.Status(401, fmt.Errorf("check: %w", httperr.Hide(errStorage, "could not fetch the key"))),
 			401, "unauthorized", "", "could not fetch the key"},
-		{"hidden words keep the table's status", httperr.Hide(fmt.Errorf("%w: %w", storageFailure, node.ErrNotFound), "no such thing"), 404, "not_found", "", "no such thing"},
-		{"explicit code", &httperr.Error{Status: 502, Code: "bad_gateway", Public: "a.example does not answer", Err: storageFailure}, 502, "bad_gateway", "", "a.example does not answer"},
+		{"hidden words keep the table's status", httperr.Hide(fmt.Errorf("%w: %w", errStorage, node.ErrNotFound), "no such thing"), 404, "not_found", "", "no such thing"},
+		{"explicit code", &httperr.Error{Status: 502, Code: "bad_gateway", Public: "a.example does not answer", Err: errStorage}, 502, "bad_gateway", "", "a.example does not answer"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestResolveGivesA5xxAnIDTheLogCarries(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	r := httptest.NewRequest("GET", "/api/v1/resources", nil)
-	a, ok := httperr.Resolve(log, r, fmt.Errorf("list: %w", storageFailure))
+	a, ok := httperr.Resolve(log, r, fmt.Errorf("list: %w", errStorage))
 	if !ok || a.Status != 500 {
 		t.Fatalf("got %+v, %v", a, ok)
 	}
