@@ -24,17 +24,16 @@ var inlineTypes = map[string]bool{
 
 // download streams one file. http.ServeContent gives Range/206,
 // If-None-Match/304 and HEAD from the ETag (the sha256) and a seekable blob.
-func (s *Server) download(w http.ResponseWriter, r *http.Request) {
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	id, name := r.PathValue("id"), r.PathValue("name")
 	_, f, br, err := s.svc.OpenFile(r.Context(), id, name)
 	if err != nil {
-		s.downloadError(w, r, err)
-		return
+		return err
 	}
 	if br == nil {
 		// A remote file this node does not mirror: its origin serves it.
 		http.Redirect(w, r, f.RemoteURL, http.StatusFound)
-		return
+		return nil
 	}
 	defer br.Close()
 	h := w.Header()
@@ -53,12 +52,12 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 			_, err = br.Seek(0, io.SeekStart)
 		}
 		if err != nil {
-			s.downloadError(w, r, fmt.Errorf("open file %q of %q: %w", name, id, err))
-			return
+			return fmt.Errorf("open file %q of %q: %w", name, id, err)
 		}
 		normalizeRange(r.Header, size)
 	}
 	http.ServeContent(w, r, "", f.Added, br)
+	return nil
 }
 
 // maxRanges bounds a multi-range request: each range is a seek (a new
@@ -168,6 +167,16 @@ func rangeNumber(s string) (int64, bool) {
 		return math.MaxInt64, true // all digits: only the range is out
 	}
 	return n, true
+}
+
+// fileAnswer adapts a download handler: its error is answered by
+// downloadError.
+func (s *Server) fileAnswer(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.downloadError(w, r, err)
+		}
+	}
 }
 
 // downloadError answers a person following a download link with the HTML

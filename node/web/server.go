@@ -133,7 +133,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	mux.HandleFunc("GET "+paths.API, s.apiNotFound)
-	mux.HandleFunc("GET "+paths.File, s.download)
+	mux.HandleFunc("GET "+paths.File, s.fileAnswer(s.download))
 	mux.HandleFunc("GET "+paths.Resource, s.page(s.resourcePage))
 	mux.HandleFunc("GET /{$}", s.page(s.homePage))
 	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages and harvesting interfaces are not part of the API
