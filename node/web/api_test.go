@@ -51,6 +51,7 @@ type errBody struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field"`
+		ID      string `json:"id"`
 	} `json:"error"`
 }
 

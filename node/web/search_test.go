@@ -199,6 +199,10 @@ func TestSearchEngineDown(t *testing.T) {
 	if strings.Contains(e.Error.Message, "7700") {
 		t.Errorf("the error leaks internals: %q", e.Error.Message)
 	}
+	// A 5xx like any other: the id an admin finds in the log.
+	if e.Error.ID == "" || !strings.Contains(e.Error.Message, e.Error.ID) || !strings.Contains(e.Error.Message, "search is unavailable") {
+		t.Errorf("search down answered without its error id or its words: %+v", e.Error)
+	}
 	id := publish(t, n, kitJSON)["id"].(string)
 	var list struct {
 		Items []map[string]any `json:"items"`

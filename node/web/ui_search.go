@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/communs-numerique/communs/internal/httperr"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -55,8 +56,10 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	res, err := s.svc.Search(r.Context(), q)
 	if errors.Is(err, node.ErrUnavailable) {
-		s.log.Warn("search page: engine unavailable", "err", err)
-		s.errorPage(w, r, http.StatusServiceUnavailable, errorInfo{Key: "error.searchdown"})
+		// Its own page: browsing still works, the page links to it.
+		if a, ok := httperr.Resolve(s.log, r, err); ok {
+			s.errorPage(w, r, a.Status, errorInfo{Key: "error.searchdown", ID: a.ID})
+		}
 		return nil
 	}
 	if err != nil {
