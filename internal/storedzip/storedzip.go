@@ -336,7 +336,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return r.copy(nil, p, int64(len(p)))
 }
 
-// CopyTo writes the next n bytes (fewer at the end of the archive) to w,
+// CopyTo writes the next n bytes (fewer at the end of the archive, which
+// is not an error, as for io.ReaderFrom) to w,
 // each source part with one io.CopyN so that w's ReadFrom (sendfile for a
 // socket and a file) applies.
 func (r *Reader) CopyTo(w io.Writer, n int64) (int64, error) {
@@ -344,6 +345,9 @@ func (r *Reader) CopyTo(w io.Writer, n int64) (int64, error) {
 	for done < n {
 		k, err := r.copy(w, nil, n-done)
 		done += int64(k)
+		if err == io.EOF {
+			return done, nil
+		}
 		if err != nil {
 			return done, err
 		}
