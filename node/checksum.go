@@ -6,7 +6,10 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"log/slog"
+	"maps"
 	"sync"
+	"time"
 )
 
 // Checksums remembers the CRC-32 (IEEE) of stored blobs, by SHA-256. A zip
@@ -22,18 +25,33 @@ type Checksums interface {
 	// BlobCRC32 returns the recorded CRC-32 of a blob; ok is false when
 	// none is recorded.
 	BlobCRC32(ctx context.Context, sha256 string) (crc uint32, ok bool, err error)
-	SetBlobCRC32(ctx context.Context, sha256 string, crc uint32) error
+	// SetBlobCRC32s records several in one write.
+	SetBlobCRC32s(ctx context.Context, crcs map[string]uint32) error
 }
 
 // crcCache finds blobs' CRC-32: recorded at upload, or computed once from
 // the blob (files stored before CRCs were recorded, or whose recording
 // failed) and recorded then. Concurrent requests for the same blob share
 // one computation.
+//
+// Records are written in batches (at most crcFlushEvery after the first,
+// or crcFlushSize at once) rather than one catalog transaction, with its
+// fsync, per uploaded file: an import of thousands of small files would
+// pay them all. A record lost in a crash only costs one read of the blob
+// on its next zip.
 type crcCache struct {
-	store Checksums
-	mu    sync.Mutex
-	busy  map[string]*crcCall
+	store   Checksums
+	log     *slog.Logger
+	mu      sync.Mutex
+	busy    map[string]*crcCall
+	pending map[string]uint32
+	timer   *time.Timer
 }
+
+const (
+	crcFlushEvery = time.Second
+	crcFlushSize  = 256
+)
 
 type crcCall struct {
 	done chan struct{}
@@ -54,26 +72,70 @@ func (m *memChecksums) BlobCRC32(_ context.Context, d string) (uint32, bool, err
 	return c, ok, nil
 }
 
-func (m *memChecksums) SetBlobCRC32(_ context.Context, d string, c uint32) error {
+func (m *memChecksums) SetBlobCRC32s(_ context.Context, crcs map[string]uint32) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.m[d] = c
+	maps.Copy(m.m, crcs)
 	return nil
 }
 
-func newCRCCache(c Catalog) *crcCache {
+func newCRCCache(c Catalog, log *slog.Logger) *crcCache {
 	store, ok := c.(Checksums)
 	if !ok {
 		store = &memChecksums{m: map[string]uint32{}}
 	}
-	return &crcCache{store: store, busy: map[string]*crcCall{}}
+	return &crcCache{store: store, log: log, busy: map[string]*crcCall{}, pending: map[string]uint32{}}
+}
+
+// lookup returns a pending or recorded CRC-32.
+func (c *crcCache) lookup(ctx context.Context, sha256 string) (uint32, bool, error) {
+	c.mu.Lock()
+	crc, ok := c.pending[sha256]
+	c.mu.Unlock()
+	if ok {
+		return crc, true, nil
+	}
+	return c.store.BlobCRC32(ctx, sha256)
+}
+
+// record queues a CRC-32 for the next batch.
+func (c *crcCache) record(sha256 string, crc uint32) {
+	c.mu.Lock()
+	c.pending[sha256] = crc
+	full := len(c.pending) >= crcFlushSize
+	if !full && c.timer == nil {
+		c.timer = time.AfterFunc(crcFlushEvery, c.flush)
+	}
+	c.mu.Unlock()
+	if full {
+		c.flush()
+	}
+}
+
+// flush writes the pending records; a failure only costs later
+// recomputations, so it is logged, not returned.
+func (c *crcCache) flush() {
+	c.mu.Lock()
+	batch := c.pending
+	c.pending = map[string]uint32{}
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := c.store.SetBlobCRC32s(context.Background(), batch); err != nil {
+		c.log.Warn("record crc-32 of blobs (they will be read again for their next zip)", "blobs", len(batch), "err", err)
+	}
 }
 
 // BlobCRC32 returns the CRC-32 of the stored blob with that digest,
 // reading the blob once if no value is recorded yet.
 func (s *Service) BlobCRC32(ctx context.Context, sha256 string) (uint32, error) {
 	c := s.crc
-	if crc, ok, err := c.store.BlobCRC32(ctx, sha256); err != nil || ok {
+	if crc, ok, err := c.lookup(ctx, sha256); err != nil || ok {
 		if err != nil {
 			return 0, fmt.Errorf("crc-32 of blob %s: %w", sha256, err)
 		}
@@ -113,16 +175,8 @@ func (s *Service) computeCRC(ctx context.Context, sha256 string) (uint32, error)
 	if _, err := io.Copy(h, br); err != nil {
 		return 0, fmt.Errorf("crc-32 of blob %s: %w", sha256, err)
 	}
-	s.recordCRC(ctx, sha256, h.Sum32())
+	s.crc.record(sha256, h.Sum32())
 	return h.Sum32(), nil
-}
-
-// recordCRC keeps a blob's CRC-32; a failure only costs a later
-// recomputation, so it is logged, not returned.
-func (s *Service) recordCRC(ctx context.Context, sha256 string, crc uint32) {
-	if err := s.crc.store.SetBlobCRC32(context.WithoutCancel(ctx), sha256, crc); err != nil {
-		s.log.Warn("record crc-32", "blob", sha256, "err", err)
-	}
 }
 
 // crcReader computes the CRC-32 of what passes through it, in the same pass
@@ -148,7 +202,7 @@ func (s *Service) putBlob(ctx context.Context, r io.Reader, want string) (Blob, 
 	cr := newCRCReader(r)
 	b, err := s.blobs.Put(ctx, cr, want)
 	if err == nil && cr.n == b.Size {
-		s.recordCRC(ctx, b.SHA256, cr.h.Sum32())
+		s.crc.record(b.SHA256, cr.h.Sum32())
 	}
 	return b, err
 }
@@ -166,3 +220,7 @@ func (s *Service) OpenBlob(ctx context.Context, f File) (BlobReader, error) {
 	}
 	return br, nil
 }
+
+// FlushChecksums writes the CRC-32 records still waiting for their batch;
+// call it before closing the catalog at shutdown.
+func (s *Service) FlushChecksums() { s.crc.flush() }

@@ -86,7 +86,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		catalog: cfg.Catalog, accounts: cfg.Accounts, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
-		crc: newCRCCache(cfg.Catalog),
+		crc: newCRCCache(cfg.Catalog, cfg.Logger),
 	}, nil
 }
 

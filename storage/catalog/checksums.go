@@ -37,8 +37,8 @@ func (s *Store) BlobCRC32(ctx context.Context, sha256 string) (uint32, bool, err
 	return crc, ok, err
 }
 
-// SetBlobCRC32 records a blob's CRC-32.
-func (s *Store) SetBlobCRC32(ctx context.Context, sha256 string, crc uint32) error {
+// SetBlobCRC32s records blobs' CRC-32 in one transaction.
+func (s *Store) SetBlobCRC32s(ctx context.Context, crcs map[string]uint32) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -47,6 +47,11 @@ func (s *Store) SetBlobCRC32(ctx context.Context, sha256 string, crc uint32) err
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(sha256), binary.BigEndian.AppendUint32(nil, crc))
+		for d, crc := range crcs {
+			if err := b.Put([]byte(d), binary.BigEndian.AppendUint32(nil, crc)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
