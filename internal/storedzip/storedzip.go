@@ -36,7 +36,8 @@ type Entry struct {
 }
 
 // Opener opens an entry's source; the reader must hold exactly Entry.Size
-// bytes and support Seek from the start.
+// bytes and support Seek from the start. A Reader may call it from another
+// goroutine (to open the next entry while one is read).
 type Opener func(key string) (io.ReadSeekCloser, error)
 
 const (
@@ -278,9 +279,10 @@ func appendEnd(b []byte, records int, cdSize, cdOff int64) []byte {
 	return binary.LittleEndian.AppendUint16(b, 0) // comment
 }
 
-// Reader reads an archive laid out by Plan. It keeps at most one source
-// open, reads it forward and seeks it only when a read jumps, so memory
-// does not grow with the archive. It is not safe for concurrent use.
+// Reader reads an archive laid out by Plan. It keeps at most two sources
+// open (the one read, and the next one during a copy that reaches it),
+// reads forward and seeks only when a read jumps, so memory does not grow
+// with the archive. It is not safe for concurrent use.
 type Reader struct {
 	l    *Layout
 	open Opener
@@ -289,6 +291,12 @@ type Reader struct {
 	src      io.ReadSeekCloser
 	srcEntry int   // entry src belongs to; -1 when none is open
 	srcPos   int64 // position of src within the entry
+	// next is the source of the following entry, opened while src is read
+	// when the copy in progress (ending at until) goes past src's entry:
+	// on S3 an open is a request, whose latency then overlaps the
+	// transfer instead of stalling it between files.
+	next  *opening
+	until int64
 	// Err is the first error a source gave, kept for the log since the
 	// HTTP code that reads may swallow it.
 	Err error
@@ -341,6 +349,8 @@ func (r *Reader) Read(p []byte) (int, error) {
 // each source part with one io.CopyN so that w's ReadFrom (sendfile for a
 // socket and a file) applies.
 func (r *Reader) CopyTo(w io.Writer, n int64) (int64, error) {
+	r.until = r.pos + n
+	defer func() { r.until = 0 }()
 	var done int64
 	for done < n {
 		k, err := r.copy(w, nil, n-done)
@@ -378,7 +388,7 @@ func (r *Reader) copy(w io.Writer, p []byte, n int64) (int, error) {
 		r.pos += int64(k)
 		return k, err
 	}
-	if err := r.sourceAt(pt.entry, within); err != nil {
+	if err := r.sourceAt(pt.entry, within, pt.off+pt.size); err != nil {
 		return 0, err
 	}
 	var k int64
@@ -409,18 +419,40 @@ func (r *Reader) fail(err error) {
 		r.Err = err
 	}
 	r.closeSrc()
+	r.dropNext()
 }
 
-// sourceAt makes src the source of entry i positioned at off.
-func (r *Reader) sourceAt(i int, off int64) error {
+// opening is a source being opened in the background.
+type opening struct {
+	entry int
+	done  chan struct{}
+	src   io.ReadSeekCloser
+	err   error
+}
+
+// sourceAt makes src the source of entry i positioned at off; end is where
+// the entry's bytes end in the archive.
+func (r *Reader) sourceAt(i int, off, end int64) error {
 	if r.srcEntry != i {
 		r.closeSrc()
-		src, err := r.open(r.l.entries[i].Key)
+		var src io.ReadSeekCloser
+		var err error
+		if o := r.next; o != nil && o.entry == i {
+			r.next = nil
+			<-o.done
+			src, err = o.src, o.err
+		} else {
+			r.dropNext()
+			src, err = r.open(r.l.entries[i].Key)
+		}
 		if err != nil {
 			r.fail(err)
 			return err
 		}
 		r.src, r.srcEntry, r.srcPos = src, i, 0
+		if r.until > end {
+			r.prefetch(i)
+		}
 	}
 	if r.srcPos != off {
 		if _, err := r.src.Seek(off, io.SeekStart); err != nil {
@@ -439,9 +471,41 @@ func (r *Reader) closeSrc() {
 	}
 }
 
-// Close closes the open source, if any.
+// prefetch starts opening the source of the first entry after i that has
+// one.
+func (r *Reader) prefetch(i int) {
+	for j := i + 1; j < len(r.l.entries); j++ {
+		if e := r.l.entries[j]; e.Data == nil && e.Size > 0 {
+			o := &opening{entry: j, done: make(chan struct{})}
+			r.next = o
+			open := r.open
+			go func() {
+				defer close(o.done)
+				o.src, o.err = open(e.Key)
+			}()
+			return
+		}
+	}
+}
+
+// dropNext closes a source opened ahead that will not be read, once its
+// opening ends.
+func (r *Reader) dropNext() {
+	if o := r.next; o != nil {
+		r.next = nil
+		go func() {
+			<-o.done
+			if o.src != nil {
+				o.src.Close()
+			}
+		}()
+	}
+}
+
+// Close closes the open sources, if any.
 func (r *Reader) Close() error {
 	r.closeSrc()
+	r.dropNext()
 	return nil
 }
 

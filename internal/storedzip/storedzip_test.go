@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 // sources maps keys to bytes; opened counts the opens.
 type sources struct {
 	m      map[string][]byte
+	mu     sync.Mutex
 	opened int
 }
 
@@ -32,7 +34,9 @@ func (s *sources) open(key string) (io.ReadSeekCloser, error) {
 	if !ok {
 		return nil, errors.New("no such source")
 	}
+	s.mu.Lock()
 	s.opened++
+	s.mu.Unlock()
 	return nopCloser{bytes.NewReader(b)}, nil
 }
 
@@ -156,13 +160,32 @@ func TestZipLayoutDeterministicAndSeekable(t *testing.T) {
 		}
 	}
 	// Reading on from the end of a range continues the open source.
-	src.opened = 0
+	// (Fresh counters: sources opened ahead above may still be closing.)
+	src = &sources{m: src.m}
 	r2 := l1.NewReader(src.open)
 	io.Copy(io.Discard, io.LimitReader(r2, 50_000))
 	io.Copy(io.Discard, r2)
 	r2.Close()
 	if src.opened != 3 { // three entries with bytes come from sources
 		t.Errorf("a sequential read opened sources %d times, want 3", src.opened)
+	}
+	// A copy across entries opens each next source ahead, and uses it; a
+	// copy within one entry opens nothing ahead.
+	for _, c := range []struct {
+		first, n int64
+		opens    int
+	}{{0, l1.Size(), 3}, {200, 1000, 1}} {
+		src := &sources{m: src.m}
+		r3 := l1.NewReader(src.open)
+		r3.Seek(c.first, io.SeekStart)
+		var got bytes.Buffer
+		if _, err := r3.CopyTo(&got, c.n); err != nil || !bytes.Equal(got.Bytes(), b[c.first:c.first+c.n]) {
+			t.Fatalf("CopyTo %d+%d: %v", c.first, c.n, err)
+		}
+		r3.Close()
+		if src.opened != c.opens {
+			t.Errorf("CopyTo %d+%d opened sources %d times, want %d", c.first, c.n, src.opened, c.opens)
+		}
 	}
 }
 
