@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,5 +192,34 @@ func checkKitZip(t *testing.T, b []byte, files map[string][]byte) {
 		if out, err := exec.Command("unzip", "-t", p).CombinedOutput(); err != nil || !strings.Contains(string(out), "No errors detected") {
 			t.Errorf("unzip -t: %v\n%s", err, out)
 		}
+	}
+}
+
+// TestZipCutWhenABlobVanishes: a file whose blob is gone once the answer
+// has started cuts the connection short of Content-Length (the client
+// sees an incomplete download, never a complete-looking wrong archive),
+// and the log says why.
+func TestZipCutWhenABlobVanishes(t *testing.T) {
+	n := startLogged(t, nil)
+	id := publishLogged(t, n, kitJSON)
+	first := bytes.Repeat([]byte("premier "), 40_000)
+	second := bytes.Repeat([]byte("second "), 40_000)
+	putFile(t, n, id, "premier.pdf", first)
+	putFile(t, n, id, "second.pdf", second)
+	if err := n.Blobs.Delete(t.Context(), sha(second)); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", n.URL+"/r/"+id+".zip", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || err == nil || int64(len(got)) >= resp.ContentLength {
+		t.Fatalf("status %d, read %d of %d bytes, err %v: want a cut connection", resp.StatusCode, len(got), resp.ContentLength, err)
+	}
+	if !strings.Contains(n.Log.String(), "zip download cut") {
+		t.Errorf("no log line for the cut download:\n%s", n.Log.String())
 	}
 }
