@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/communs-numerique/communs/internal/storedzip"
@@ -140,8 +141,9 @@ func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, kz *kitZip) {
 	zr := kz.layout.NewReader(open)
 	defer zr.Close()
 	// Open the first stored file before the first byte goes out, so a store
-	// that is down answers 503 rather than a cut connection.
-	if kz.first != "" && r.Method != http.MethodHead {
+	// that is down answers 503 rather than a cut connection (not for an
+	// answer without body: HEAD, or 304 to a current If-None-Match).
+	if kz.first != "" && r.Method != http.MethodHead && !strings.Contains(r.Header.Get("If-None-Match"), kz.etag) {
 		br, err := open(kz.first)
 		if err != nil {
 			s.downloadError(w, r, fmt.Errorf("zip of %q: %w", kz.res.ID, err))
