@@ -255,7 +255,7 @@ func (s *Service) mirrorFile(ctx context.Context, fetch Fetch, rf RemoteFile, mt
 	}
 	defer body.Close()
 	lr := &limitReader{r: body, left: limit, err: s.tooLarge(rf.Name)}
-	b, err := s.blobs.Put(ctx, lr, want)
+	b, err := s.putBlob(ctx, lr, want)
 	if err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
 			return File{}, &ValidationError{Field: "digest", Code: "digest_mismatch",

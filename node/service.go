@@ -52,6 +52,8 @@ type Service struct {
 	// unreferenced blob" for the same digest, so a concurrent upload of
 	// identical bytes never ends up pointing at a blob just removed.
 	digestLocks [64]sync.Mutex
+	// crc finds blobs' CRC-32 for kit zips (checksum.go).
+	crc *crcCache
 }
 
 // New returns a Service. Missing optional parts get defaults.
@@ -84,6 +86,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		catalog: cfg.Catalog, accounts: cfg.Accounts, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
+		crc: newCRCCache(cfg.Catalog, cfg.Logger),
 	}, nil
 }
 
@@ -475,7 +478,7 @@ func (s *Service) storeBlob(ctx context.Context, u Upload) (File, error) {
 	}
 	want := strings.ToLower(strings.TrimSpace(u.SHA256))
 	lr := &limitReader{r: u.Body, left: s.maxFile, err: s.tooLarge(u.Name)}
-	b, err := s.blobs.Put(ctx, lr, want)
+	b, err := s.putBlob(ctx, lr, want)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			return File{}, s.tooLarge(u.Name)

@@ -29,6 +29,9 @@ type Stores struct {
 	Indexer *node.Indexer
 	// notify are the workers woken after each committed change.
 	notify []func()
+	// flush writes what the service batches for the catalog (blobs'
+	// CRC-32) before it closes.
+	flush func()
 }
 
 // Close closes what was opened; each part may be missing.
@@ -39,6 +42,9 @@ func (s *Stores) Close() error {
 	var err error
 	if s.Index != nil {
 		err = s.Index.Close()
+	}
+	if s.flush != nil {
+		s.flush()
 	}
 	if s.Catalog != nil {
 		err = errors.Join(err, s.Catalog.Close())
@@ -117,6 +123,7 @@ func OpenService(ctx context.Context, cfg Config, log *slog.Logger, withIndex bo
 		st.Close()
 		return nil, nil, err
 	}
+	st.flush = svc.FlushChecksums
 	return svc, st, nil
 }
 

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"archive/zip"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -187,125 +185,6 @@ func (s *Server) downloadError(w http.ResponseWriter, r *http.Request, err error
 		return
 	}
 	s.writeError(w, r, err)
-}
-
-// zipKit streams the whole kit as one zip, file after file, so neither memory
-// nor disk holds the archive. Files are stored, not deflated: PDFs, videos
-// and office files are already compressed and the CPU is better spent
-// serving.
-func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
-	res, err := s.svc.Get(r.Context(), id)
-	if err != nil {
-		s.downloadError(w, r, err)
-		return
-	}
-	etag := `"zip-` + kitVersion(res) + `"`
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/zip")
-	h.Set("ETag", etag)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": res.ID + ".zip"}))
-	if r.Method == http.MethodHead {
-		return
-	}
-	// Open the first stored file before the first byte goes out, so a store
-	// that is down answers 503 rather than a cut connection.
-	var first node.BlobReader
-	var firstName string
-	for _, f := range res.Files {
-		if f.SHA256 != "" {
-			if _, _, first, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
-				s.downloadError(w, r, err)
-				return
-			}
-			firstName = f.Name
-			break
-		}
-	}
-	defer func() {
-		if first != nil { // opened for a file the loop left out
-			first.Close()
-		}
-	}()
-	zw := zip.NewWriter(w)
-	var skipped, clashes []string
-	// No two entries may differ only by case: unzipped on Windows or macOS
-	// one would overwrite the other. The domain refuses such names
-	// (node.ValidateFileName, node.CheckFileNamesDistinct); a resource
-	// stored before that rule keeps its generated LICENCE.txt and
-	// resource.json, and a clashing file is left out and listed in
-	// LICENCE.txt with its own download link.
-	taken := map[string]bool{node.FileNameKey("LICENCE.txt"): true, node.FileNameKey("resource.json"): true}
-	for _, f := range res.Files {
-		if f.SHA256 == "" {
-			skipped = append(skipped, f.Name+" : "+f.RemoteURL)
-			continue
-		}
-		k := node.FileNameKey(f.Name)
-		if taken[k] {
-			s.log.Warn("zip: file left out, its name clashes with another entry", "resource", id, "file", f.Name)
-			clashes = append(clashes, f.Name+" : "+s.fileURL(id, f.Name))
-			continue
-		}
-		taken[k] = true
-		var br node.BlobReader
-		if f.Name == firstName && first != nil {
-			br, first = first, nil
-		} else if _, _, br, err = s.svc.OpenFile(r.Context(), id, f.Name); err != nil {
-			s.abortZip(r, id, err)
-		}
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Store, Modified: f.Added, UncompressedSize64: uint64(f.Size)})
-		if err == nil {
-			_, err = io.Copy(fw, br)
-		}
-		br.Close()
-		if err != nil {
-			s.abortZip(r, id, err)
-		}
-	}
-	lw, err := zw.CreateHeader(&zip.FileHeader{Name: "LICENCE.txt", Method: zip.Deflate, Modified: res.Updated})
-	if err == nil {
-		_, err = io.WriteString(lw, licenceText(res, s.resourceURL(res.ID), skipped, clashes))
-	}
-	if err == nil {
-		var mw io.Writer
-		mw, err = zw.CreateHeader(&zip.FileHeader{Name: "resource.json", Method: zip.Deflate, Modified: res.Updated})
-		if err == nil {
-			enc := json.NewEncoder(mw)
-			enc.SetIndent("", "  ")
-			err = enc.Encode(s.resourceJSON(res))
-		}
-	}
-	if err == nil {
-		err = zw.Close()
-	}
-	if err != nil {
-		s.abortZip(r, id, err)
-	}
-}
-
-// abortZip cuts the connection: the status line is already sent, and a
-// truncated download is better than a complete-looking but wrong archive.
-func (s *Server) abortZip(r *http.Request, id string, err error) {
-	s.log.Warn("zip download aborted", "resource", id, "err", err)
-	panic(http.ErrAbortHandler)
-}
-
-// kitVersion changes whenever a file or the metadata changes.
-func kitVersion(r node.Resource) string {
-	v := fmt.Sprintf("%x", r.Updated.UnixNano())
-	for _, f := range r.Files {
-		if len(f.SHA256) >= 8 {
-			v += f.SHA256[:8]
-		}
-	}
-	if len(v) > 64 {
-		v = v[:64]
-	}
-	return v
 }
 
 // Attribution is the ready-to-copy credit line a reuser must give.
