@@ -125,7 +125,10 @@ type resourceData struct {
 func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if zipID, ok := strings.CutSuffix(id, paths.ZipSuffix); ok {
-		s.zipKit(w, r, zipID)
+		// A zip is a download: its failures answer like a file's.
+		if err := s.zipKit(w, r, zipID); err != nil {
+			s.downloadError(w, r, err)
+		}
 		return nil
 	}
 	res, err := s.svc.Get(r.Context(), id)

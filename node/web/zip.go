@@ -29,18 +29,16 @@ import (
 // Files are stored, not deflated: kits are PDFs, videos, images and
 // office files, already compressed, and stored bytes are what make every
 // offset known before reading.
-func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
+func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) error {
 	res, err := s.svc.Get(r.Context(), id)
 	if err != nil {
-		s.downloadError(w, r, err)
-		return
+		return err
 	}
 	kz, err := s.planZip(r.Context(), res)
 	if err != nil {
-		s.downloadError(w, r, err)
-		return
+		return err
 	}
-	s.serveZip(w, r, kz)
+	return s.serveZip(w, r, kz)
 }
 
 // kitZip is a kit's archive, laid out, with what its reader opens.
@@ -136,7 +134,7 @@ func (kz *kitZip) open(ctx context.Context, svc *node.Service) storedzip.Opener 
 	}
 }
 
-func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, kz *kitZip) {
+func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, kz *kitZip) error {
 	open := kz.open(r.Context(), s.svc)
 	zr := kz.layout.NewReader(open)
 	defer zr.Close()
@@ -146,8 +144,7 @@ func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, kz *kitZip) {
 	if kz.first != "" && r.Method != http.MethodHead && !strings.Contains(r.Header.Get("If-None-Match"), kz.etag) {
 		br, err := open(kz.first)
 		if err != nil {
-			s.downloadError(w, r, fmt.Errorf("zip of %q: %w", kz.res.ID, err))
-			return
+			return fmt.Errorf("zip of %q: %w", kz.res.ID, err)
 		}
 		zr.Adopt(kz.first, br)
 	}
@@ -167,6 +164,7 @@ func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, kz *kitZip) {
 		// short and the client sees an incomplete download it can resume.
 		s.log.Warn("zip download cut", "resource", kz.res.ID, "err", zr.Err)
 	}
+	return nil
 }
 
 // zipWriter lets the copy of a range reach the blob's reader, part by part,
