@@ -50,7 +50,7 @@ func (f *Federation) enqueue(ctx context.Context, act map[string]any, inboxes []
 	if len(ds) == 0 {
 		return nil
 	}
-	if err := f.store.EnqueueDeliveries(ctx, ds); err != nil {
+	if err := f.deliveries.EnqueueDeliveries(ctx, ds); err != nil {
 		return err
 	}
 	wake(f.wakeDeliver)
@@ -178,7 +178,7 @@ type deliveryQueue struct {
 // lane has free workers: known followers first, then new ones, then
 // suspect ones.
 func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
-	due, err := f.store.DueHeads(ctx, f.now())
+	due, err := f.deliveries.DueHeads(ctx, f.now())
 	if err != nil || len(due) == 0 {
 		return err
 	}
@@ -186,7 +186,7 @@ func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
 	// enough, and reading every peer after each batch of outcomes made a
 	// fan-out quadratic in the number of followers.
 	if q.byInbox == nil || time.Since(q.peersRead) > time.Second {
-		peers, err := f.store.ListPeers(ctx)
+		peers, err := f.peers.ListPeers(ctx)
 		if err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) error {
 
 // recordBatch records outcomes with the current peers.
 func (f *Federation) recordBatch(ctx context.Context, results []result) error {
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return err
 	}
@@ -329,11 +329,11 @@ func (f *Federation) record(ctx context.Context, results []result, peers []state
 		}
 		d.NextAt = f.now().Add(backoff(f.retryBase, d.Attempts))
 		f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", r.err)
-		if err := f.store.UpdateDelivery(ctx, d); err != nil {
+		if err := f.deliveries.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
 	}
-	if err := f.store.DeleteDeliveries(ctx, done); err != nil {
+	if err := f.deliveries.DeleteDeliveries(ctx, done); err != nil {
 		return err
 	}
 	byActor := map[string]error{}
@@ -349,7 +349,7 @@ func (f *Federation) record(ctx context.Context, results []result, peers []state
 		}
 	}
 	now := f.now().UTC()
-	return f.store.UpdatePeers(ctx, ids, func(p *state.Peer) {
+	return f.peers.UpdatePeers(ctx, ids, func(p *state.Peer) {
 		if err := byActor[p.ActorID]; err == nil {
 			p.LastDelivery, p.LastError, p.Failures = now, "", 0
 		} else {
@@ -361,7 +361,7 @@ func (f *Federation) record(ctx context.Context, results []result, peers []state
 // followerInboxes lists where an activity for all followers goes: shared
 // inboxes when the follower's server has one.
 func (f *Federation) followerInboxes(ctx context.Context) ([]string, error) {
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -254,7 +254,7 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) {
 
 func (f *Federation) collection(keep func(state.Peer) bool, id string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		peers, err := f.store.ListPeers(r.Context())
+		peers, err := f.peers.ListPeers(r.Context())
 		if err != nil {
 			f.fail(w, r, http.StatusInternalServerError, err)
 			return
@@ -294,7 +294,7 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actorHost := hostOf(act.Actor)
-	if blocked, err := f.store.Blocked(ctx, hostname(actorHost)); err != nil || blocked {
+	if blocked, err := f.blocks.Blocked(ctx, hostname(actorHost)); err != nil || blocked {
 		f.fail(w, r, http.StatusForbidden, fmt.Errorf("%s is blocked by this hub", actorHost))
 		return
 	}
@@ -313,7 +313,7 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	fresh, err := f.store.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
+	fresh, err := f.inboxQueue.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
 	if err != nil {
 		f.fail(w, r, http.StatusServiceUnavailable, fmt.Errorf("could not record the activity; retry later: %w", err))
 		return
@@ -344,7 +344,7 @@ func (f *Federation) checkSignature(ctx context.Context, r *http.Request, body [
 	if err != nil {
 		return err
 	}
-	k, err := f.store.GetKey(ctx, keyID)
+	k, err := f.keys.GetKey(ctx, keyID)
 	cached := err == nil
 	if !cached {
 		if k, err = f.fetchKey(ctx, keyID); err != nil {
@@ -422,7 +422,7 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 			return k, fmt.Errorf("%w: %s does not list key %s as its own", errSignature, k.Owner, keyID)
 		}
 	}
-	if err := f.store.PutKey(ctx, k); err != nil {
+	if err := f.keys.PutKey(ctx, k); err != nil {
 		return k, hide(err, "could not record the signing key; retry later")
 	}
 	return k, nil

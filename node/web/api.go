@@ -118,7 +118,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	total, err := s.svc.Catalog().Count(r.Context())
+	total, err := s.svc.Count(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
