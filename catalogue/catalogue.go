@@ -28,11 +28,20 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
+// Catalog is what the catalogue reads: the local resources, and the change
+// feed's last sequence, which tells when its page index is stale.
+// storage/catalog implements it; node/web mounts the catalogue on the
+// catalog internal/app gives it.
+type Catalog interface {
+	List(ctx context.Context, opt node.ListOptions) ([]node.Resource, string, error)
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
 // Config configures the catalogue.
 type Config struct {
-	Catalog     node.Catalog // read only
-	PublicURL   string       // without a trailing slash
-	Name        string       // the hub's display name
+	Catalog     Catalog
+	PublicURL   string // without a trailing slash
+	Name        string // the hub's display name
 	Description string
 	// Label names a vocabulary entry for people ("theme.cybersecurite");
 	// nil or an empty answer falls back to the slug.

@@ -46,16 +46,16 @@ var _ Admin = (*Federation)(nil)
 func (f *Federation) Report(ctx context.Context) (Report, error) {
 	rep := Report{Handle: f.Handle(), Actor: f.ActorURL(), Peers: []state.Peer{}, Blocks: []string{}}
 	var err error
-	if rep.Peers, err = f.store.ListPeers(ctx); err != nil {
+	if rep.Peers, err = f.peers.ListPeers(ctx); err != nil {
 		return rep, err
 	}
-	if rep.Blocks, err = f.store.Blocks(ctx); err != nil {
+	if rep.Blocks, err = f.blocks.Blocks(ctx); err != nil {
 		return rep, err
 	}
-	if rep.Drops, err = f.store.Drops(ctx); err != nil {
+	if rep.Drops, err = f.drops.Drops(ctx); err != nil {
 		return rep, err
 	}
-	rep.Backlog, err = f.store.DeliveryCount(ctx)
+	rep.Backlog, err = f.deliveries.DeliveryCount(ctx)
 	return rep, err
 }
 
@@ -75,7 +75,7 @@ func (f *Federation) Drop(ctx context.Context, id string) (state.Dropped, error)
 	// save that starts next finds the drop.
 	f.dropMu.Lock()
 	defer f.dropMu.Unlock()
-	if err := f.store.Drop(ctx, d); err != nil {
+	if err := f.drops.Drop(ctx, d); err != nil {
 		return d, err
 	}
 	if err := f.svc.DeleteRemote(ctx, r.ID, r.Origin); err != nil {
@@ -90,13 +90,13 @@ func (f *Federation) Drop(ctx context.Context, id string) (state.Dropped, error)
 // (unfollow then follow again), stores the copy again.
 func (f *Federation) Undrop(ctx context.Context, target string) (state.Dropped, error) {
 	target = strings.TrimSpace(target)
-	drops, err := f.store.Drops(ctx)
+	drops, err := f.drops.Drops(ctx)
 	if err != nil {
 		return state.Dropped{}, err
 	}
 	for _, d := range drops {
 		if d.ID == target || d.Origin == target {
-			if _, err := f.store.Undrop(ctx, d.Origin); err != nil {
+			if _, err := f.drops.Undrop(ctx, d.Origin); err != nil {
 				return d, err
 			}
 			return d, nil

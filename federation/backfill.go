@@ -38,7 +38,7 @@ func (f *Federation) startBackfill(p state.Peer) {
 
 // resumeBackfills restarts the backfills a stop cut short.
 func (f *Federation) resumeBackfills(ctx context.Context) {
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		f.log.Warn("unfinished backfills not resumed: peers unreadable", "err", err)
 		return
@@ -62,7 +62,7 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 // page the peer's record names. Each saved page moves that mark, so a
 // stop loses at most one page of work.
 func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) (int, error) {
-	p, err := f.store.GetPeer(ctx, actorID)
+	p, err := f.peers.GetPeer(ctx, actorID)
 	if err != nil {
 		return 0, err
 	}
@@ -93,10 +93,10 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 	for page := 0; next != "" && page < maxBackfillPages; page++ {
 		// An unfollow or a block during a long backfill stops it: its
 		// copies were just removed and must not come back.
-		if cur, err := f.store.GetPeer(ctx, actorID); err != nil || cur.Following != state.StateAccepted {
+		if cur, err := f.peers.GetPeer(ctx, actorID); err != nil || cur.Following != state.StateAccepted {
 			return n, fmt.Errorf("backfill %s: stopped, this hub no longer follows it", actorID)
 		}
-		if blocked, _ := f.store.Blocked(ctx, hostname(p.Host)); blocked {
+		if blocked, _ := f.blocks.Blocked(ctx, hostname(p.Host)); blocked {
 			return n, fmt.Errorf("backfill %s: stopped, its domain is blocked", actorID)
 		}
 		if hostOf(next) != p.Host {
@@ -167,7 +167,7 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 // A peer no longer followed (an unfollow meanwhile) keeps no mark.
 func (f *Federation) markBackfill(ctx context.Context, actorID, next string, done bool) error {
 	now := f.now().UTC()
-	return f.store.UpdatePeers(ctx, []string{actorID}, func(p *state.Peer) {
+	return f.peers.UpdatePeers(ctx, []string{actorID}, func(p *state.Peer) {
 		p.BackfillNext = ""
 		if p.Following != state.StateAccepted {
 			return

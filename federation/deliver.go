@@ -50,7 +50,7 @@ func (f *Federation) enqueue(ctx context.Context, act map[string]any, inboxes []
 	if len(ds) == 0 {
 		return nil
 	}
-	if err := f.store.EnqueueDeliveries(ctx, ds); err != nil {
+	if err := f.deliveries.EnqueueDeliveries(ctx, ds); err != nil {
 		return err
 	}
 	wake(f.wakeDeliver)
@@ -79,6 +79,9 @@ const (
 	laneNew
 	laneSuspect
 	laneLate
+	// laneRecording is an inbox whose POST is over and whose outcome is
+	// being recorded: it uses no worker but is still in flight.
+	laneRecording = -1
 )
 
 // lateAfter is when a POST in flight stops counting against its lane: an
@@ -114,11 +117,12 @@ func (f *Federation) runDelivery(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-f.wakeDeliver:
+			q.queued = true
 		case <-timer.C:
 		case fl := <-q.late:
 			// All late POSTs at once: one dispatch for them, not one each.
 			for more := true; more; {
-				if q.inflight[fl.inbox] == fl && fl.lane != laneLate {
+				if q.inflight[fl.inbox] == fl && fl.lane != laneLate && fl.lane != laneRecording {
 					q.running[fl.lane]--
 					fl.lane = laneLate
 					q.running[laneLate]++
@@ -131,9 +135,9 @@ func (f *Federation) runDelivery(ctx context.Context) {
 			}
 		case r := <-q.results:
 			// Gather the outcomes that arrive within a few milliseconds:
-			// each batch costs a transaction and a dispatch that reads the
-			// queue heads, so one per outcome made a fan-out slow (1,000
-			// followers: 2.1 s; gathered, with the peers cached: 1.1 s).
+			// each batch costs a transaction, so one per outcome made a
+			// fan-out slow (1,000 followers: 2.1 s; gathered, with the
+			// peers cached: 1.1 s).
 			batch := []result{r}
 			gather := time.NewTimer(gatherOutcomes)
 		drain:
@@ -148,14 +152,26 @@ func (f *Federation) runDelivery(ctx context.Context) {
 				}
 			}
 			gather.Stop()
+			// The freed workers get new inboxes before the outcomes are
+			// recorded: their inboxes stay in flight (recording) until
+			// then, so a queue read meanwhile cannot see a delivery just
+			// sent as still due.
 			for _, r := range batch {
-				if fl := q.inflight[r.d.Inbox]; fl != nil {
+				if fl := q.inflight[r.d.Inbox]; fl != nil && fl.lane != laneRecording {
 					q.running[fl.lane]--
-					delete(q.inflight, r.d.Inbox)
+					fl.lane = laneRecording
 				}
 			}
-			if err := f.recordBatch(context.WithoutCancel(ctx), batch); err != nil {
+			if err := f.dispatch(ctx, q); err != nil && ctx.Err() == nil {
+				f.log.Warn("delivery failed; will retry", "err", err)
+			}
+			if err := f.recordBatch(context.WithoutCancel(ctx), q, batch); err != nil {
 				f.log.Warn("delivery outcomes not recorded; will send again", "err", err)
+			}
+			for _, r := range batch {
+				if fl := q.inflight[r.d.Inbox]; fl != nil && fl.lane == laneRecording {
+					delete(q.inflight, r.d.Inbox)
+				}
 			}
 		}
 		timer.Stop()
@@ -165,44 +181,73 @@ func (f *Federation) runDelivery(ctx context.Context) {
 // deliveryQueue is runDelivery's bookkeeping, owned by its goroutine.
 type deliveryQueue struct {
 	inflight map[string]*flight
-	// byInbox is the peers by inbox, read at peersRead.
+	// peers is the peers read at peersRead, byInbox the healthiest view
+	// of each inbox (for lanes), actors the peers each inbox serves (for
+	// recording outcomes).
+	peers     []state.Peer
 	byInbox   map[string]state.Peer
+	actors    map[string][]int
 	peersRead time.Time
-	running   [4]int
-	results   chan result
-	late      chan *flight
-	wg        sync.WaitGroup
+	// lanes holds the due heads read at dueRead that are not dispatched
+	// yet, per lane in dispatch order; queued says deliveries were queued
+	// since.
+	lanes   [3][]state.Delivery
+	dueRead time.Time
+	queued  bool
+	running [4]int
+	results chan result
+	late    chan *flight
+	wg      sync.WaitGroup
 }
 
-// dispatch starts a POST for each due inbox not in flight, as far as its
-// lane has free workers: known followers first, then new ones, then
-// suspect ones.
-func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
-	due, err := f.store.DueHeads(ctx, f.now())
-	if err != nil || len(due) == 0 {
+// peersAge and dueAge bound how old the dispatcher's views of the peers
+// and of the queue heads may be: reading every peer and the whole queue
+// after each batch of outcomes made a fan-out quadratic in the number of
+// followers. The peers only choose lanes; the heads are read again as
+// soon as the dispatcher has none left or deliveries are queued, so dueAge
+// only delays retries (backed off by 10 s at least, jittered) and lane
+// changes while a fan-out is under way.
+const (
+	peersAge = time.Second
+	dueAge   = 5 * time.Second
+)
+
+// readPeers refreshes the peers' view.
+func (f *Federation) readPeers(ctx context.Context, q *deliveryQueue) error {
+	peers, err := f.peers.ListPeers(ctx)
+	if err != nil {
 		return err
 	}
-	// The peers only choose lanes: a view up to a second old is good
-	// enough, and reading every peer after each batch of outcomes made a
-	// fan-out quadratic in the number of followers.
-	if q.byInbox == nil || time.Since(q.peersRead) > time.Second {
-		peers, err := f.store.ListPeers(ctx)
-		if err != nil {
-			return err
-		}
-		q.byInbox = make(map[string]state.Peer, 2*len(peers))
-		for _, p := range peers {
-			for _, in := range []string{p.Inbox, p.SharedInbox} {
-				if in == "" {
-					continue
-				}
-				// A shared inbox is as healthy as its worst follower.
-				if o, ok := q.byInbox[in]; !ok || p.Failures > o.Failures || (p.LastDelivery.IsZero() && p.Failures == o.Failures) {
-					q.byInbox[in] = p
-				}
+	q.peers = peers
+	q.byInbox = make(map[string]state.Peer, 2*len(peers))
+	q.actors = make(map[string][]int, 2*len(peers))
+	for i, p := range peers {
+		for _, in := range []string{p.Inbox, p.SharedInbox} {
+			if in == "" {
+				continue
+			}
+			q.actors[in] = append(q.actors[in], i)
+			// A shared inbox is as healthy as its worst follower.
+			if o, ok := q.byInbox[in]; !ok || p.Failures > o.Failures || (p.LastDelivery.IsZero() && p.Failures == o.Failures) {
+				q.byInbox[in] = p
 			}
 		}
-		q.peersRead = time.Now()
+	}
+	q.peersRead = time.Now()
+	return nil
+}
+
+// readDue reads the due queue heads not in flight into the lanes.
+func (f *Federation) readDue(ctx context.Context, q *deliveryQueue) error {
+	due, err := f.deliveries.DueHeads(ctx, f.now())
+	if err != nil {
+		return err
+	}
+	q.queued, q.dueRead = false, time.Now()
+	if q.byInbox == nil || time.Since(q.peersRead) > peersAge {
+		if err := f.readPeers(ctx, q); err != nil {
+			return err
+		}
 	}
 	byInbox := q.byInbox
 	var lanes [3][]state.Delivery
@@ -231,6 +276,20 @@ func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
 	slices.SortStableFunc(lanes[laneKnown], func(a, b state.Delivery) int {
 		return byInbox[b.Inbox].LastDelivery.Compare(byInbox[a.Inbox].LastDelivery)
 	})
+	q.lanes = lanes
+	return nil
+}
+
+// dispatch starts a POST for each due inbox not in flight, as far as its
+// lane has free workers: known followers first, then new ones, then
+// suspect ones. It reads the queue heads again when it has none left,
+// when deliveries were queued, or when its view is dueAge old.
+func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
+	if q.queued || time.Since(q.dueRead) > dueAge || len(q.lanes[laneKnown])+len(q.lanes[laneNew])+len(q.lanes[laneSuspect]) == 0 {
+		if err := f.readDue(ctx, q); err != nil {
+			return err
+		}
+	}
 	// Known followers may use every main worker; new ones leave a quarter
 	// to them; suspect ones have their own quarter on top.
 	quarter := max(1, f.workers/4)
@@ -247,10 +306,12 @@ func (f *Federation) dispatch(ctx context.Context, q *deliveryQueue) error {
 		}
 		return r[laneSuspect] < quarter
 	}
-	for lane, ds := range lanes {
-		for _, d := range ds {
-			if ctx.Err() != nil || !free(lane) {
-				break
+	for lane := range q.lanes {
+		for len(q.lanes[lane]) > 0 && ctx.Err() == nil && free(lane) {
+			d := q.lanes[lane][0]
+			q.lanes[lane] = q.lanes[lane][1:]
+			if _, busy := q.inflight[d.Inbox]; busy {
+				continue
 			}
 			fl := &flight{inbox: d.Inbox, lane: lane}
 			q.inflight[d.Inbox] = fl
@@ -289,13 +350,19 @@ func (f *Federation) deliverOne(ctx context.Context, d state.Delivery) error {
 	return err
 }
 
-// recordBatch records outcomes with the current peers.
-func (f *Federation) recordBatch(ctx context.Context, results []result) error {
-	peers, err := f.store.ListPeers(ctx)
-	if err != nil {
-		return err
+// recordBatch records outcomes with the dispatcher's view of the peers,
+// read again first when an outcome is for an inbox it does not know (a
+// follower of the last second, or none: a Reject).
+func (f *Federation) recordBatch(ctx context.Context, q *deliveryQueue, results []result) error {
+	for _, r := range results {
+		if _, ok := q.actors[r.d.Inbox]; !ok || q.byInbox == nil {
+			if err := f.readPeers(ctx, q); err != nil {
+				return err
+			}
+			break
+		}
 	}
-	return f.record(ctx, results, peers)
+	return f.record(ctx, results, q.peers, q.actors)
 }
 
 type result struct {
@@ -306,8 +373,9 @@ type result struct {
 
 // record applies a round's outcomes: successes leave the queue and
 // failures are rescheduled, and peers' delivery state is updated, in a few
-// transactions for the whole round.
-func (f *Federation) record(ctx context.Context, results []result, peers []state.Peer) error {
+// transactions for the whole round. actors lists, per inbox, the indexes
+// in peers of the peers it serves.
+func (f *Federation) record(ctx context.Context, results []result, peers []state.Peer, actors map[string][]int) error {
 	var done []uint64
 	outcome := map[string]error{}
 	for _, r := range results {
@@ -329,27 +397,33 @@ func (f *Federation) record(ctx context.Context, results []result, peers []state
 		}
 		d.NextAt = f.now().Add(backoff(f.retryBase, d.Attempts))
 		f.log.Info("delivery failed; will retry", "inbox", d.Inbox, "attempts", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", r.err)
-		if err := f.store.UpdateDelivery(ctx, d); err != nil {
+		if err := f.deliveries.UpdateDelivery(ctx, d); err != nil {
 			return err
 		}
 	}
-	if err := f.store.DeleteDeliveries(ctx, done); err != nil {
+	if err := f.deliveries.DeleteDeliveries(ctx, done); err != nil {
 		return err
 	}
 	byActor := map[string]error{}
 	var ids []string
-	for _, p := range peers {
-		err, ok := outcome[p.Inbox]
-		if !ok {
-			err, ok = outcome[p.SharedInbox]
-		}
-		if ok {
+	for in := range outcome {
+		for _, i := range actors[in] {
+			p := peers[i]
+			if _, ok := byActor[p.ActorID]; ok {
+				continue
+			}
+			// A peer's own inbox speaks for it before its shared inbox.
+			err, ok := outcome[p.Inbox]
+			if !ok {
+				err = outcome[p.SharedInbox]
+			}
 			byActor[p.ActorID] = err
 			ids = append(ids, p.ActorID)
 		}
 	}
+	slices.Sort(ids) // in key order, whatever the map's
 	now := f.now().UTC()
-	return f.store.UpdatePeers(ctx, ids, func(p *state.Peer) {
+	return f.peers.UpdatePeers(ctx, ids, func(p *state.Peer) {
 		if err := byActor[p.ActorID]; err == nil {
 			p.LastDelivery, p.LastError, p.Failures = now, "", 0
 		} else {
@@ -361,7 +435,7 @@ func (f *Federation) record(ctx context.Context, results []result, peers []state
 // followerInboxes lists where an activity for all followers goes: shared
 // inboxes when the follower's server has one.
 func (f *Federation) followerInboxes(ctx context.Context) ([]string, error) {
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,11 @@ type Config struct {
 	Name     string
 	Summary  string
 	Service  *node.Service
-	Store    state.Store
+	// Store is what federation persists; each part uses its roles only.
+	Store state.Store
+	// Feed is the catalog's change feed, which the publisher follows with
+	// its own cursor.
+	Feed node.ChangeFeed
 	// DataDir holds the actor's key (federation/actor.pem).
 	DataDir string
 	// Dev allows plain HTTP, loopback and private destinations and
@@ -70,8 +74,21 @@ type Config struct {
 
 // Federation is the node's ActivityPub side.
 type Federation struct {
-	svc       *node.Service
-	store     state.Store
+	svc *node.Service
+	// What federation persists, by role: peers (everyone), inboxQueue (the
+	// inbox handler and worker), deliveries (the publisher queues, the
+	// delivery worker sends), blocks (inbox, backfill, admin), keys
+	// (signature checks), announced (the publisher), drops (the inbox
+	// worker, admin); feed is what the publisher follows.
+	peers      state.Peers
+	inboxQueue state.Inbox
+	deliveries state.Deliveries
+	blocks     state.Blocks
+	keys       state.Keys
+	announced  state.Announcements
+	drops      state.Drops
+	feed       node.ChangeFeed
+
 	urls      urls
 	host      string
 	username  string
@@ -115,8 +132,8 @@ type Federation struct {
 
 // New loads or creates the actor key and returns the federation side.
 func New(cfg Config) (*Federation, error) {
-	if cfg.Service == nil || cfg.Store == nil {
-		return nil, errors.New("federation: a service and a store are required")
+	if cfg.Service == nil || cfg.Store == nil || cfg.Feed == nil {
+		return nil, errors.New("federation: a service, a store and a change feed are required")
 	}
 	base := strings.TrimRight(cfg.PublicURL, "/")
 	u, err := url.Parse(base)
@@ -162,7 +179,8 @@ func New(cfg Config) (*Federation, error) {
 		return nil, err
 	}
 	f := &Federation{
-		svc: cfg.Service, store: cfg.Store, urls: urls{base: base}, host: strings.ToLower(u.Host),
+		svc: cfg.Service, peers: cfg.Store, inboxQueue: cfg.Store, deliveries: cfg.Store, blocks: cfg.Store,
+		keys: cfg.Store, announced: cfg.Store, drops: cfg.Store, feed: cfg.Feed, urls: urls{base: base}, host: strings.ToLower(u.Host),
 		username: cfg.Username, name: cfg.Name, summary: cfg.Summary, key: key, publicPEM: pub,
 		dev: cfg.Dev, policy: cfg.FollowPolicy, log: cfg.Logger.With("part", "federation"), version: cfg.Version,
 		now: cfg.Now, http: newHTTPClient(cfg.Dev), workers: cfg.DeliveryWorkers, retryBase: cfg.RetryBase,

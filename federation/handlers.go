@@ -242,7 +242,7 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 
 func (f *Federation) collection(keep func(state.Peer) bool, id string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		peers, err := f.store.ListPeers(r.Context())
+		peers, err := f.peers.ListPeers(r.Context())
 		if err != nil {
 			return err
 		}
@@ -286,7 +286,7 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 		return httperr.Status(http.StatusBadRequest, err)
 	}
 	actorHost := hostOf(act.Actor)
-	blocked, err := f.store.Blocked(ctx, hostname(actorHost))
+	blocked, err := f.blocks.Blocked(ctx, hostname(actorHost))
 	if err != nil {
 		return fmt.Errorf("check whether %s is blocked: %w", actorHost, err)
 	}
@@ -308,7 +308,7 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 			return httperr.Status(http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
 		}
 	}
-	fresh, err := f.store.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
+	fresh, err := f.inboxQueue.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
 	if err != nil {
 		// The sender retries a 503 later; what failed stays in the log.
 		return httperr.Status(http.StatusServiceUnavailable, fmt.Errorf("record activity %s: %w", act.ID, err))
@@ -339,7 +339,7 @@ func (f *Federation) checkSignature(ctx context.Context, r *http.Request, body [
 	if err != nil {
 		return err
 	}
-	k, err := f.store.GetKey(ctx, keyID)
+	k, err := f.keys.GetKey(ctx, keyID)
 	cached := err == nil
 	if !cached {
 		if k, err = f.fetchKey(ctx, keyID); err != nil {
@@ -417,7 +417,7 @@ func (f *Federation) fetchKey(ctx context.Context, keyID string) (state.RemoteKe
 			return k, fmt.Errorf("%w: %s does not list key %s as its own", errSignature, k.Owner, keyID)
 		}
 	}
-	if err := f.store.PutKey(ctx, k); err != nil {
+	if err := f.keys.PutKey(ctx, k); err != nil {
 		return k, fmt.Errorf("record the signing key %s: %w", keyID, err)
 	}
 	return k, nil

@@ -101,12 +101,12 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	if actorID == f.urls.actor() {
 		return state.Peer{}, fmt.Errorf("%s is this hub itself: %w", target, node.ErrInvalid)
 	}
-	if blocked, _ := f.store.Blocked(ctx, hostname(hostOf(actorID))); blocked {
+	if blocked, _ := f.blocks.Blocked(ctx, hostname(hostOf(actorID))); blocked {
 		return state.Peer{}, fmt.Errorf("%s is blocked; `communs peer unblock` it first: %w", hostOf(actorID), node.ErrForbidden)
 	}
 	// The actor document is fetched before locking: a slow hub must not
 	// hold up the inbox or other admin commands.
-	p, err := f.store.GetPeer(ctx, actorID)
+	p, err := f.peers.GetPeer(ctx, actorID)
 	if errors.Is(err, node.ErrNotFound) {
 		if p, err = f.fetchActor(ctx, actorID); err != nil {
 			return state.Peer{}, unreachable(err)
@@ -116,7 +116,7 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 		return state.Peer{}, err
 	}
 	defer f.peerLocks.lock(actorID)()
-	if cur, err := f.store.GetPeer(ctx, actorID); err == nil {
+	if cur, err := f.peers.GetPeer(ctx, actorID); err == nil {
 		p = cur // changed while the actor was fetched
 	} else if !errors.Is(err, node.ErrNotFound) {
 		return state.Peer{}, err
@@ -129,7 +129,7 @@ func (f *Federation) Follow(ctx context.Context, target string, opt FollowOption
 	if err != nil {
 		return p, err
 	}
-	if err := f.store.PutPeer(ctx, p); err != nil {
+	if err := f.peers.PutPeer(ctx, p); err != nil {
 		return p, err
 	}
 	return p, f.enqueue(ctx, act, []string{p.Inbox})
@@ -180,7 +180,7 @@ func originPrefix(p state.Peer) string {
 // findPeer finds a known peer by actor URL, handle or host.
 func (f *Federation) findPeer(ctx context.Context, target string) (state.Peer, error) {
 	target = strings.TrimPrefix(strings.TrimSpace(target), "@")
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return state.Peer{}, err
 	}
@@ -200,7 +200,7 @@ func (f *Federation) lockPeer(ctx context.Context, target string) (state.Peer, f
 		return found, nil, err
 	}
 	unlock := f.peerLocks.lock(found.ActorID)
-	p, err := f.store.GetPeer(ctx, found.ActorID)
+	p, err := f.peers.GetPeer(ctx, found.ActorID)
 	if err != nil {
 		unlock()
 		if errors.Is(err, node.ErrNotFound) {
@@ -212,7 +212,7 @@ func (f *Federation) lockPeer(ctx context.Context, target string) (state.Peer, f
 }
 
 // Peers lists every known peer.
-func (f *Federation) Peers(ctx context.Context) ([]state.Peer, error) { return f.store.ListPeers(ctx) }
+func (f *Federation) Peers(ctx context.Context) ([]state.Peer, error) { return f.peers.ListPeers(ctx) }
 
 // Answer accepts or rejects a pending follow request.
 func (f *Federation) Answer(ctx context.Context, target string, accept bool) error {
@@ -241,10 +241,10 @@ func (f *Federation) Block(ctx context.Context, domain string) (int, error) {
 	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
 	// The block is recorded first: an activity of the domain applied
 	// meanwhile sees it under its peer's lock and adds nothing back.
-	if err := f.store.Block(ctx, domain); err != nil {
+	if err := f.blocks.Block(ctx, domain); err != nil {
 		return 0, err
 	}
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -271,16 +271,18 @@ func (f *Federation) forgetPeer(ctx context.Context, p state.Peer) (int, error) 
 	if err != nil {
 		return n, err
 	}
-	return n, f.store.DeletePeer(ctx, p.ActorID)
+	return n, f.peers.DeletePeer(ctx, p.ActorID)
 }
 
 // Unblock lifts a block.
 func (f *Federation) Unblock(ctx context.Context, domain string) error {
-	return f.store.Unblock(ctx, domain)
+	return f.blocks.Unblock(ctx, domain)
 }
 
 // Blocks lists blocked domains.
-func (f *Federation) Blocks(ctx context.Context) ([]string, error) { return f.store.Blocks(ctx) }
+func (f *Federation) Blocks(ctx context.Context) ([]string, error) { return f.blocks.Blocks(ctx) }
 
 // Backlog is the number of deliveries waiting.
-func (f *Federation) Backlog(ctx context.Context) (int, error) { return f.store.DeliveryCount(ctx) }
+func (f *Federation) Backlog(ctx context.Context) (int, error) {
+	return f.deliveries.DeliveryCount(ctx)
+}

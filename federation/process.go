@@ -24,7 +24,7 @@ func (f *Federation) runInbox(ctx context.Context) {
 // origin unreachable for a mirror) stays for the next round.
 func (f *Federation) processInbox(ctx context.Context) error {
 	for {
-		items, err := f.store.InboxItems(ctx, 50)
+		items, err := f.inboxQueue.InboxItems(ctx, 50)
 		if err != nil || len(items) == 0 {
 			return err
 		}
@@ -41,7 +41,7 @@ func (f *Federation) processInbox(ctx context.Context) error {
 			default:
 				f.log.Warn("activity dropped", "id", it.ID, "actor", it.Actor, "err", err)
 			}
-			if err := f.store.InboxDone(ctx, it.Seq); err != nil {
+			if err := f.inboxQueue.InboxDone(ctx, it.Seq); err != nil {
 				return err
 			}
 		}
@@ -75,7 +75,7 @@ var errUnhandled = errors.New("unhandled activity")
 // peerFor returns what is known of an actor, fetching its document when
 // it is new (inbox, shared inbox, name).
 func (f *Federation) peerFor(ctx context.Context, actorID string) (state.Peer, error) {
-	p, err := f.store.GetPeer(ctx, actorID)
+	p, err := f.peers.GetPeer(ctx, actorID)
 	if err == nil {
 		return p, nil
 	}
@@ -126,14 +126,14 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 		return err
 	}
 	defer f.peerLocks.lock(act.Actor)()
-	if cur, err := f.store.GetPeer(ctx, act.Actor); err == nil {
+	if cur, err := f.peers.GetPeer(ctx, act.Actor); err == nil {
 		p = cur
 	} else if !errors.Is(err, node.ErrNotFound) {
 		return err
 	}
 	// Checked under the lock: a Block recorded before it is never undone
 	// by this Follow (Block deletes the domain's peers under their locks).
-	if blocked, err := f.store.Blocked(ctx, hostname(p.Host)); err != nil {
+	if blocked, err := f.blocks.Blocked(ctx, hostname(p.Host)); err != nil {
 		return fmt.Errorf("follow from %s: %w", act.Actor, err)
 	} else if blocked {
 		return fmt.Errorf("follow from %s, whose domain is blocked", act.Actor)
@@ -157,10 +157,10 @@ func (f *Federation) onFollow(ctx context.Context, act incoming) error {
 	if f.policy == PolicyApprove && p.Follower != state.StateAccepted {
 		p.Follower = state.StatePending
 		f.log.Info("follow request waits for approval (communs peer requests)", "actor", act.Actor)
-		return f.store.PutPeer(ctx, p)
+		return f.peers.PutPeer(ctx, p)
 	}
 	p.Follower = state.StateAccepted
-	if err := f.store.PutPeer(ctx, p); err != nil {
+	if err := f.peers.PutPeer(ctx, p); err != nil {
 		return err
 	}
 	f.log.Info("new follower", "actor", act.Actor)
@@ -173,7 +173,7 @@ func (f *Federation) hostIsFull(ctx context.Context, p state.Peer) (bool, error)
 	if f.followersPerHost < 0 {
 		return false, nil
 	}
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -212,7 +212,7 @@ func (f *Federation) answerFollow(ctx context.Context, p state.Peer, kind string
 
 func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 	defer f.peerLocks.lock(act.Actor)()
-	p, err := f.store.GetPeer(ctx, act.Actor)
+	p, err := f.peers.GetPeer(ctx, act.Actor)
 	if err != nil {
 		return fmt.Errorf("%s answered a follow this hub did not send: %w", act.Actor, err)
 	}
@@ -222,14 +222,14 @@ func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 	if act.Type == "Reject" {
 		p.Following = state.StateRejected
 		f.log.Info("follow rejected", "actor", act.Actor)
-		return f.store.PutPeer(ctx, p)
+		return f.peers.PutPeer(ctx, p)
 	}
 	p.Following = state.StateAccepted
 	p.Updated = f.now().UTC()
 	// Recorded with the acceptance: a stop before the backfill ends
 	// resumes it at the next start (resumeBackfills).
 	p.BackfillNext = p.Outbox
-	if err := f.store.PutPeer(ctx, p); err != nil {
+	if err := f.peers.PutPeer(ctx, p); err != nil {
 		return err
 	}
 	f.log.Info("follow accepted; backfilling", "actor", act.Actor)
@@ -243,7 +243,7 @@ func (f *Federation) onUndo(ctx context.Context, act incoming) error {
 	if act.Object != nil {
 		inner, _ = act.Object["type"].(string)
 	}
-	p, err := f.store.GetPeer(ctx, act.Actor)
+	p, err := f.peers.GetPeer(ctx, act.Actor)
 	if err != nil {
 		return nil // nothing to undo
 	}
@@ -258,17 +258,17 @@ func (f *Federation) onUndo(ctx context.Context, act incoming) error {
 // savePeer stores a peer, or forgets it when no relation is left.
 func (f *Federation) savePeer(ctx context.Context, p state.Peer) error {
 	if p.Follower == "" && p.Following == "" {
-		return f.store.DeletePeer(ctx, p.ActorID)
+		return f.peers.DeletePeer(ctx, p.ActorID)
 	}
 	p.Updated = f.now().UTC()
-	return f.store.PutPeer(ctx, p)
+	return f.peers.PutPeer(ctx, p)
 }
 
 // onResource stores a resource sent by a hub this node follows, checked
 // against this node's licence policy, mirrored when the peer's policy says
 // so.
 func (f *Federation) onResource(ctx context.Context, act incoming) error {
-	p, err := f.store.GetPeer(ctx, act.Actor)
+	p, err := f.peers.GetPeer(ctx, act.Actor)
 	if err != nil || p.Following != state.StateAccepted {
 		return fmt.Errorf("%s %s from %s, which this hub does not follow", act.Type, act.ObjectID, act.Actor)
 	}
@@ -317,7 +317,7 @@ func (f *Federation) saveCopies(ctx context.Context, p state.Peer, items []node.
 	var keep []node.RemoteItem
 	var at []int
 	for i, it := range items {
-		dropped, err := f.store.IsDropped(ctx, it.Resource.Origin)
+		dropped, err := f.drops.IsDropped(ctx, it.Resource.Origin)
 		if err != nil {
 			return errs, err
 		}
@@ -350,7 +350,7 @@ func (f *Federation) peerHub(ctx context.Context, p state.Peer) (string, error) 
 	}
 	f.hubMu.Lock()
 	defer f.hubMu.Unlock()
-	peers, err := f.store.ListPeers(ctx)
+	peers, err := f.peers.ListPeers(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -367,7 +367,7 @@ func (f *Federation) peerHub(ctx context.Context, p state.Peer) (string, error) 
 		}
 	}
 	hub := hubName(p, taken)
-	err = f.store.UpdatePeers(ctx, []string{p.ActorID}, func(q *state.Peer) {
+	err = f.peers.UpdatePeers(ctx, []string{p.ActorID}, func(q *state.Peer) {
 		if q.Hub == "" {
 			q.Hub = hub
 		}
@@ -442,12 +442,12 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 	if act.ObjectID == act.Actor {
 		// The actor itself is gone: forget the peer and its copies here.
 		defer f.peerLocks.lock(act.Actor)()
-		if p, err := f.store.GetPeer(ctx, act.Actor); err == nil {
+		if p, err := f.peers.GetPeer(ctx, act.Actor); err == nil {
 			if _, err := f.svc.DeleteRemoteFrom(ctx, originPrefix(p)); err != nil {
 				return err
 			}
 		}
-		return f.store.DeletePeer(ctx, act.Actor)
+		return f.peers.DeletePeer(ctx, act.Actor)
 	}
 	return f.deleteCopy(ctx, act.ObjectID, slug)
 }

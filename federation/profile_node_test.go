@@ -26,7 +26,7 @@ func TestActorPicturesAnswer(t *testing.T) {
 	brand := web.NewBrand("Hub Île-de-France", nil, nil)
 	pages := web.New(n.Service, web.Options{PublicURL: base, Name: "Hub Île-de-France", Brand: &brand})
 	fed, err := federation.New(federation.Config{PublicURL: base, Username: "idf", Name: "Hub Île-de-France", Service: n.Service,
-		Store: n.Catalog, DataDir: t.TempDir(), Dev: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Store: n.Catalog, Feed: n.Catalog, DataDir: t.TempDir(), Dev: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Profile: federation.Profile{IconURL: base + web.LogoPath, IconType: brand.Logo.Type, ImageURL: base + web.BannerPath,
 			ImageType: brand.Banner.Type, Region: "Île-de-France", Discoverable: true}})
 	if err != nil {

@@ -22,13 +22,12 @@ func (f *Federation) runPublisher(ctx context.Context) {
 // deduplicate by activity id... which differs, so they apply it twice,
 // harmlessly (an Update of the same state).
 func (f *Federation) publishChanges(ctx context.Context) error {
-	cat := f.svc.Catalog()
 	for {
-		after, err := cat.Cursor(ctx, feedCursor)
+		after, err := f.feed.Cursor(ctx, feedCursor)
 		if err != nil {
 			return err
 		}
-		changes, err := cat.Changes(ctx, after, 200)
+		changes, err := f.feed.Changes(ctx, after, 200)
 		if err != nil || len(changes) == 0 {
 			return err
 		}
@@ -40,7 +39,7 @@ func (f *Federation) publishChanges(ctx context.Context) error {
 			if err := f.publishChange(ctx, ch, inboxes); err != nil {
 				return err
 			}
-			if err := cat.SetCursor(context.WithoutCancel(ctx), feedCursor, ch.Seq); err != nil {
+			if err := f.feed.SetCursor(context.WithoutCancel(ctx), feedCursor, ch.Seq); err != nil {
 				return err
 			}
 		}
@@ -48,11 +47,11 @@ func (f *Federation) publishChanges(ctx context.Context) error {
 }
 
 func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes []string) error {
-	announced, err := f.store.Announced(ctx, ch.ResourceID)
+	announced, err := f.announced.Announced(ctx, ch.ResourceID)
 	if err != nil {
 		return err
 	}
-	r, err := f.svc.Catalog().Get(ctx, ch.ResourceID)
+	r, err := f.svc.Get(ctx, ch.ResourceID)
 	if errors.Is(err, node.ErrNotFound) {
 		if !announced {
 			return nil
@@ -66,7 +65,7 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 		if err := f.enqueue(ctx, act, inboxes); err != nil {
 			return err
 		}
-		return f.store.SetAnnounced(ctx, ch.ResourceID, false)
+		return f.announced.SetAnnounced(ctx, ch.ResourceID, false)
 	}
 	if err != nil {
 		return err
@@ -90,7 +89,7 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 		return err
 	}
 	if !announced {
-		return f.store.SetAnnounced(ctx, r.ID, true)
+		return f.announced.SetAnnounced(ctx, r.ID, true)
 	}
 	return nil
 }

@@ -7,8 +7,12 @@
 //
 // The package owns the interfaces it needs and nothing implements them here:
 //
-//   - Catalog (resources, file records, blob reference counts, the change
-//     feed) and Accounts (users, tokens): storage/catalog, on bbolt.
+//   - Catalog (resources, file records, blob reference counts; its
+//     read-only part is CatalogReader), ChangeFeed (the log of changes and
+//     the workers' cursors) and Accounts (users, tokens): storage/catalog,
+//     on bbolt. Each user names what it needs: Service writes through
+//     Catalog, the Indexer reads an IndexSource (CatalogReader and
+//     ChangeFeed), the harvesters (oaipmh, catalogue) declare their own.
 //   - Blobs (content-addressed bytes): storage/blob, on local disk or S3.
 //   - Index (search): storage/search/embedded (bleve) and
 //     storage/search/meili (Meilisearch).

@@ -69,3 +69,12 @@ type Index interface {
 	Reset(ctx context.Context) error
 	Close() error
 }
+
+// SettingsChecker is an optional interface of an Index whose engine keeps
+// settings of its own (Meilisearch: searchable attributes, ranking rules):
+// CheckSettings reports an engine whose settings differ from the node's.
+// Wrappers (metrics, the reconnecting engine) forward it when the engine
+// they wrap has it; doctor runs it.
+type SettingsChecker interface {
+	CheckSettings(ctx context.Context) error
+}

@@ -24,11 +24,12 @@ const (
 // catalog's change feed. Writes never wait for it: they only append to the
 // feed, in their own transaction, and nudge the indexer.
 type Indexer struct {
-	catalog Catalog
-	index   Index
-	engine  string
-	log     *slog.Logger
-	wake    chan struct{}
+	resources CatalogReader
+	feed      ChangeFeed
+	index     Index
+	engine    string
+	log       *slog.Logger
+	wake      chan struct{}
 	// work serialises draining and rebuilding: two rebuilds resetting the
 	// index under each other, or a drain moving the cursor a rebuild is
 	// about to set, would waste work and confuse the status.
@@ -39,12 +40,19 @@ type Indexer struct {
 	lastRun time.Time
 }
 
+// IndexSource is what the Indexer reads: the resources, and the change
+// feed it follows with its own cursors. storage/catalog implements both.
+type IndexSource interface {
+	CatalogReader
+	ChangeFeed
+}
+
 // NewIndexer returns an indexer; engine names the engine for status lines.
-func NewIndexer(c Catalog, idx Index, engine string, log *slog.Logger) *Indexer {
+func NewIndexer(src IndexSource, idx Index, engine string, log *slog.Logger) *Indexer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Indexer{catalog: c, index: idx, engine: engine, log: log, wake: make(chan struct{}, 1)}
+	return &Indexer{resources: src, feed: src, index: idx, engine: engine, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Notify asks the indexer to look at the feed now.
@@ -79,7 +87,7 @@ func (ix *Indexer) Run(ctx context.Context) {
 }
 
 func (ix *Indexer) resumeRebuild(ctx context.Context) error {
-	pending, err := ix.catalog.Cursor(ctx, indexRebuildCursor)
+	pending, err := ix.feed.Cursor(ctx, indexRebuildCursor)
 	if err != nil || pending == 0 {
 		return err
 	}
@@ -98,11 +106,11 @@ func (ix *Indexer) Drain(ctx context.Context) (int, error) {
 func (ix *Indexer) drain(ctx context.Context) (int, error) {
 	applied := 0
 	for {
-		after, err := ix.catalog.Cursor(ctx, indexCursor)
+		after, err := ix.feed.Cursor(ctx, indexCursor)
 		if err != nil {
 			return applied, err
 		}
-		changes, err := ix.catalog.Changes(ctx, after, indexBatch)
+		changes, err := ix.feed.Changes(ctx, after, indexBatch)
 		if err != nil || len(changes) == 0 {
 			return applied, err
 		}
@@ -111,7 +119,7 @@ func (ix *Indexer) drain(ctx context.Context) (int, error) {
 		}
 		// Applied work is recorded even when a shutdown has just begun, so
 		// the next start does not redo it.
-		if err := ix.catalog.SetCursor(context.WithoutCancel(ctx), indexCursor, changes[len(changes)-1].Seq); err != nil {
+		if err := ix.feed.SetCursor(context.WithoutCancel(ctx), indexCursor, changes[len(changes)-1].Seq); err != nil {
 			return applied, err
 		}
 		applied += len(changes)
@@ -130,7 +138,7 @@ func (ix *Indexer) apply(ctx context.Context, changes []Change) error {
 			continue
 		}
 		seen[id] = true
-		r, err := ix.catalog.Get(ctx, id)
+		r, err := ix.resources.Get(ctx, id)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			deletes = append(deletes, id)
@@ -168,23 +176,23 @@ func (ix *Indexer) Rebuild(ctx context.Context, progress func(done, total int)) 
 func (ix *Indexer) rebuild(ctx context.Context, progress func(done, total int)) error {
 	// Changes made during the rebuild are replayed afterwards from this
 	// point; replaying is idempotent, so nothing can be missed.
-	last, err := ix.catalog.LastSeq(ctx)
+	last, err := ix.feed.LastSeq(ctx)
 	if err != nil {
 		return err
 	}
-	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
+	if err := ix.feed.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
 		return err
 	}
 	if err := ix.index.Reset(ctx); err != nil {
 		return fmt.Errorf("reset index: %w", err)
 	}
-	total, err := ix.catalog.Count(ctx)
+	total, err := ix.resources.Count(ctx)
 	if err != nil {
 		return err
 	}
 	done, cursor := 0, ""
 	for {
-		rs, next, err := ix.catalog.List(ctx, ListOptions{After: cursor, Limit: indexBatch})
+		rs, next, err := ix.resources.List(ctx, ListOptions{After: cursor, Limit: indexBatch})
 		if err != nil {
 			return err
 		}
@@ -202,10 +210,10 @@ func (ix *Indexer) rebuild(ctx context.Context, progress func(done, total int)) 
 		}
 		cursor = next
 	}
-	if err := ix.catalog.SetCursor(ctx, indexCursor, last); err != nil {
+	if err := ix.feed.SetCursor(ctx, indexCursor, last); err != nil {
 		return err
 	}
-	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 0); err != nil {
+	if err := ix.feed.SetCursor(ctx, indexRebuildCursor, 0); err != nil {
 		return err
 	}
 	_, err = ix.drain(ctx)
@@ -226,21 +234,21 @@ type IndexStatus struct {
 // Status reports the backlog and the engine's document count.
 func (ix *Indexer) Status(ctx context.Context) (IndexStatus, error) {
 	st := IndexStatus{Engine: ix.engine}
-	cur, err := ix.catalog.Cursor(ctx, indexCursor)
+	cur, err := ix.feed.Cursor(ctx, indexCursor)
 	if err != nil {
 		return st, err
 	}
-	last, err := ix.catalog.LastSeq(ctx)
+	last, err := ix.feed.LastSeq(ctx)
 	if err != nil {
 		return st, err
 	}
 	if last > cur {
 		st.Backlog = last - cur
 	}
-	if p, _ := ix.catalog.Cursor(ctx, indexRebuildCursor); p != 0 {
+	if p, _ := ix.feed.Cursor(ctx, indexRebuildCursor); p != 0 {
 		st.RebuildPending = true
 	}
-	if st.Resources, err = ix.catalog.Count(ctx); err != nil {
+	if st.Resources, err = ix.resources.Count(ctx); err != nil {
 		return st, err
 	}
 	ix.mu.Lock()
@@ -267,17 +275,17 @@ func (ix *Indexer) RebuildIfEmpty(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	resources, err := ix.catalog.Count(ctx)
+	resources, err := ix.resources.Count(ctx)
 	if err != nil || docs > 0 || resources == 0 {
 		return false, err
 	}
-	cur, err := ix.catalog.Cursor(ctx, indexCursor)
+	cur, err := ix.feed.Cursor(ctx, indexCursor)
 	if err != nil || cur == 0 {
 		// Never indexed: draining the feed from its start fills the index.
 		return false, err
 	}
 	ix.log.Info("search index is empty while the catalog is not; rebuilding", "engine", ix.engine, "resources", resources)
-	if err := ix.catalog.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
+	if err := ix.feed.SetCursor(ctx, indexRebuildCursor, 1); err != nil {
 		return false, err
 	}
 	ix.Notify()

@@ -59,7 +59,7 @@ func TestLegacyCopiesKeepTheirIDs(t *testing.T) {
 	if saved[0].ID != legacy.ID {
 		t.Fatalf("update stored as %s, want the legacy id %s kept", saved[0].ID, legacy.ID)
 	}
-	if n, _ := svc.Catalog().Count(ctx); n != 1 {
+	if n, _ := svc.Count(ctx); n != 1 {
 		t.Fatalf("%d resources, want the one copy updated in place", n)
 	}
 

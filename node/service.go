@@ -99,8 +99,8 @@ func (s *Service) MaxFileSize() int64 { return s.maxFile }
 // Hub is this node's hub slug.
 func (s *Service) Hub() string { return s.hub }
 
-// Catalog exposes the catalog for read-only adapters (feeds, workers).
-func (s *Service) Catalog() Catalog { return s.catalog }
+// Count returns the number of resources, local and remote.
+func (s *Service) Count(ctx context.Context) (int, error) { return s.catalog.Count(ctx) }
 
 // Get returns a resource.
 func (s *Service) Get(ctx context.Context, id string) (Resource, error) {

@@ -57,14 +57,21 @@ type ListOptions struct {
 	Origin string
 }
 
-// Catalog stores resources and their file records. Implementation:
-// storage/catalog (bbolt).
-type Catalog interface {
+// CatalogReader reads the catalog's resources: what read-only workers (the
+// Indexer) and harvesters need.
+type CatalogReader interface {
 	Get(ctx context.Context, id string) (Resource, error)
 	// List returns a page, newest created first, and the cursor of the next
 	// page ("" at the end).
 	List(ctx context.Context, opt ListOptions) ([]Resource, string, error)
 	Count(ctx context.Context) (int, error)
+}
+
+// Catalog stores resources and their file records: what Service writes
+// through. Implementation: storage/catalog (bbolt), which also implements
+// ChangeFeed: each write appends its Change in the same transaction.
+type Catalog interface {
+	CatalogReader
 	// Create stores a new resource; ErrConflict when the id exists.
 	Create(ctx context.Context, r Resource) error
 	// Update applies fn to the stored resource atomically and returns the
@@ -79,14 +86,20 @@ type Catalog interface {
 	Delete(ctx context.Context, id string) (Resource, []string, error)
 	// BlobRefs counts the file records pointing at a digest.
 	BlobRefs(ctx context.Context, sha256 string) (int, error)
+}
+
+// ChangeFeed is the catalog's log of changes and the cursors of the workers
+// that follow it (the Indexer, the federation publisher). Implementation:
+// storage/catalog.
+type ChangeFeed interface {
 	// Changes returns up to limit changes with Seq > after, oldest first.
 	Changes(ctx context.Context, after uint64, limit int) ([]Change, error)
+	// LastSeq is the newest change's sequence number.
+	LastSeq(ctx context.Context) (uint64, error)
 	// Cursor and SetCursor persist how far a named worker has followed the
 	// change feed.
 	Cursor(ctx context.Context, name string) (uint64, error)
 	SetCursor(ctx context.Context, name string, seq uint64) error
-	// LastSeq is the newest change's sequence number.
-	LastSeq(ctx context.Context) (uint64, error)
 }
 
 // Roles a user may have.

@@ -18,7 +18,7 @@ import (
 
 // countingCatalog counts what the repository reads from the catalog.
 type countingCatalog struct {
-	node.Catalog
+	oaipmh.Catalog
 	resources, changes atomic.Int64
 }
 

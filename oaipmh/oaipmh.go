@@ -28,10 +28,19 @@ import (
 	"github.com/communs-numerique/communs/node"
 )
 
+// Catalog is what the repository reads: the live resources, and the
+// change feed for deletions. storage/catalog implements it; node/web mounts
+// the repository on the catalog internal/app gives it.
+type Catalog interface {
+	Get(ctx context.Context, id string) (node.Resource, error)
+	List(ctx context.Context, opt node.ListOptions) ([]node.Resource, string, error)
+	Changes(ctx context.Context, after uint64, limit int) ([]node.Change, error)
+	LastSeq(ctx context.Context) (uint64, error)
+}
+
 // Config configures the repository.
 type Config struct {
-	// Catalog is read only (node.Service.Catalog()).
-	Catalog node.Catalog
+	Catalog Catalog
 	// PublicURL is the node's external base URL, without a trailing slash.
 	PublicURL string
 	// Name is the hub's display name (repositoryName, dc:publisher).
@@ -45,7 +54,7 @@ type Config struct {
 
 // Handler serves GET and POST /oai.
 type Handler struct {
-	cat        node.Catalog
+	cat        Catalog
 	baseURL    string
 	publicURL  string
 	host       string

@@ -240,7 +240,7 @@ func (d *doctor) searchIndex(ctx context.Context) {
 	default:
 		d.add(levelOK, "search", fmt.Sprintf("%s: %d documents for %d resources", s.Engine, s.Documents, s.Resources), "")
 	}
-	if c, ok := d.st.Index.(interface{ CheckSettings(context.Context) error }); ok {
+	if c, ok := d.st.Index.(node.SettingsChecker); ok {
 		if err := c.CheckSettings(ctx); err != nil {
 			d.add(levelFail, "search", "settings: "+err.Error(), "restart the node: it applies the index settings at start")
 		} else if d.cfg.Search == "meilisearch" {

@@ -99,10 +99,22 @@ type Dropped struct {
 	At     time.Time `json:"at"`
 }
 
-// Store persists what federation must not lose across restarts. The bbolt
-// catalog implements it (storage/catalog), so that queues and peers live in
-// the node's single consistent file.
+// Store persists what federation must not lose across restarts: the union
+// of the roles below, which each part of federation uses on its own. The
+// bbolt catalog implements it (storage/catalog), so that queues and peers
+// live in the node's single consistent file.
 type Store interface {
+	Peers
+	Inbox
+	Deliveries
+	Blocks
+	Keys
+	Announcements
+	Drops
+}
+
+// Peers stores the actors this node follows or is followed by.
+type Peers interface {
 	PutPeer(ctx context.Context, p Peer) error
 	// UpdatePeers applies fn to each stored peer of ids in one transaction
 	// (delivery results for a thousand followers must not cost a thousand
@@ -112,13 +124,20 @@ type Store interface {
 	GetPeer(ctx context.Context, actorID string) (Peer, error)
 	ListPeers(ctx context.Context) ([]Peer, error)
 	DeletePeer(ctx context.Context, actorID string) error
+}
 
+// Inbox is the queue of verified activities waiting to be applied, and
+// the memory of the activity ids already seen.
+type Inbox interface {
 	// EnqueueInbox records an activity unless its id was seen before, in
 	// which case it returns false and stores nothing.
 	EnqueueInbox(ctx context.Context, it InboxItem) (bool, error)
 	InboxItems(ctx context.Context, limit int) ([]InboxItem, error)
 	InboxDone(ctx context.Context, seq uint64) error
+}
 
+// Deliveries is the queue of activities to POST to other inboxes.
+type Deliveries interface {
 	// EnqueueDeliveries queues deliveries in order. Deliveries of one call
 	// sharing a body (one activity fanned out to many inboxes) store it
 	// once.
@@ -133,22 +152,34 @@ type Store interface {
 	// DeleteDeliveries removes several deliveries in one transaction.
 	DeleteDeliveries(ctx context.Context, seqs []uint64) error
 	DeliveryCount(ctx context.Context) (int, error)
+}
 
+// Blocks is the list of blocked domains.
+type Blocks interface {
 	Block(ctx context.Context, domain string) error
 	Unblock(ctx context.Context, domain string) error
 	Blocked(ctx context.Context, domain string) (bool, error)
 	Blocks(ctx context.Context) ([]string, error)
+}
 
+// Keys caches remote actors' public keys.
+type Keys interface {
 	PutKey(ctx context.Context, k RemoteKey) error
 	// GetKey returns node.ErrNotFound for an unknown key id.
 	GetKey(ctx context.Context, keyID string) (RemoteKey, error)
+}
 
+// Announcements records which local resources followers have heard of.
+type Announcements interface {
 	// Announced reports whether a Create was sent for a local resource, so
 	// a later change is an Update; SetAnnounced records it (false on
 	// delete).
 	Announced(ctx context.Context, id string) (bool, error)
 	SetAnnounced(ctx context.Context, id string, v bool) error
+}
 
+// Drops records the copies an admin removed for good.
+type Drops interface {
 	// Drop records a dropped copy; Undrop forgets it (false when it was
 	// not dropped); IsDropped tells by origin object id.
 	Drop(ctx context.Context, d Dropped) error

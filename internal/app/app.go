@@ -96,7 +96,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.Indexer,
-		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand, UploadIdleTimeout: cfg.UploadIdleTimeout}
+		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand, UploadIdleTimeout: cfg.UploadIdleTimeout,
+		Harvest: st.Catalog}
 	if n.Fed != nil {
 		opts.ActorURL, opts.Peers = n.Fed.ActorURL(), peerInfos(n.Fed)
 	}

@@ -25,7 +25,7 @@ func OpenFederation(cfg Config, svc *node.Service, st *Stores, log *slog.Logger)
 	}
 	f, err := federation.New(federation.Config{
 		PublicURL: cfg.PublicURL, Username: cfg.Hub, Name: cfg.Name, Summary: cfg.Description,
-		Service: svc, Store: st.Catalog, DataDir: cfg.Data, Dev: cfg.DevFederation,
+		Service: svc, Store: st.Catalog, Feed: st.Catalog, DataDir: cfg.Data, Dev: cfg.DevFederation,
 		FollowPolicy: cfg.FollowPolicy, Logger: log, Version: cfg.Version, Profile: cfg.profile,
 		FollowersPerHost: followersCap(cfg.MaxFollowersPerHost), DeliveryTimeout: cfg.DeliveryTimeout,
 		RetryBase: cfg.RetryBase,

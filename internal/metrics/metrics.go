@@ -264,6 +264,8 @@ type timedIndex struct {
 	h prometheus.Histogram
 }
 
+var _ node.SettingsChecker = (*timedIndex)(nil)
+
 func (t *timedIndex) Search(ctx context.Context, q node.Query) (node.Results, error) {
 	start := time.Now()
 	res, err := t.Index.Search(ctx, q)
@@ -312,7 +314,7 @@ func (c *countedBlobs) Delete(ctx context.Context, sha string) error {
 
 // CheckSettings forwards to the engine when it can check its settings.
 func (t *timedIndex) CheckSettings(ctx context.Context) error {
-	if c, ok := t.Index.(interface{ CheckSettings(context.Context) error }); ok {
+	if c, ok := t.Index.(node.SettingsChecker); ok {
 		return c.CheckSettings(ctx)
 	}
 	return nil

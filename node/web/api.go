@@ -114,7 +114,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	total, err := s.svc.Catalog().Count(r.Context())
+	total, err := s.svc.Count(r.Context())
 	if err != nil {
 		return err
 	}

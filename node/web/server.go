@@ -44,6 +44,17 @@ type Options struct {
 	// UploadIdleTimeout cuts an editor's upload when no byte arrives for
 	// that long (deadlines.go); 0 means DefaultUploadIdleTimeout.
 	UploadIdleTimeout time.Duration
+	// Harvest, when set, is what the harvesting interfaces read (OAI-PMH
+	// at /oai, the DCAT catalogue): internal/app passes storage/catalog.
+	// They page past the API's limits and read the change feed, so they
+	// get the catalog rather than the Service. Nil leaves them out.
+	Harvest Harvest
+}
+
+// Harvest is the read-only catalog the harvesting interfaces need.
+type Harvest interface {
+	oaipmh.Catalog
+	catalogue.Catalog
 }
 
 // Server holds the HTTP handlers.
@@ -60,6 +71,7 @@ type Server struct {
 	secureCookies       bool
 	actorURL            string
 	peers               func(ctx context.Context) ([]PeerInfo, error)
+	harvest             Harvest
 
 	brand      Brand
 	started    time.Time
@@ -79,7 +91,7 @@ func New(svc *node.Service, opt Options) *Server {
 		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
-		uploadIdle: opt.UploadIdleTimeout}
+		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest}
 	s.initUI(opt)
 	return s
 }
@@ -137,11 +149,13 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.Resource, s.page(s.resourcePage))
 	mux.HandleFunc("GET /{$}", s.page(s.homePage))
 	if m, ok := mux.(*http.ServeMux); ok { // the HTML pages and harvesting interfaces are not part of the API
-		oai := oaipmh.New(oaipmh.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name, Logger: s.log})
-		m.Handle("GET "+paths.OAI, oai)
-		m.Handle("POST "+paths.OAI, oai)
-		m.Handle("GET "+paths.Catalogue, catalogue.New(catalogue.Config{Catalog: s.svc.Catalog(), PublicURL: s.publicURL, Name: s.name,
-			Description: s.description, Logger: s.log, Label: func(key string) string { return translate("fr", key) }}))
+		if s.harvest != nil {
+			oai := oaipmh.New(oaipmh.Config{Catalog: s.harvest, PublicURL: s.publicURL, Name: s.name, Logger: s.log})
+			m.Handle("GET "+paths.OAI, oai)
+			m.Handle("POST "+paths.OAI, oai)
+			m.Handle("GET "+paths.Catalogue, catalogue.New(catalogue.Config{Catalog: s.harvest, PublicURL: s.publicURL, Name: s.name,
+				Description: s.description, Logger: s.log, Label: func(key string) string { return translate("fr", key) }}))
+		}
 		s.seoRoutes(m)
 		s.uiRoutes(m)
 	}

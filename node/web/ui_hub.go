@@ -106,7 +106,7 @@ type hubData struct {
 }
 
 func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) error {
-	n, err := s.svc.Catalog().Count(r.Context())
+	n, err := s.svc.Count(r.Context())
 	if err != nil {
 		return err
 	}

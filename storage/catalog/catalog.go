@@ -19,8 +19,9 @@ import (
 )
 
 var (
-	_ node.Catalog  = (*Store)(nil)
-	_ node.Accounts = (*Store)(nil)
+	_ node.Catalog    = (*Store)(nil)
+	_ node.ChangeFeed = (*Store)(nil)
+	_ node.Accounts   = (*Store)(nil)
 )
 
 // ErrLocked reports that another process (usually `communs serve`) holds the

@@ -28,7 +28,10 @@ type Reconnecting struct {
 	now     func() time.Time
 }
 
-var _ node.Index = (*Reconnecting)(nil)
+var (
+	_ node.Index           = (*Reconnecting)(nil)
+	_ node.SettingsChecker = (*Reconnecting)(nil)
+)
 
 // NewReconnecting returns an index that calls open until it succeeds.
 func NewReconnecting(open func(ctx context.Context) (node.Index, error), retryEvery time.Duration) *Reconnecting {
@@ -116,7 +119,7 @@ func (r *Reconnecting) CheckSettings(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if c, ok := idx.(interface{ CheckSettings(context.Context) error }); ok {
+	if c, ok := idx.(node.SettingsChecker); ok {
 		return c.CheckSettings(ctx)
 	}
 	return nil

@@ -49,7 +49,10 @@ type Index struct {
 	pollEvery time.Duration
 }
 
-var _ node.Index = (*Index)(nil)
+var (
+	_ node.Index           = (*Index)(nil)
+	_ node.SettingsChecker = (*Index)(nil)
+)
 
 // Open connects to the server, creates the index if needed and applies the
 // settings. It fails with node.ErrUnavailable when the server cannot be
