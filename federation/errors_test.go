@@ -89,7 +89,7 @@ func failingHub(t *testing.T, fail map[string]error) (string, string, *syncBuffe
 	base := "http://" + srv.Listener.Addr().String()
 	logs := &syncBuffer{}
 	fed, err := federation.New(federation.Config{PublicURL: base, Username: "hub", Name: "Hub", Service: n.Service,
-		Store: failingStore{Store: n.Catalog, fail: fail}, DataDir: t.TempDir(), Dev: true,
+		Store: failingStore{Store: n.Catalog, fail: fail}, Feed: n.Catalog, DataDir: t.TempDir(), Dev: true,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
