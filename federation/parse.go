@@ -160,8 +160,13 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	if r.Summary == "" {
 		r.Summary = plainSummary(str("summary"))
 	}
-	if t, err := time.Parse(time.RFC3339, str("updated")); err == nil {
-		r.Updated = t.UTC()
+	// schema:dateModified is always sent (AS2 updated is left out of a
+	// Create, see activity); a Page had only updated.
+	for _, k := range []string{"dateModified", "updated"} {
+		if t, err := time.Parse(time.RFC3339, str(k)); err == nil {
+			r.Updated = t.UTC()
+			break
+		}
 	}
 	if src, ok := o["source"].(map[string]any); ok {
 		r.Description, _ = src["content"].(string)

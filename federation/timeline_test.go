@@ -18,7 +18,8 @@ import (
 // object, by their own rules:
 //   - GoToSocial (internal/typeutils/astointernal.go ASStatusToStatus): the
 //     content warning is summary, else name, on every object type; the
-//     language is the contentMap key whose value equals content.
+//     language is the contentMap key whose value equals content; a post
+//     whose updated is not before its published is marked edited.
 //   - Mastodon (app/lib/activitypub/activity/create.rb, parser/status_parser.rb):
 //     a Note's text is content (else contentMap), its spoiler summary (else
 //     summaryMap), its language the first contentMap key; a Page is
@@ -26,6 +27,7 @@ import (
 //     place of the link's preview card.
 type timelinePost struct {
 	gtsWarning, mastodonSpoiler string
+	gtsEdited                   bool
 	mastodonConverted           bool
 	text                        string // content as plain text
 	gtsLanguage, mastoLanguage  string
@@ -54,6 +56,10 @@ func readAsTimeline(obj map[string]any) timelinePost {
 	p.mastodonSpoiler = str("summary")
 	if p.mastodonSpoiler == "" {
 		_, p.mastodonSpoiler = firstOf("summaryMap")
+	}
+	if upd, err := time.Parse(time.RFC3339, str("updated")); err == nil {
+		pub, _ := time.Parse(time.RFC3339, str("published"))
+		p.gtsEdited = !upd.Before(pub)
 	}
 	switch str("type") {
 	case "Image", "Audio", "Video", "Article", "Page", "Event":
@@ -145,6 +151,9 @@ func TestFollowerTimelineShowsPlainPost(t *testing.T) {
 		}
 		if p.gtsWarning != "" || p.mastodonSpoiler != "" {
 			t.Errorf("%s: content warning %q (GoToSocial) / %q (Mastodon), want none", act["type"], p.gtsWarning, p.mastodonSpoiler)
+		}
+		if p.gtsEdited != (i == 1) {
+			t.Errorf("%s: GoToSocial marks it edited: %v (published %v, updated %v)", act["type"], p.gtsEdited, obj["published"], obj["updated"])
 		}
 		if p.mastodonConverted {
 			t.Errorf("%s: a %v, which Mastodon 4 shows as its name and link only", act["type"], obj["type"])

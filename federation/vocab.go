@@ -46,6 +46,7 @@ var contextTerms = map[string]any{
 	"digest":                    "communs:digest",
 	"inLanguage":                "schema:inLanguage",
 	"datePublished":             "schema:datePublished",
+	"dateModified":              "schema:dateModified",
 	"license":                   map[string]any{"@id": "schema:license", "@type": "@id"},
 	"abstract":                  "schema:abstract",
 	"toot":                      "http://joinmastodon.org/ns#",
@@ -236,9 +237,15 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	pub := streams.NewActivityStreamsPublishedProperty()
 	pub.Set(r.Created.UTC().Truncate(time.Second))
 	p.SetActivityStreamsPublished(pub)
-	upd := streams.NewActivityStreamsUpdatedProperty()
-	upd.Set(r.Updated.UTC().Truncate(time.Second))
-	p.SetActivityStreamsUpdated(upd)
+	// AS2 updated only once the kit changed (and never in a Create, see
+	// activity): GoToSocial and Mastodon show a post with one as edited,
+	// GoToSocial even when it equals published. Communs nodes read
+	// schema:dateModified, always set.
+	if updated := r.Updated.UTC().Truncate(time.Second); updated.After(r.Created.UTC().Truncate(time.Second)) {
+		upd := streams.NewActivityStreamsUpdatedProperty()
+		upd.Set(updated)
+		p.SetActivityStreamsUpdated(upd)
+	}
 	files := make([]any, 0, len(r.Files))
 	for _, f := range r.Files {
 		files = append(files, map[string]any{"type": "Document", "name": f.Name, "mediaType": f.MediaType,
@@ -268,6 +275,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	m["spdx"] = r.License
 	m["license"] = licenseURL(r.License)
 	m["datePublished"] = r.Published
+	m["dateModified"] = r.Updated.UTC().Truncate(time.Second).Format(time.RFC3339)
 	m["source"] = map[string]any{"content": r.Description, "mediaType": "text/markdown"}
 	if r.Summary != "" {
 		m["abstract"] = r.Summary
