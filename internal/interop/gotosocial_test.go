@@ -104,6 +104,9 @@ func TestGoToSocialTimeline(t *testing.T) {
 		return false
 	})
 	checkPlainPost(t, "new kit", status, kit.Title, kit, kitURL)
+	if status.EditedAt != nil {
+		t.Errorf("new kit: shown as edited at %s", *status.EditedAt)
+	}
 
 	// The hub's avatar is processed in the background.
 	testenv.Eventually(t, 60*time.Second, "the hub's avatar", func() bool {
@@ -125,6 +128,9 @@ func TestGoToSocialTimeline(t *testing.T) {
 		return strings.HasPrefix(plain(status.Content), newTitle)
 	})
 	checkPlainPost(t, "edited kit", status, newTitle, kit, kitURL)
+	if status.EditedAt == nil {
+		t.Error("edited kit: not shown as edited")
+	}
 }
 
 type gtsAccount struct {
@@ -312,7 +318,8 @@ http-client:
 			t.Fatalf("GoToSocial stopped:\n%s", tail(g.log.String(), 8<<10))
 		default:
 		}
-		resp, err := http.Get(g.base + "/livez")
+		// While it starts (wasm compilation, migrations) it answers 503.
+		resp, err := http.Get(g.base + "/api/v1/instance")
 		if err != nil {
 			return false
 		}
