@@ -206,9 +206,9 @@ func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool,
 // on every object type) as a content warning hiding the post, Mastodon
 // shows a summary as one, and Mastodon 4 renders a Page as its name and
 // link only. Communs nodes read the title (communs:title), the other
-// extension terms and the files (communs:files, with their digests): the
-// files are not AS2 attachments, which Mastodon and GoToSocial would show
-// as unknown media in place of the link's preview card.
+// extension terms and the files (communs:files, with their digests): as
+// AS2 attachments, Mastodon would show them as media in place of the
+// link's preview card (GoToSocial 0.18.3 dropped them; docs/INTEROP.md).
 func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	objectID := u.object(r.ID)
 	if !r.Local() {
