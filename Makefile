@@ -21,7 +21,7 @@ XMLLINT   := /usr/bin/xmllint
 STATICCHECK_VER := v0.6.1
 STATICCHECK     := $(GOBIN)/staticcheck
 
-.PHONY: run build test test-deps bench demo vet fmt clean
+.PHONY: run build test test-deps bench demo vet fmt clean interop
 
 ## run: start a node on embedded defaults (http://localhost:8080, ./communs-data)
 run:
@@ -76,6 +76,15 @@ test: test-deps
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	COMMUNS_MINIO_BIN=$(MINIO) COMMUNS_CHROMIUM=$(CHROMIUM) COMMUNS_AXE=$(AXE) COMMUNS_BROWSER_TESTS=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## interop: opt-in, slow: a real GoToSocial follows a hub and must show its kits as plain
+## posts (internal/interop, docs/INTEROP.md). Builds GoToSocial $(GTS_VER) once from the Go
+## module proxy into $(GTS_DIR) (10+ minutes on a 2-core machine), nothing in the repository.
+GTS_VER := v0.18.3
+GTS_DIR := $(shell $(GO) env GOPATH)/communs-test/gotosocial-$(GTS_VER:v%=%)
+interop:
+	GO=$(GO) sh internal/interop/build-gotosocial.sh $(GTS_VER) $(GTS_DIR)
+	COMMUNS_INTEROP=1 COMMUNS_GOTOSOCIAL_DIR=$(GTS_DIR) $(GO) test -count=1 -v -timeout 20m -run TestGoToSocial ./internal/interop/
 
 ## bench: benchmarks (see docs/BENCHMARKS.md for what each measures)
 bench: test-deps

@@ -72,6 +72,17 @@ func activity(kind, id, actor string, object any, to, cc []string) (map[string]a
 				inner[k] = v
 			}
 		}
+		// A new post is not an edit: Mastodon and GoToSocial show an
+		// object's updated as one. An Update always carries it, even in the
+		// second of the Create, so that GoToSocial dates the edit.
+		if _, ok := inner["dateModified"]; ok {
+			switch kind {
+			case "Create":
+				delete(inner, "updated")
+			case "Update":
+				inner["updated"] = inner["dateModified"]
+			}
+		}
 		m["object"] = inner
 	}
 	return m, nil

@@ -37,7 +37,7 @@ func newInboxRecorder(t *testing.T) *inboxRecorder {
 		var act struct {
 			Type   string `json:"type"`
 			Object struct {
-				Name string `json:"name"`
+				Name string `json:"title"` // communs:title
 			} `json:"object"`
 		}
 		_ = json.NewDecoder(r.Body).Decode(&act)

@@ -162,9 +162,10 @@ func TestFediverseAccountFollowsHub(t *testing.T) {
 	create := acct.received[1]
 	acct.mu.Unlock()
 	obj := create["object"].(map[string]any)
-	if create["type"] != "Create" || obj["type"] != "Page" || obj["name"] != "Kit d'atelier : arnaques en ligne" ||
+	if create["type"] != "Create" || obj["type"] != "Note" || obj["name"] != nil || obj["summary"] != nil ||
+		!strings.HasPrefix(obj["content"].(string), "<p><strong>Kit d&#39;atelier : arnaques en ligne</strong></p>") ||
 		!strings.Contains(obj["content"].(string), "<a href=") || obj["tag"] == nil {
-		t.Fatalf("a timeline needs name, content with the link and tags: %v", create)
+		t.Fatalf("a timeline needs a Note without name or summary (content warnings), content with the title, the link and tags: %v", create)
 	}
 	if acct.unsigned != 0 {
 		t.Fatalf("%d deliveries failed the account's signature check", acct.unsigned)

@@ -122,8 +122,11 @@ func hostOf(s string) string {
 	return strings.TrimSuffix(h, ".")
 }
 
-// parseResource reads a resource object sent by a Communs peer. Files come
-// from the attachments, with their announced digests.
+// parseResource reads a resource object sent by a Communs peer: a Note
+// whose title is communs:title and whose files, with their announced
+// digests, are communs:files. A Page, Article or Document with the title
+// as its name and the files as attachments is read too (the shape before
+// resources went out as Notes).
 func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	str := func(k string) string { s, _ := o[k].(string); return s }
 	list := func(k string) []string {
@@ -138,15 +141,18 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 		return out
 	}
 	id := str("id")
-	if t := str("type"); t != "Page" && t != "Article" && t != "Document" {
+	if t := str("type"); t != "Note" && t != "Page" && t != "Article" && t != "Document" {
 		return node.Resource{}, nil, fmt.Errorf("%w: object %s is a %q, not a resource", errBadActivity, id, t)
 	}
 	slug := objectSlug(o)
 	r := node.Resource{
 		ID: node.RemoteID(id, slug), Origin: id,
-		Metadata: node.Metadata{Title: str("name"), Kind: str("kind"), Themes: list("themes"), Audience: list("targetAudience"),
+		Metadata: node.Metadata{Title: str("title"), Kind: str("kind"), Themes: list("themes"), Audience: list("targetAudience"),
 			Level: str("level"), License: str("spdx"), Language: str("inLanguage"), Authors: list("authors"),
 			Published: str("datePublished")}, // Hub: the delivering actor's, set by saveCopies, never the payload's
+	}
+	if r.Title == "" {
+		r.Title = str("name")
 	}
 	// Since nodes stopped sending an AS2 summary (a content warning
 	// elsewhere), the summary is schema:abstract; older nodes send summary.
@@ -154,15 +160,24 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	if r.Summary == "" {
 		r.Summary = plainSummary(str("summary"))
 	}
-	if t, err := time.Parse(time.RFC3339, str("updated")); err == nil {
-		r.Updated = t.UTC()
+	// schema:dateModified is always sent (AS2 updated is left out of a
+	// Create, see activity); a Page had only updated.
+	for _, k := range []string{"dateModified", "updated"} {
+		if t, err := time.Parse(time.RFC3339, str(k)); err == nil {
+			r.Updated = t.UTC()
+			break
+		}
 	}
 	if src, ok := o["source"].(map[string]any); ok {
 		r.Description, _ = src["content"].(string)
 	}
 	var files []node.RemoteFile
-	atts, _ := o["attachment"].([]any)
-	if one, ok := o["attachment"].(map[string]any); ok {
+	filesKey := "files"
+	if _, ok := o[filesKey]; !ok {
+		filesKey = "attachment"
+	}
+	atts, _ := o[filesKey].([]any)
+	if one, ok := o[filesKey].(map[string]any); ok {
 		atts = []any{one}
 	}
 	for _, a := range atts {
@@ -181,10 +196,10 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 			f.SHA256 = strings.TrimPrefix(dg, "sha-256:")
 		}
 		if f.Name == "" || f.URL == "" {
-			return r, nil, fmt.Errorf("%w: attachment without name or url in %s", errBadActivity, id)
+			return r, nil, fmt.Errorf("%w: file without name or url in %s", errBadActivity, id)
 		}
 		if hostOf(f.URL) != hostOf(id) {
-			return r, nil, fmt.Errorf("%w: attachment %s is not on the object's host", errBadActivity, f.URL)
+			return r, nil, fmt.Errorf("%w: file %s is not on the object's host", errBadActivity, f.URL)
 		}
 		files = append(files, f)
 	}

@@ -8,18 +8,25 @@ import (
 )
 
 // TestResourceIsAPlainPost: Mastodon (on a Note) and GoToSocial (on every
-// type) show an AS2 summary as a content warning that hides the post. A kit
-// goes out without one: its content opens with the title, then the
-// summary, the link and the themes as hashtag links; contentMap carries the
-// language; sensitive is false.
+// type, falling back to the name) show an AS2 summary as a content warning
+// that hides the post, and Mastodon 4 shows a Page as its name and link. A
+// kit goes out as a Note without either: its content opens with the title,
+// then the summary, the link and the themes as hashtag links; contentMap
+// carries the language; sensitive is false; the files are no AS2
+// attachments (unknown media in place of the link's preview card).
 func TestResourceIsAPlainPost(t *testing.T) {
 	r := goldenResource()
 	obj, err := resourceObject(testURLs, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := obj["summary"]; ok {
-		t.Errorf("object carries an AS2 summary, shown as a content warning: %v", obj["summary"])
+	for _, k := range []string{"summary", "summaryMap", "name", "nameMap", "attachment"} {
+		if _, ok := obj[k]; ok {
+			t.Errorf("object carries an AS2 %s (a content warning or unknown media elsewhere): %v", k, obj[k])
+		}
+	}
+	if obj["type"] != "Note" {
+		t.Errorf("type %v, want Note (Mastodon 4 shows a Page as its name and link only)", obj["type"])
 	}
 	content, _ := obj["content"].(string)
 	if !strings.HasPrefix(content, "<p><strong>Créer sa première adresse e-mail</strong></p><p>Tutoriel pas à pas") {
@@ -36,8 +43,11 @@ func TestResourceIsAPlainPost(t *testing.T) {
 	if cm["fr"] != content {
 		t.Errorf("contentMap %v, want {fr: content}", obj["contentMap"])
 	}
-	if obj["sensitive"] != false || obj["abstract"] != r.Summary || obj["name"] != r.Title {
-		t.Errorf("sensitive %v, abstract %v, name %v", obj["sensitive"], obj["abstract"], obj["name"])
+	if obj["sensitive"] != false || obj["abstract"] != r.Summary || obj["title"] != r.Title {
+		t.Errorf("sensitive %v, abstract %v, title %v", obj["sensitive"], obj["abstract"], obj["title"])
+	}
+	if files, _ := obj["files"].([]any); len(files) != 1 {
+		t.Errorf("files %v, want the kit's file for Communs nodes", obj["files"])
 	}
 	// A title with markup stays text.
 	r.Title = `<script>x</script> & co`

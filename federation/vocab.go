@@ -36,6 +36,8 @@ var contextTerms = map[string]any{
 	"themes":                    "communs:themes",
 	"targetAudience":            "communs:audience",
 	"level":                     "communs:level",
+	"title":                     "communs:title",
+	"files":                     "communs:files",
 	"hub":                       "communs:hub",
 	"slug":                      "communs:slug",
 	"authors":                   "communs:authors",
@@ -44,6 +46,7 @@ var contextTerms = map[string]any{
 	"digest":                    "communs:digest",
 	"inLanguage":                "schema:inLanguage",
 	"datePublished":             "schema:datePublished",
+	"dateModified":              "schema:dateModified",
 	"license":                   map[string]any{"@id": "schema:license", "@type": "@id"},
 	"abstract":                  "schema:abstract",
 	"toot":                      "http://joinmastodon.org/ns#",
@@ -196,22 +199,25 @@ func actorDoc(u urls, username, name, summary, publicKeyPEM string, manual bool,
 	return m, nil
 }
 
-// resourceObject is a resource as an AS2 Page: Mastodon and GoToSocial show
-// it as a post with its name, summary and link; Communs nodes read the
-// extension terms and the attachments' digests.
+// resourceObject is a resource as an AS2 Note, which Mastodon and
+// GoToSocial show as a plain post: its content opens with the title, then
+// the summary, the link to the kit and the themes as hashtags. It has no
+// AS2 name nor summary: GoToSocial shows either (summary first, then name,
+// on every object type) as a content warning hiding the post, Mastodon
+// shows a summary as one, and Mastodon 4 renders a Page as its name and
+// link only. Communs nodes read the title (communs:title), the other
+// extension terms and the files (communs:files, with their digests): as
+// AS2 attachments, Mastodon would show them as media in place of the
+// link's preview card (GoToSocial 0.18.3 dropped them; docs/INTEROP.md).
 func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	objectID := u.object(r.ID)
 	if !r.Local() {
 		return nil, fmt.Errorf("resource %s comes from %s: only local resources are federated", r.ID, r.Origin)
 	}
-	p := streams.NewActivityStreamsPage()
+	p := streams.NewActivityStreamsNote()
 	p.SetJSONLDId(idProp(objectID))
-	n := streams.NewActivityStreamsNameProperty()
-	n.AppendXMLSchemaString(r.Title)
-	p.SetActivityStreamsName(n)
-	// No AS2 summary: Mastodon (on a Note) and GoToSocial (on any type)
-	// show it as a content warning hiding the post. The summary travels as
-	// schema:abstract for Communs nodes and inside the content for people.
+	// The summary travels as schema:abstract for Communs nodes and inside
+	// the content for people.
 	content := contentHTML(u, r, objectID)
 	c := streams.NewActivityStreamsContentProperty()
 	c.AppendXMLSchemaString(content)
@@ -231,27 +237,19 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	pub := streams.NewActivityStreamsPublishedProperty()
 	pub.Set(r.Created.UTC().Truncate(time.Second))
 	p.SetActivityStreamsPublished(pub)
-	upd := streams.NewActivityStreamsUpdatedProperty()
-	upd.Set(r.Updated.UTC().Truncate(time.Second))
-	p.SetActivityStreamsUpdated(upd)
-	att := streams.NewActivityStreamsAttachmentProperty()
-	for _, f := range r.Files {
-		d := streams.NewActivityStreamsDocument()
-		dn := streams.NewActivityStreamsNameProperty()
-		dn.AppendXMLSchemaString(f.Name)
-		d.SetActivityStreamsName(dn)
-		mt := streams.NewActivityStreamsMediaTypeProperty()
-		mt.Set(f.MediaType)
-		d.SetActivityStreamsMediaType(mt)
-		du := streams.NewActivityStreamsUrlProperty()
-		du.AppendIRI(mustURL(u.file(r.ID, f.Name)))
-		d.SetActivityStreamsUrl(du)
-		d.GetUnknownProperties()["size"] = f.Size
-		d.GetUnknownProperties()["digest"] = "sha-256:" + f.SHA256
-		att.AppendActivityStreamsDocument(d)
+	// AS2 updated only once the kit changed (and never in a Create, see
+	// activity): GoToSocial and Mastodon show a post with one as edited,
+	// GoToSocial even when it equals published. Communs nodes read
+	// schema:dateModified, always set.
+	if updated := r.Updated.UTC().Truncate(time.Second); updated.After(r.Created.UTC().Truncate(time.Second)) {
+		upd := streams.NewActivityStreamsUpdatedProperty()
+		upd.Set(updated)
+		p.SetActivityStreamsUpdated(upd)
 	}
-	if len(r.Files) > 0 {
-		p.SetActivityStreamsAttachment(att)
+	files := make([]any, 0, len(r.Files))
+	for _, f := range r.Files {
+		files = append(files, map[string]any{"type": "Document", "name": f.Name, "mediaType": f.MediaType,
+			"url": u.file(r.ID, f.Name), "size": f.Size, "digest": "sha-256:" + f.SHA256})
 	}
 	m, err := serialize(p)
 	if err != nil {
@@ -264,6 +262,8 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	if tags != nil {
 		m["tag"] = tags
 	}
+	m["title"] = r.Title
+	m["files"] = files
 	m["slug"] = r.ID
 	m["kind"] = r.Kind
 	m["themes"] = nonNil(r.Themes)
@@ -275,6 +275,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	m["spdx"] = r.License
 	m["license"] = licenseURL(r.License)
 	m["datePublished"] = r.Published
+	m["dateModified"] = r.Updated.UTC().Truncate(time.Second).Format(time.RFC3339)
 	m["source"] = map[string]any{"content": r.Description, "mediaType": "text/markdown"}
 	if r.Summary != "" {
 		m["abstract"] = r.Summary
