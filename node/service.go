@@ -20,8 +20,11 @@ const DefaultMaxFileSize int64 = 2 << 30
 type Config struct {
 	Catalog  Catalog
 	Accounts Accounts
-	Blobs    Blobs
-	Policy   *Policy
+	// Organisations keeps the hub's member organisations; nil means the
+	// node keeps none (every resource then has none).
+	Organisations Organisations
+	Blobs         Blobs
+	Policy        *Policy
 	// Hub is this node's hub slug, used for resources that do not name one.
 	Hub         string
 	MaxFileSize int64
@@ -40,6 +43,7 @@ type Config struct {
 type Service struct {
 	catalog  Catalog
 	accounts Accounts
+	orgs     Organisations
 	blobs    Blobs
 	policy   *Policy
 	hub      string
@@ -82,7 +86,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Changed = func() {}
 	}
 	return &Service{
-		catalog: cfg.Catalog, accounts: cfg.Accounts, blobs: cfg.Blobs, policy: cfg.Policy,
+		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 	}, nil
 }
@@ -160,6 +164,13 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	case exists && !replace:
 		return Resource{}, fmt.Errorf("resource %q already exists: %w", r.ID, ErrConflict)
 	}
+	var oldp *Resource
+	if exists {
+		oldp = &old
+	}
+	if err := s.assignOrganisation(ctx, &r, oldp); err != nil {
+		return Resource{}, s.nameOwner(ctx, err)
+	}
 	now := s.now().UTC()
 	r.Created, r.Updated = now, now
 	if exists {
@@ -199,6 +210,9 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 			if !cur.Local() {
 				return fmt.Errorf("resource %q comes from another hub: %w", r.ID, ErrForbidden)
 			}
+			if err := checkOwner(ctx, *cur); err != nil {
+				return err
+			}
 			r.Created = cur.Created
 			*cur = r
 			return nil
@@ -207,7 +221,7 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	})
 	if err != nil {
 		s.dropUnreferenced(ctx, stored)
-		return Resource{}, err
+		return Resource{}, s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
@@ -228,6 +242,7 @@ func (s *Service) prepare(ctx context.Context, r *Resource) error {
 		r.Published = s.now().UTC().Format(dateLayout)
 	}
 	r.Origin = ""
+	r.OrganisationName, r.OrganisationURL = "", "" // a copy's fields, never a local resource's
 	if r.ID == "" {
 		id, err := s.freeID(ctx, Slugify(r.Title))
 		if err != nil {
@@ -276,6 +291,9 @@ type Patch struct {
 	Authors     *[]string `json:"authors"`
 	Hub         *string   `json:"hub"`
 	Published   *string   `json:"published"`
+	// Organisation gives the resource to another organisation of this hub
+	// ("" for none): admins only, or an editor naming their own.
+	Organisation *string `json:"organisation,omitempty"`
 }
 
 func (p Patch) apply(r *Resource) {
@@ -301,6 +319,7 @@ func (p Patch) apply(r *Resource) {
 	setList(&r.Authors, p.Authors)
 	set(&r.Hub, p.Hub)
 	set(&r.Published, p.Published)
+	set(&r.Organisation, p.Organisation)
 }
 
 // Update changes the metadata of a local resource.
@@ -308,11 +327,24 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 	if err := ValidateID(id); err != nil {
 		return Resource{}, fmt.Errorf("resource %q: %w", id, ErrNotFound)
 	}
+	if p.Organisation != nil && *p.Organisation != "" {
+		// Checked before the transaction (the catalog checks again in it).
+		if err := s.checkOrganisation(ctx, "organisation", strings.TrimSpace(*p.Organisation)); err != nil {
+			return Resource{}, err
+		}
+	}
 	r, _, err := s.catalog.Update(ctx, id, func(r *Resource) error {
 		if !r.Local() {
 			return fmt.Errorf("resource %q comes from another hub and is edited there: %w", id, ErrForbidden)
 		}
+		if err := checkOwner(ctx, *r); err != nil {
+			return err
+		}
+		was := r.Organisation
 		p.apply(r)
+		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
+			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Giving: r.Organisation}
+		}
 		r.Hub = s.hub // never another hub's name (see prepare)
 		r.Normalize()
 		if err := r.Validate(); err != nil {
@@ -324,10 +356,11 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		r.Updated = s.now().UTC()
 		return nil
 	})
-	if err == nil {
-		s.changed()
+	if err != nil {
+		return Resource{}, s.nameOwner(ctx, err)
 	}
-	return r, err
+	s.changed()
+	return r, nil
 }
 
 // Delete removes a local resource and the blobs only it used. A copy from
@@ -344,6 +377,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	if !cur.Local() {
 		return fmt.Errorf("resource %q comes from another hub and is deleted there (an admin can drop the copy: communs peer drop %s): %w", id, id, ErrForbidden)
+	}
+	if err := checkOwner(ctx, cur); err != nil {
+		return s.nameOwner(ctx, err)
 	}
 	_, orphans, err := s.catalog.Delete(ctx, id)
 	if err != nil {
@@ -363,6 +399,9 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	}
 	if !r.Local() {
 		return File{}, fmt.Errorf("resource %q comes from another hub: %w", id, ErrForbidden)
+	}
+	if err := checkOwner(ctx, r); err != nil {
+		return File{}, s.nameOwner(ctx, err)
 	}
 	if _, ok := r.File(u.Name); !ok && len(r.Files) >= MaxFiles {
 		return File{}, invalid("files", "at most %d files per resource", MaxFiles)
@@ -385,6 +424,9 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	err = s.withDigests(ctx, []string{f.SHA256}, func() error {
 		var err error
 		_, orphans, err = s.catalog.Update(ctx, id, func(r *Resource) error {
+			if err := checkOwner(ctx, *r); err != nil {
+				return err
+			}
 			r.Updated = f.Added
 			for i := range r.Files {
 				if r.Files[i].Name == f.Name {
@@ -407,7 +449,7 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	})
 	if err != nil {
 		s.dropUnreferenced(ctx, []string{f.SHA256})
-		return File{}, err
+		return File{}, s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
@@ -423,6 +465,9 @@ func (s *Service) DeleteFile(ctx context.Context, id, name string) error {
 		if !r.Local() {
 			return fmt.Errorf("resource %q comes from another hub: %w", id, ErrForbidden)
 		}
+		if err := checkOwner(ctx, *r); err != nil {
+			return err
+		}
 		for i := range r.Files {
 			if r.Files[i].Name == name {
 				r.Files = append(r.Files[:i], r.Files[i+1:]...)
@@ -433,7 +478,7 @@ func (s *Service) DeleteFile(ctx context.Context, id, name string) error {
 		return fmt.Errorf("file %q of resource %q: %w", name, id, ErrNotFound)
 	})
 	if err != nil {
-		return err
+		return s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
