@@ -23,8 +23,10 @@ type Config struct {
 	// Organisations keeps the hub's member organisations; nil means the
 	// node keeps none (every resource then has none).
 	Organisations Organisations
-	Blobs         Blobs
-	Policy        *Policy
+	// Downloads persists monthly download counts; nil counts nothing.
+	Downloads Downloads
+	Blobs     Blobs
+	Policy    *Policy
 	// Hub is this node's hub slug, used for resources that do not name one.
 	Hub         string
 	MaxFileSize int64
@@ -44,6 +46,7 @@ type Service struct {
 	catalog  Catalog
 	accounts Accounts
 	orgs     Organisations
+	dls      *DownloadCounter
 	blobs    Blobs
 	policy   *Policy
 	hub      string
@@ -85,7 +88,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Changed == nil {
 		cfg.Changed = func() {}
 	}
-	return &Service{
+	var dls *DownloadCounter
+	if cfg.Downloads != nil {
+		dls = NewDownloadCounter(cfg.Downloads, cfg.Now)
+	}
+	return &Service{dls: dls,
 		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 	}, nil

@@ -31,6 +31,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		s.downloadError(w, r, err)
 		return
 	}
+	countDownload(s.svc, r, id)
 	if br == nil {
 		// A remote file this node does not mirror: its origin serves it.
 		http.Redirect(w, r, f.RemoteURL, http.StatusFound)
@@ -190,6 +191,7 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) {
 		s.downloadError(w, r, err)
 		return
 	}
+	countDownload(s.svc, r, id)
 	etag := `"zip-` + kitVersion(res) + `"`
 	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, etag) {
 		w.WriteHeader(http.StatusNotModified)
@@ -332,4 +334,18 @@ func licenceText(r node.Resource, url string, skipped, clashes []string) string 
 		}
 	}
 	return b.String()
+}
+
+// countDownload counts a GET of a file or a kit zip for the organisation
+// pages' monthly figures: in memory, flushed in batches, so the download
+// path never waits for a disk write. A range request counts only when it
+// starts at the first byte, so a resumed or seeking download counts once.
+func countDownload(svc *node.Service, r *http.Request, id string) {
+	if r.Method != http.MethodGet {
+		return
+	}
+	if rg := r.Header.Get("Range"); rg != "" && !strings.HasPrefix(strings.TrimSpace(rg), "bytes=0-") {
+		return
+	}
+	svc.CountDownload(id)
 }

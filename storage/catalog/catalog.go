@@ -53,7 +53,7 @@ var (
 	keySchema = []byte("schema")
 
 	allBuckets = [][]byte{bucketMeta, bucketResources, bucketByCreated, bucketBlobRefs,
-		bucketChanges, bucketCursors, bucketUsers, bucketTokens}
+		bucketChanges, bucketCursors, bucketUsers, bucketTokens, bucketOrgs, bucketOrgResources, bucketDownloads}
 )
 
 // Store is the bbolt catalog. It implements node.Catalog and node.Accounts
