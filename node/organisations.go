@@ -367,6 +367,12 @@ func checkOwner(ctx context.Context, r Resource) error {
 	return CanChange(u, r)
 }
 
+// CheckOwner says whether the context's actor may change r, naming the
+// owner when not (edit pages check it before showing a form).
+func (s *Service) CheckOwner(ctx context.Context, r Resource) error {
+	return s.nameOwner(ctx, checkOwner(ctx, r))
+}
+
 // nameOwner fills an OwnerError's organisation name, read outside the
 // catalog transaction that refused the change.
 func (s *Service) nameOwner(ctx context.Context, err error) error {

@@ -119,6 +119,7 @@ type resourceData struct {
 	JSONLD       map[string]any
 	CanEdit      bool
 	Local        bool
+	Org          *orgCredit
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -150,6 +151,7 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 		d.Files = append(d.Files, fv)
 	}
 	d.JSONLD = s.jsonLD(res, lic, known)
+	d.Org = s.creditOf(r.Context(), res)
 	p.Data = d
 	// A copy's canonical page is the origin's: search engines credit the
 	// hub that wrote the kit, and this node's copy is not listed twice.

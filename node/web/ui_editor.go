@@ -347,9 +347,11 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, f *editorFor
 }
 
 func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.requireEditor(w, r); !ok {
+	u, ok := s.requireEditor(w, r)
+	if !ok {
 		return
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	pr, ok := s.multipartForm(w, r)
 	if !ok {
 		return
@@ -365,26 +367,33 @@ func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, paths.ResourcePath(res.ID), http.StatusSeeOther)
 }
 
-// editable loads a local resource for its edit pages.
-func (s *Server) editable(w http.ResponseWriter, r *http.Request) (node.Resource, bool) {
-	if _, ok := s.requireEditor(w, r); !ok {
-		return node.Resource{}, false
+// editable loads a local resource the editor may change for its edit
+// pages, and returns the request acting for the editor: the service
+// checks the ownership rules again in the write itself.
+func (s *Server) editable(w http.ResponseWriter, r *http.Request) (node.Resource, *http.Request, bool) {
+	u, ok := s.requireEditor(w, r)
+	if !ok {
+		return node.Resource{}, r, false
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u))
 	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
 	if err == nil && !res.Local() {
 		err = fmt.Errorf("resource %q comes from another hub and is edited there: %w", res.ID, node.ErrForbidden)
 	}
+	if err == nil {
+		err = s.svc.CheckOwner(r.Context(), res)
+	}
 	if err != nil {
 		s.uiError(w, r, err)
-		return res, false
+		return res, r, false
 	}
-	return res, true
+	return res, r, true
 }
 
 // editablePost is editable for a urlencoded form, CSRF token checked.
-func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, bool) {
-	res, ok := s.editable(w, r)
-	return res, ok && s.postedForm(w, r, limit)
+func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, *http.Request, bool) {
+	res, r, ok := s.editable(w, r)
+	return res, r, ok && s.postedForm(w, r, limit)
 }
 
 func (s *Server) editForm(res node.Resource) *editorForm {
@@ -394,7 +403,7 @@ func (s *Server) editForm(res node.Resource) *editorForm {
 }
 
 func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
+	res, r, ok := s.editable(w, r)
 	if !ok {
 		return
 	}
@@ -402,7 +411,7 @@ func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 4*maxFormField)
+	res, r, ok := s.editablePost(w, r, 4*maxFormField)
 	if !ok {
 		return
 	}
@@ -417,7 +426,7 @@ func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
+	res, r, ok := s.editable(w, r)
 	if !ok {
 		return
 	}
@@ -446,7 +455,7 @@ func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 64<<10)
+	res, r, ok := s.editablePost(w, r, 64<<10)
 	if !ok {
 		return
 	}
@@ -458,7 +467,7 @@ func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editable(w, r)
+	res, r, ok := s.editable(w, r)
 	if !ok {
 		return
 	}
@@ -468,7 +477,7 @@ func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) editorDelete(w http.ResponseWriter, r *http.Request) {
-	res, ok := s.editablePost(w, r, 64<<10)
+	res, r, ok := s.editablePost(w, r, 64<<10)
 	if !ok {
 		return
 	}
