@@ -158,8 +158,6 @@ func TestAPIOwnershipRefusals(t *testing.T) {
 	}
 }
 
-
-
 // loginAs logs a browser in with a user's password.
 func loginAs(t *testing.T, base, name string) *browser {
 	t.Helper()
