@@ -195,6 +195,33 @@ func (s *Server) resourceJSONWith(r node.Resource, names map[string]node.Organis
 	return out
 }
 
+// fillOrganisations sets what the editor form shows of the resource's
+// organisation for the acting user: a choice for admins, the name for
+// editors (theirs, for a new resource).
+func (s *Server) fillOrganisations(ctx context.Context, f *editorForm) {
+	u, ok := node.ActorFrom(ctx)
+	if !ok {
+		return
+	}
+	if f.New && f.V.Organisation == "" && !f.V.OrgSent {
+		f.V.Organisation = u.Organisation
+	}
+	if u.Role == node.RoleAdmin {
+		os, err := s.svc.Organisations(ctx)
+		if err != nil {
+			s.log.Warn("list organisations for the editor form", "err", err)
+		}
+		f.Orgs, f.ChooseOrg = os, len(os) > 0
+		return
+	}
+	if f.V.Organisation != "" {
+		f.OrgName = f.V.Organisation
+		if o, err := s.svc.Organisation(ctx, f.V.Organisation); err == nil {
+			f.OrgName = o.Name
+		}
+	}
+}
+
 // orgCredit is who made a resource, as its page and cards show it: the
 // organisation's name and where to read about it.
 type orgCredit struct {

@@ -208,15 +208,35 @@ func TestEditorFormOwnershipRefusals(t *testing.T) {
 			t.Fatalf("%s after refused forms: %+v, %v; want unchanged", c.id, r, err)
 		}
 	}
-	// The admin may open any form.
+	// The admin may open any form, and chooses the organisation there.
 	b := loginAs(t, f.n.URL, "root")
-	if resp, _ := b.get("/editeur/r/kit-alice"); resp.StatusCode != http.StatusOK {
-		t.Errorf("admin opening the form of kit-alice: %d, want 200", resp.StatusCode)
+	resp, page := b.get("/editeur/r/kit-carol")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `name="organisation"`) || !strings.Contains(page, "Médiathèque du Port") {
+		t.Fatalf("admin opening the form of kit-carol: %d, want 200 with a choice of organisation", resp.StatusCode)
+	}
+	resp, _ = b.postForm("/editeur/r/kit-carol", url.Values{"csrf": {csrfOf(t, page)}, "title": {"Kit carol"}, "kind": {"tutorial"},
+		"license": {"CC-BY-SA-4.0"}, "language": {"fr"}, "organisation": {"mediatheque"}})
+	if r, err := f.n.Service.Get(context.Background(), "kit-carol"); resp.StatusCode != http.StatusSeeOther || err != nil || r.Organisation != "mediatheque" {
+		t.Fatalf("admin giving kit-carol to mediatheque from the form: %d, organisation %q, %v", resp.StatusCode, r.Organisation, err)
+	}
+	// An editor sees their organisation as text, and keeps it when saving.
+	bob := loginAs(t, f.n.URL, "bob")
+	resp, page = bob.get("/editeur/r/kit-carol")
+	if resp.StatusCode != http.StatusOK || strings.Contains(page, `name="organisation"`) || !strings.Contains(page, "Organisation : Médiathèque du Port") {
+		t.Fatalf("bob opening kit-carol, now his organisation's: %d, want 200 showing the organisation as text", resp.StatusCode)
+	}
+	resp, _ = bob.postForm("/editeur/r/kit-carol", url.Values{"csrf": {csrfOf(t, page)}, "title": {"Kit carol revu"}, "kind": {"tutorial"},
+		"license": {"CC-BY-SA-4.0"}, "language": {"fr"}})
+	if r, err := f.n.Service.Get(context.Background(), "kit-carol"); resp.StatusCode != http.StatusSeeOther || err != nil || r.Organisation != "mediatheque" || r.Title != "Kit carol revu" {
+		t.Fatalf("bob saving kit-carol: %d, %+v, %v", resp.StatusCode, r, err)
 	}
 	// A new resource from alice's form is her organisation's.
 	a := loginAs(t, f.n.URL, "alice")
 	_, form := a.get("/editeur/nouveau")
-	resp, _ := a.postMultipart("/editeur/nouveau", [][2]string{{"csrf", csrfOf(t, form)}, {"title", "Fiche des Tilleuls"}, {"kind", "tutorial"},
+	if !strings.Contains(form, "Organisation : Centre social Les Tilleuls") {
+		t.Errorf("alice's new-resource form does not say which organisation publishes")
+	}
+	resp, _ = a.postMultipart("/editeur/nouveau", [][2]string{{"csrf", csrfOf(t, form)}, {"title", "Fiche des Tilleuls"}, {"kind", "tutorial"},
 		{"license", "CC-BY-SA-4.0"}, {"language", "fr"}}, nil)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("alice publishing from the form: %d", resp.StatusCode)
