@@ -249,19 +249,29 @@ func (s *Service) SetUserOrganisation(ctx context.Context, name, slug string) er
 // checkOrganisation refuses a slug that names no organisation of this
 // hub, listing those that exist.
 func (s *Service) checkOrganisation(ctx context.Context, field, slug string) error {
+	_, err := s.lookupOrganisation(ctx, field, slug)
+	return err
+}
+
+// lookupOrganisation is checkOrganisation returning the organisation.
+func (s *Service) lookupOrganisation(ctx context.Context, field, slug string) (Organisation, error) {
 	if err := ValidateOrganisationSlug(field, slug); err != nil {
-		return err
+		return Organisation{}, err
 	}
 	if s.orgs == nil {
-		return invalid(field, "this node keeps no organisations (got %q)", slug)
+		return Organisation{}, invalid(field, "this node keeps no organisations (got %q)", slug)
 	}
-	_, err := s.orgs.GetOrganisation(ctx, slug)
+	o, err := s.orgs.GetOrganisation(ctx, slug)
 	if err == nil {
-		return nil
+		return o, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
-		return err
+		return Organisation{}, err
 	}
+	return Organisation{}, s.unknownOrganisation(ctx, field, slug)
+}
+
+func (s *Service) unknownOrganisation(ctx context.Context, field, slug string) error {
 	all, _ := s.orgs.ListOrganisations(ctx)
 	var known []string
 	for _, o := range all {
@@ -414,8 +424,15 @@ func (s *Service) assignOrganisation(ctx context.Context, r *Resource, old *Reso
 			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Giving: r.Organisation}
 		}
 	}
+	r.OrganisationName = ""
 	if r.Organisation != "" {
-		return s.checkOrganisation(ctx, "organisation", r.Organisation)
+		// The name travels with the resource (federation, pages of
+		// copies); organisations are not renamed, so it stays true.
+		o, err := s.lookupOrganisation(ctx, "organisation", r.Organisation)
+		if err != nil {
+			return err
+		}
+		r.OrganisationName = o.Name
 	}
 	return nil
 }

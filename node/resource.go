@@ -89,9 +89,11 @@ type Resource struct {
 	// editor without organisation may change only those (organisations.go).
 	// The API does not show it.
 	CreatedBy string `json:"created_by,omitempty"`
-	// OrganisationName and OrganisationURL name the owning organisation of
-	// a copy from another hub, and its page there, as the origin sent them
-	// (untrusted text, bounded by ValidateRemoteOrganisation).
+	// OrganisationName is the owning organisation's name: for a local
+	// resource copied from this hub's organisation when it is assigned,
+	// for a copy as its origin sent it (untrusted text, bounded by
+	// ValidateRemoteOrganisation). OrganisationURL is a copy's link to the
+	// organisation's page on its origin hub.
 	OrganisationName string `json:"organisation_name,omitempty"`
 	OrganisationURL  string `json:"organisation_url,omitempty"`
 }

@@ -334,11 +334,14 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 	if err := ValidateID(id); err != nil {
 		return Resource{}, fmt.Errorf("resource %q: %w", id, ErrNotFound)
 	}
-	if p.Organisation != nil && *p.Organisation != "" {
+	var orgName string
+	if p.Organisation != nil && strings.TrimSpace(*p.Organisation) != "" {
 		// Checked before the transaction (the catalog checks again in it).
-		if err := s.checkOrganisation(ctx, "organisation", strings.TrimSpace(*p.Organisation)); err != nil {
+		o, err := s.lookupOrganisation(ctx, "organisation", strings.TrimSpace(*p.Organisation))
+		if err != nil {
 			return Resource{}, err
 		}
+		orgName = o.Name
 	}
 	r, _, err := s.catalog.Update(ctx, id, func(r *Resource) error {
 		if !r.Local() {
@@ -351,6 +354,9 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		p.apply(r)
 		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
 			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Giving: r.Organisation}
+		}
+		if p.Organisation != nil {
+			r.OrganisationName = orgName
 		}
 		r.Hub = s.hub // never another hub's name (see prepare)
 		r.Normalize()
