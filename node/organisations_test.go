@@ -243,3 +243,43 @@ func TestDownloadCounterBatches(t *testing.T) {
 		t.Fatalf("January = %d, want 1", n)
 	}
 }
+
+// TestRemoteOrganisationIsUntrusted: a peer's organisation is stored as
+// text only when its name is one bounded line and its page is on the
+// peer's own host; otherwise the copy is refused and nothing is stored.
+func TestRemoteOrganisationIsUntrusted(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newOrgService(t)
+	base := node.Resource{Metadata: node.Metadata{Title: "Fiche du sud", Kind: "practical-sheet", License: "CC0-1.0", Hub: "hub-du-sud"},
+		Origin: "https://sud.example/r/fiche", Updated: time.Now().UTC()}
+	for _, c := range []struct {
+		name, url string
+		ok        bool
+	}{
+		{"Centre social Les Tilleuls", "https://sud.example/organisations/tilleuls", true},
+		{"Sans page", "", true},
+		{"Ailleurs", "https://evil.example/organisations/x", false},
+		{"Script", "javascript:alert(1)", false},
+		{strings.Repeat("n", 201), "", false},
+		{"deux\nlignes", "", false},
+		{"", "https://sud.example/organisations/x", false},
+	} {
+		r := base
+		r.ID = node.RemoteID(r.Origin, "fiche")
+		r.OrganisationName, r.OrganisationURL = c.name, c.url
+		r.Organisation = "tilleuls" // a peer's slug never becomes one of this hub's
+		saved, err := svc.SaveRemote(ctx, r, nil, node.Mirror{})
+		if c.ok != (err == nil) {
+			t.Errorf("organisation %.20q at %q: err %v, want ok=%v", c.name, c.url, err, c.ok)
+			continue
+		}
+		if err == nil && (saved.Organisation != "" || saved.OrganisationName != c.name) {
+			t.Errorf("saved copy: organisation %q name %q", saved.Organisation, saved.OrganisationName)
+		}
+		if err != nil {
+			if got, gerr := svc.Get(ctx, r.ID); gerr == nil && got.OrganisationName == c.name {
+				t.Errorf("refused organisation %.20q stored anyway", c.name)
+			}
+		}
+	}
+}
