@@ -222,6 +222,40 @@ func (s *Server) fillOrganisations(ctx context.Context, f *editorForm) {
 	}
 }
 
+// organisationNames maps "organisation\x00SLUG" to the organisation's name
+// for the search page's facet, when it shows any organisation (n > 0).
+func (s *Server) organisationNames(ctx context.Context, n int) map[string]string {
+	out := map[string]string{}
+	if n == 0 {
+		return out
+	}
+	os, err := s.svc.Organisations(ctx)
+	if err != nil {
+		s.log.Warn("organisation names for the search page", "err", err)
+		return out
+	}
+	for _, o := range os {
+		out["organisation\x00"+o.Slug] = o.Name
+	}
+	return out
+}
+
+// browseOrganisation is the browse page filtered by organisation
+// (/ressources?organisation=SLUG): its newest resources, from the
+// catalog's organisation index, so it works while search is down.
+func (s *Server) browseOrganisation(w http.ResponseWriter, r *http.Request, slug string) {
+	if _, err := s.svc.Organisation(r.Context(), slug); err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	items, _, err := s.svc.OrganisationResources(r.Context(), slug, orgPageResources)
+	if err != nil {
+		s.uiError(w, r, err)
+		return
+	}
+	s.renderPage(w, r, http.StatusOK, "browse.html", s.newPage(w, r, "browse", "browse.title", browseData{Items: items}))
+}
+
 // orgCredit is who made a resource, as its page and cards show it: the
 // organisation's name and where to read about it.
 type orgCredit struct {

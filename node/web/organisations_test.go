@@ -8,7 +8,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
 )
@@ -295,5 +297,49 @@ func TestOrganisationPage(t *testing.T) {
 	_, page := b.get("/r/kit-alice")
 	if !strings.Contains(page, `href="/organisations/tilleuls"`) {
 		t.Errorf("resource page lacks the link to its organisation")
+	}
+}
+
+// TestOrganisationFilters: organisation is a facet and a filter of the
+// search API and page, and a filter of the browse page.
+func TestOrganisationFilters(t *testing.T) {
+	ctx := context.Background()
+	n := testnode.Start(t, testnode.Options{Search: true})
+	if _, err := n.Service.AddOrganisation(ctx, node.Organisation{Slug: "tilleuls", Name: "Centre social Les Tilleuls"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct{ id, org string }{{"fiche-tilleuls", "tilleuls"}, {"fiche-sans", ""}} {
+		if _, err := n.Service.Create(ctx, node.Resource{ID: r.id, Metadata: node.Metadata{Title: "Fiche " + r.id, Kind: "practical-sheet",
+			License: "CC0-1.0", Organisation: r.org}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var res struct {
+		Total  int `json:"total"`
+		Hits   []struct{ ID, Organisation string }
+		Facets map[string][]node.FacetCount `json:"facets"`
+	}
+	testenv.Eventually(t, 10*time.Second, "both indexed", func() bool {
+		call(t, "GET", n.URL+"/api/v1/search?sort=newest", "", "", nil, &res)
+		return res.Total == 2
+	})
+	if f := res.Facets["organisation"]; len(f) != 1 || f[0] != (node.FacetCount{Value: "tilleuls", Count: 1}) {
+		t.Errorf("organisation facet %v, want tilleuls: 1", f)
+	}
+	call(t, "GET", n.URL+"/api/v1/search?organisation=tilleuls", "", "", nil, &res)
+	if res.Total != 1 || res.Hits[0].ID != "fiche-tilleuls" || res.Hits[0].Organisation != "tilleuls" {
+		t.Errorf("search filtered by organisation: %+v", res)
+	}
+	b := newBrowser(t, n.URL)
+	_, page := b.get("/recherche?organisation=tilleuls")
+	if !strings.Contains(page, "Centre social Les Tilleuls") || strings.Contains(page, "Fiche fiche-sans") {
+		t.Errorf("search page filtered by organisation lacks its name or shows another's resource")
+	}
+	_, page = b.get("/ressources?organisation=tilleuls")
+	if !strings.Contains(page, "Fiche fiche-tilleuls") || strings.Contains(page, "Fiche fiche-sans") {
+		t.Errorf("browse page filtered by organisation")
+	}
+	if resp, _ := b.get("/ressources?organisation=inconnue"); resp.StatusCode != 404 {
+		t.Errorf("browse by unknown organisation: %d, want 404", resp.StatusCode)
 	}
 }

@@ -93,6 +93,10 @@ type browseData struct {
 // browsePage lists every resource, newest first, from the catalog alone: it
 // keeps working while the search engine is down.
 func (s *Server) browsePage(w http.ResponseWriter, r *http.Request) {
+	if org := r.URL.Query().Get("organisation"); org != "" {
+		s.browseOrganisation(w, r, org)
+		return
+	}
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 20, After: r.URL.Query().Get("apres")})
 	if err != nil {
 		s.uiError(w, r, err)
