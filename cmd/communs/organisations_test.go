@@ -63,6 +63,11 @@ func TestOrgCommands(t *testing.T) {
 	}
 	must("resource", "set", rs[2].ID, "--org", "mediatheque")
 	refused("organisation", "resource", "set", rs[2].ID, "--org", "inconnue")
+	// Importing again changes nothing: a kit naming no organisation keeps
+	// the one an admin assigned.
+	if out := must("resource", "import", kits); !strings.Contains(out, "0 imported, 0 updated, 3 unchanged") {
+		t.Fatalf("second import should change nothing:\n%s", out)
+	}
 
 	out = must("org", "list")
 	for _, want := range []string{"tilleuls", "2", "Centre social Les Tilleuls", "mediatheque", "Médiathèque du Port"} {
