@@ -14,7 +14,7 @@ import (
 	"github.com/communs-numerique/communs/storage/catalog"
 )
 
-func newOrgService(t *testing.T) (*node.Service, *catalog.Store) {
+func newOrgService(t testing.TB) (*node.Service, *catalog.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	cat, err := catalog.Open(filepath.Join(dir, "catalog.db"))
@@ -282,4 +282,20 @@ func TestRemoteOrganisationIsUntrusted(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkCountDownload is what a download pays for its count: a mutex
+// and a map increment, no disk write.
+func BenchmarkCountDownload(b *testing.B) {
+	_, cat := newOrgService(b)
+	c := node.NewDownloadCounter(cat, nil)
+	ids := []string{"kit-a", "kit-b", "kit-c", "kit-d"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			c.Add(ids[i%len(ids)])
+			i++
+		}
+	})
 }
