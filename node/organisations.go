@@ -313,8 +313,10 @@ type OwnerError struct {
 	Organisation, OrganisationName string
 	// CreatedBy published it, for a resource without organisation.
 	CreatedBy string
-	// Giving is set when the user tried to give a resource to another
-	// organisation than their own.
+	// Moving is set when the user tried to publish for, or give a
+	// resource to, another organisation than their own: Giving (""
+	// for none).
+	Moving bool
 	Giving string
 }
 
@@ -334,7 +336,9 @@ func (e *OwnerError) who() string {
 
 func (e *OwnerError) Error() string {
 	switch {
-	case e.Giving != "":
+	case e.Moving && e.Giving == "":
+		return fmt.Sprintf("%s and may not take a resource away from its organisation; only an admin may: %s", e.who(), ErrForbidden)
+	case e.Moving:
 		return fmt.Sprintf("%s and may not publish for the organisation %s; only an admin may: %s", e.who(), e.Giving, ErrForbidden)
 	case e.Organisation != "":
 		return fmt.Sprintf("resource %s belongs to %s; %s, so only an editor of %s or an admin may change it: %s",
@@ -421,7 +425,7 @@ func (s *Service) assignOrganisation(ctx context.Context, r *Resource, old *Reso
 			r.Organisation = u.Organisation
 		}
 		if u.Role != RoleAdmin && r.Organisation != u.Organisation {
-			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Giving: r.Organisation}
+			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Moving: true, Giving: r.Organisation}
 		}
 	}
 	r.OrganisationName = ""

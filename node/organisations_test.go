@@ -125,6 +125,10 @@ func TestOwnershipRules(t *testing.T) {
 	if _, err := svc.Update(as(ctx, alice), "kit-alice", node.Patch{Organisation: &give}); !errors.Is(err, node.ErrForbidden) {
 		t.Errorf("alice giving kit-alice away: %v, want ErrForbidden", err)
 	}
+	none := ""
+	if _, err := svc.Update(as(ctx, alice), "kit-alice", node.Patch{Organisation: &none}); !errors.Is(err, node.ErrForbidden) || !strings.Contains(err.Error(), "take a resource away") {
+		t.Errorf("alice taking kit-alice away from tilleuls: %v, want ErrForbidden saying so", err)
+	}
 	// The owners and the admin may.
 	for _, ok := range []struct {
 		user node.User

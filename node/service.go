@@ -353,7 +353,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		was := r.Organisation
 		p.apply(r)
 		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
-			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Giving: r.Organisation}
+			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Moving: true, Giving: r.Organisation}
 		}
 		if p.Organisation != nil {
 			r.OrganisationName = orgName

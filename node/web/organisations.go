@@ -329,7 +329,9 @@ func (s *Server) organisationPage(w http.ResponseWriter, r *http.Request) {
 // the owner in the page's language.
 func ownerSentence(p *uiPage, oe *node.OwnerError) string {
 	switch {
-	case oe.Giving != "":
+	case oe.Moving && oe.Giving == "":
+		return p.T("error.owner.taking")
+	case oe.Moving:
 		return p.T("error.owner.giving", oe.Giving)
 	case oe.Organisation != "":
 		name := oe.Organisation
