@@ -34,6 +34,7 @@ func TestBrowserOrganisationPage(t *testing.T) {
 			t.Logf("%s", browsertest.ScreenshotAt(t, ctx, dir, "organisation-"+w.name, w.width, w.height, w.width < 400))
 		}
 	}
+	checkAxe(t, b, ctx, base+"/r/kit-alice", "/r/kit-alice with its organisation")
 	browsertest.Do(t, ctx, "English", chromedp.Navigate(base+"/langue/en?retour=/organizations/tilleuls"))
 	checkAxeHere(t, b, ctx, "/organizations/tilleuls (en)")
 	browsertest.Do(t, ctx, "French", chromedp.Navigate(base+"/langue/fr?retour=/"))

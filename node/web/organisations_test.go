@@ -298,6 +298,9 @@ func TestOrganisationPage(t *testing.T) {
 	if !strings.Contains(page, `href="/organisations/tilleuls"`) {
 		t.Errorf("resource page lacks the link to its organisation")
 	}
+	if !strings.Contains(page, `"creator":{"@type":"Organization","name":"Centre social Les Tilleuls","url":"`+n.URL+`/organisations/tilleuls"}`) {
+		t.Errorf("resource page's JSON-LD lacks its organisation as creator")
+	}
 }
 
 // TestOrganisationFilters: organisation is a facet and a filter of the

@@ -156,6 +156,18 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) {
 	}
 	d.JSONLD = s.jsonLD(res, lic, known)
 	d.Org = s.creditOf(r.Context(), res)
+	if d.Org != nil {
+		// The member organisation that made the kit, for search engines
+		// and the funders' reports that read them.
+		org := map[string]any{"@type": "Organization", "name": d.Org.Name}
+		if d.Org.URL != "" {
+			org["url"] = d.Org.URL
+			if !strings.HasPrefix(d.Org.URL, "http") {
+				org["url"] = s.publicURL + d.Org.URL
+			}
+		}
+		d.JSONLD["creator"] = org
+	}
 	p.Data = d
 	// A copy's canonical page is the origin's: search engines credit the
 	// hub that wrote the kit, and this node's copy is not listed twice.
