@@ -52,7 +52,7 @@ func goldenResource() node.Resource {
 			Description: "**Objectifs**\n- Choisir un fournisseur\n- Définir un mot de passe solide",
 			Kind:        "tutorial", Themes: []string{"messagerie", "premiers-pas"}, Audience: []string{"grand-public"},
 			Level: "debutant", License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Atelier Numérique Mayennais"},
-			Hub: "conumm", Published: "2019-04-23"}, Created: at, Updated: at.Add(time.Hour),
+			Hub: "conumm", Published: "2019-04-23", Organisation: "atelier-mayennais"}, OrganisationName: "Atelier Numérique Mayennais", Created: at, Updated: at.Add(time.Hour),
 		Files: []node.File{{Name: "premiere-adresse-email.pdf", MediaType: "application/pdf", Size: 182044,
 			SHA256: "9f2c1a7e5b3d4c6f8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f"}},
 	}
@@ -123,7 +123,8 @@ func TestResourceRoundTrip(t *testing.T) {
 	}
 	if got.Origin != testURLs.object(r.ID) || got.Title != r.Title || got.Summary != r.Summary || got.Description != r.Description ||
 		got.Kind != r.Kind || got.License != r.License || got.Level != r.Level || got.Hub != "" || got.Published != r.Published ||
-		len(got.Themes) != 2 || len(got.Audience) != 1 || len(got.Authors) != 1 {
+		len(got.Themes) != 2 || len(got.Audience) != 1 || len(got.Authors) != 1 ||
+		got.OrganisationName != r.OrganisationName || got.OrganisationURL != testURLs.base+"/organisations/atelier-mayennais" {
 		t.Fatalf("round trip lost fields:\n got %+v\nwant %+v", got, r)
 	}
 	if len(files) != 1 || files[0].SHA256 != r.Files[0].SHA256 || files[0].Size != r.Files[0].Size || files[0].URL != testURLs.file(r.ID, r.Files[0].Name) {

@@ -171,6 +171,13 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 	if src, ok := o["source"].(map[string]any); ok {
 		r.Description, _ = src["content"].(string)
 	}
+	// The origin's member organisation: untrusted text, checked by
+	// node.ValidateRemoteOrganisation (bounded name, page on the origin's
+	// host) when the copy is saved.
+	if org, ok := o["organisation"].(map[string]any); ok {
+		r.OrganisationName, _ = org["name"].(string)
+		r.OrganisationURL = idOf(org["url"])
+	}
 	var files []node.RemoteFile
 	filesKey := "files"
 	if _, ok := o[filesKey]; !ok {

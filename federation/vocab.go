@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"net/url"
@@ -54,6 +55,7 @@ var contextTerms = map[string]any{
 	"indexable":                 "toot:indexable",
 	"PropertyValue":             "schema:PropertyValue",
 	"value":                     "schema:value",
+	"organisation":              "communs:organisation",
 }
 
 // ldContext is the @context of every document this node serves. go-fed
@@ -286,6 +288,12 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 		m["contentMap"] = map[string]any{lang: content}
 	}
 	m["sensitive"] = false
+	if r.Organisation != "" {
+		// The member organisation of this hub that made the kit, and its
+		// page here: another hub credits "par NAME (hub)".
+		m["organisation"] = map[string]any{"type": "Organization", "name": cmp.Or(r.OrganisationName, r.Organisation),
+			"url": paths.Base(u.base).Organisation(r.Organisation)}
+	}
 	return m, nil
 }
 

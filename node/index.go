@@ -6,7 +6,7 @@ import (
 )
 
 // Facet names accepted in a Query's filters and returned in Results.Facets.
-var Facets = []string{"kind", "theme", "audience", "level", "language", "license", "hub"}
+var Facets = []string{"kind", "theme", "audience", "level", "language", "license", "hub", "organisation"}
 
 // Query is a search request.
 type Query struct {
@@ -32,6 +32,9 @@ type Hit struct {
 	Language  string   `json:"language"`
 	Hub       string   `json:"hub"`
 	Published string   `json:"published"`
+	// Organisation is the slug of the member organisation of this hub
+	// owning a local resource.
+	Organisation string `json:"organisation,omitempty"`
 	// Highlights maps a field ("title", "summary", "description") to a
 	// snippet that is safe to insert in HTML: the text is HTML-escaped and
 	// matched words are wrapped in <mark>...</mark>.

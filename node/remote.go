@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -176,7 +177,17 @@ func (s *Service) prepareRemoteState(ctx context.Context, r Resource, files []Re
 		r.Language = "fr"
 	}
 	r.Files = nil
+	// A copy belongs to none of this hub's organisations: the origin's
+	// organisation is kept as text (its name and page), checked here.
+	r.Organisation, r.CreatedBy = "", ""
+	r.OrganisationName = strings.TrimSpace(r.OrganisationName)
+	r.OrganisationURL = strings.TrimSpace(r.OrganisationURL)
 	if err := r.Validate(); err != nil {
+		return Resource{}, nil, nil, false, fmt.Errorf("remote resource %s: %w", r.Origin, err)
+	}
+	if ou, err := url.Parse(r.Origin); err != nil || ou.Host == "" {
+		return Resource{}, nil, nil, false, invalid("origin", "must be an absolute URL (got %q)", truncate(r.Origin, 80))
+	} else if err := ValidateRemoteOrganisation(r.OrganisationName, r.OrganisationURL, ou.Host); err != nil {
 		return Resource{}, nil, nil, false, fmt.Errorf("remote resource %s: %w", r.Origin, err)
 	}
 	if err := s.policy.Check(r.License); err != nil {

@@ -69,6 +69,10 @@ type Metadata struct {
 	// Hub is the slug of the regional hub that wrote the resource.
 	Hub       string `json:"hub"`
 	Published string `json:"published"` // YYYY-MM-DD, as the authors date it
+	// Organisation is the slug of the member organisation of this hub that
+	// owns a local resource (organisations.go); empty for none and for
+	// copies from other hubs, which carry OrganisationName instead.
+	Organisation string `json:"organisation,omitempty"`
 }
 
 // Resource is an openly licensed resource shared by a hub.
@@ -81,6 +85,17 @@ type Resource struct {
 	// Origin is empty for a local resource and holds the origin's object id
 	// for a resource received from a peer.
 	Origin string `json:"origin,omitempty"`
+	// CreatedBy is the account that first published a local resource: an
+	// editor without organisation may change only those (organisations.go).
+	// The API does not show it.
+	CreatedBy string `json:"created_by,omitempty"`
+	// OrganisationName is the owning organisation's name: for a local
+	// resource copied from this hub's organisation when it is assigned,
+	// for a copy as its origin sent it (untrusted text, bounded by
+	// ValidateRemoteOrganisation). OrganisationURL is a copy's link to the
+	// organisation's page on its origin hub.
+	OrganisationName string `json:"organisation_name,omitempty"`
+	OrganisationURL  string `json:"organisation_url,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.
@@ -126,6 +141,7 @@ func (r *Resource) Normalize() {
 	r.Language = strings.ToLower(strings.TrimSpace(r.Language))
 	r.Hub = strings.TrimSpace(r.Hub)
 	r.Published = strings.TrimSpace(r.Published)
+	r.Organisation = strings.TrimSpace(r.Organisation)
 	r.Themes = cleanList(r.Themes)
 	r.Audience = cleanList(r.Audience)
 	r.Authors = cleanList(r.Authors)
@@ -191,6 +207,11 @@ func (r *Resource) Validate() error {
 	}
 	if r.Hub != "" && (!slugRe.MatchString(r.Hub) || len(r.Hub) > MaxIDLen) {
 		return invalid("hub", "must be a slug of lowercase letters, digits and hyphens (got %q)", r.Hub)
+	}
+	if r.Organisation != "" {
+		if err := ValidateOrganisationSlug("organisation", r.Organisation); err != nil {
+			return err
+		}
 	}
 	if r.Published != "" {
 		if _, err := time.Parse(dateLayout, r.Published); err != nil {

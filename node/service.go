@@ -20,8 +20,13 @@ const DefaultMaxFileSize int64 = 2 << 30
 type Config struct {
 	Catalog  Catalog
 	Accounts Accounts
-	Blobs    Blobs
-	Policy   *Policy
+	// Organisations keeps the hub's member organisations; nil means the
+	// node keeps none (every resource then has none).
+	Organisations Organisations
+	// Downloads persists monthly download counts; nil counts nothing.
+	Downloads Downloads
+	Blobs     Blobs
+	Policy    *Policy
 	// Hub is this node's hub slug, used for resources that do not name one.
 	Hub         string
 	MaxFileSize int64
@@ -40,6 +45,8 @@ type Config struct {
 type Service struct {
 	catalog  Catalog
 	accounts Accounts
+	orgs     Organisations
+	dls      *DownloadCounter
 	blobs    Blobs
 	policy   *Policy
 	hub      string
@@ -83,8 +90,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Changed == nil {
 		cfg.Changed = func() {}
 	}
-	return &Service{
-		catalog: cfg.Catalog, accounts: cfg.Accounts, blobs: cfg.Blobs, policy: cfg.Policy,
+	var dls *DownloadCounter
+	if cfg.Downloads != nil {
+		dls = NewDownloadCounter(cfg.Downloads, cfg.Now)
+	}
+	return &Service{dls: dls,
+		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 		crc: newCRCCache(cfg.Catalog, cfg.Logger),
 	}, nil
@@ -163,6 +174,13 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	case exists && !replace:
 		return Resource{}, fmt.Errorf("resource %q already exists: %w", r.ID, ErrConflict)
 	}
+	var oldp *Resource
+	if exists {
+		oldp = &old
+	}
+	if err := s.assignOrganisation(ctx, &r, oldp); err != nil {
+		return Resource{}, s.nameOwner(ctx, err)
+	}
 	now := s.now().UTC()
 	r.Created, r.Updated = now, now
 	if exists {
@@ -202,6 +220,9 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 			if !cur.Local() {
 				return fmt.Errorf("resource %q comes from another hub: %w", r.ID, ErrForbidden)
 			}
+			if err := checkOwner(ctx, *cur); err != nil {
+				return err
+			}
 			r.Created = cur.Created
 			*cur = r
 			return nil
@@ -210,7 +231,7 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	})
 	if err != nil {
 		s.dropUnreferenced(ctx, stored)
-		return Resource{}, err
+		return Resource{}, s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
@@ -231,6 +252,7 @@ func (s *Service) prepare(ctx context.Context, r *Resource) error {
 		r.Published = s.now().UTC().Format(dateLayout)
 	}
 	r.Origin = ""
+	r.OrganisationName, r.OrganisationURL = "", "" // a copy's fields, never a local resource's
 	if r.ID == "" {
 		id, err := s.freeID(ctx, Slugify(r.Title))
 		if err != nil {
@@ -279,6 +301,9 @@ type Patch struct {
 	Authors     *[]string `json:"authors"`
 	Hub         *string   `json:"hub"`
 	Published   *string   `json:"published"`
+	// Organisation gives the resource to another organisation of this hub
+	// ("" for none): admins only, or an editor naming their own.
+	Organisation *string `json:"organisation,omitempty"`
 }
 
 func (p Patch) apply(r *Resource) {
@@ -304,6 +329,7 @@ func (p Patch) apply(r *Resource) {
 	setList(&r.Authors, p.Authors)
 	set(&r.Hub, p.Hub)
 	set(&r.Published, p.Published)
+	set(&r.Organisation, p.Organisation)
 }
 
 // Update changes the metadata of a local resource.
@@ -311,11 +337,30 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 	if err := ValidateID(id); err != nil {
 		return Resource{}, fmt.Errorf("resource %q: %w", id, ErrNotFound)
 	}
+	var orgName string
+	if p.Organisation != nil && strings.TrimSpace(*p.Organisation) != "" {
+		// Checked before the transaction (the catalog checks again in it).
+		o, err := s.lookupOrganisation(ctx, "organisation", strings.TrimSpace(*p.Organisation))
+		if err != nil {
+			return Resource{}, err
+		}
+		orgName = o.Name
+	}
 	r, _, err := s.catalog.Update(ctx, id, func(r *Resource) error {
 		if !r.Local() {
 			return fmt.Errorf("resource %q comes from another hub and is edited there: %w", id, ErrForbidden)
 		}
+		if err := checkOwner(ctx, *r); err != nil {
+			return err
+		}
+		was := r.Organisation
 		p.apply(r)
+		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
+			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Moving: true, Giving: r.Organisation}
+		}
+		if p.Organisation != nil {
+			r.OrganisationName = orgName
+		}
 		r.Hub = s.hub // never another hub's name (see prepare)
 		r.Normalize()
 		if err := r.Validate(); err != nil {
@@ -327,10 +372,11 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		r.Updated = s.now().UTC()
 		return nil
 	})
-	if err == nil {
-		s.changed()
+	if err != nil {
+		return Resource{}, s.nameOwner(ctx, err)
 	}
-	return r, err
+	s.changed()
+	return r, nil
 }
 
 // Delete removes a local resource and the blobs only it used. A copy from
@@ -347,6 +393,9 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	if !cur.Local() {
 		return fmt.Errorf("resource %q comes from another hub and is deleted there (an admin can drop the copy: communs peer drop %s): %w", id, id, ErrForbidden)
+	}
+	if err := checkOwner(ctx, cur); err != nil {
+		return s.nameOwner(ctx, err)
 	}
 	_, orphans, err := s.catalog.Delete(ctx, id)
 	if err != nil {
@@ -366,6 +415,9 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	}
 	if !r.Local() {
 		return File{}, fmt.Errorf("resource %q comes from another hub: %w", id, ErrForbidden)
+	}
+	if err := checkOwner(ctx, r); err != nil {
+		return File{}, s.nameOwner(ctx, err)
 	}
 	if _, ok := r.File(u.Name); !ok && len(r.Files) >= MaxFiles {
 		return File{}, invalid("files", "at most %d files per resource", MaxFiles)
@@ -388,6 +440,9 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	err = s.withDigests(ctx, []string{f.SHA256}, func() error {
 		var err error
 		_, orphans, err = s.catalog.Update(ctx, id, func(r *Resource) error {
+			if err := checkOwner(ctx, *r); err != nil {
+				return err
+			}
 			r.Updated = f.Added
 			for i := range r.Files {
 				if r.Files[i].Name == f.Name {
@@ -410,7 +465,7 @@ func (s *Service) PutFile(ctx context.Context, id string, u Upload) (File, error
 	})
 	if err != nil {
 		s.dropUnreferenced(ctx, []string{f.SHA256})
-		return File{}, err
+		return File{}, s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
@@ -426,6 +481,9 @@ func (s *Service) DeleteFile(ctx context.Context, id, name string) error {
 		if !r.Local() {
 			return fmt.Errorf("resource %q comes from another hub: %w", id, ErrForbidden)
 		}
+		if err := checkOwner(ctx, *r); err != nil {
+			return err
+		}
 		for i := range r.Files {
 			if r.Files[i].Name == name {
 				r.Files = append(r.Files[:i], r.Files[i+1:]...)
@@ -436,7 +494,7 @@ func (s *Service) DeleteFile(ctx context.Context, id, name string) error {
 		return fmt.Errorf("file %q of resource %q: %w", name, id, ErrNotFound)
 	})
 	if err != nil {
-		return err
+		return s.nameOwner(ctx, err)
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)

@@ -118,6 +118,9 @@ type User struct {
 	// cookie carries the value it was issued under, and raising it (logout,
 	// password change) ends every session issued before.
 	SessionEpoch int64 `json:"session_epoch,omitempty"`
+	// Organisation is the slug of the member organisation the user works
+	// for: an editor changes only that organisation's resources.
+	Organisation string `json:"organisation,omitempty"`
 }
 
 // Token is an API token; only the SHA-256 of the secret is stored.

@@ -36,6 +36,13 @@ type backend interface {
 	SetPassword(ctx context.Context, name, password string) error
 	IndexStatus(ctx context.Context) (node.IndexStatus, error)
 	RebuildIndex(ctx context.Context, progress func(done, total int)) error
+	Update(ctx context.Context, id string, p node.Patch) (node.Resource, error)
+	AddOrganisation(ctx context.Context, o node.Organisation) (node.Organisation, error)
+	Organisations(ctx context.Context) ([]node.Organisation, error)
+	Organisation(ctx context.Context, slug string) (node.Organisation, error)
+	OrganisationResources(ctx context.Context, slug string, limit int) ([]node.Resource, int, error)
+	RemoveOrganisation(ctx context.Context, slug string) error
+	SetUserOrganisation(ctx context.Context, name, slug string) error
 	Close() error
 }
 
@@ -130,14 +137,27 @@ func userCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			leaf(&cli.Command{
 				Name: "add", Usage: "créer un compte et afficher son jeton d'API / add a user, print its API token", ArgsUsage: "NAME",
-				Flags: []cli.Flag{&cli.StringFlag{Name: "role", Value: node.RoleEditor, Usage: "admin or editor"}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "role", Value: node.RoleEditor, Usage: "admin or editor"},
+					&cli.StringFlag{Name: "org", Usage: "organisation du compte (communs org list) / the user's organisation"}},
 				Action: withBackend(func(c *cli.Context, b backend) error {
-					if err := needArgs(c, 1, "NAME --role admin|editor"); err != nil {
+					if err := needArgs(c, 1, "NAME --role admin|editor [--org SLUG]"); err != nil {
 						return err
+					}
+					org := c.String("org")
+					if org != "" { // refuse before creating the account
+						if _, err := b.Organisation(c.Context, org); err != nil {
+							return fmt.Errorf("--org: %w", err)
+						}
 					}
 					u, tok, err := b.AddUser(c.Context, c.Args().First(), c.String("role"))
 					if err != nil {
 						return err
+					}
+					if org != "" {
+						if err := b.SetUserOrganisation(c.Context, u.Name, org); err != nil {
+							return err
+						}
+						fmt.Fprintf(c.App.Writer, "Organisation / organisation: %s\n", org)
 					}
 					fmt.Fprintf(c.App.Writer, "Compte %s créé (rôle %s). Jeton d'API, affiché une seule fois / API token, shown once:\n%s\n", u.Name, u.Role, tok)
 					return nil
@@ -151,13 +171,14 @@ func userCommand() *cli.Command {
 						return err
 					}
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tROLE\tCREATED")
+					fmt.Fprintln(tw, "NAME\tROLE\tORGANISATION\tCREATED")
 					for _, u := range us {
-						fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.Role, u.Created.Format("2006-01-02 15:04"))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, u.Role, u.Organisation, u.Created.Format("2006-01-02 15:04"))
 					}
 					return tw.Flush()
 				}),
 			}),
+			userSetCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer un compte et ses jetons / remove a user and their tokens", ArgsUsage: "NAME",
 				Action: withBackend(func(c *cli.Context, b backend) error {
@@ -294,6 +315,7 @@ func resourceCommand() *cli.Command {
 					return enc.Encode(r)
 				}),
 			}),
+			resourceSetCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {

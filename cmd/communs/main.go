@@ -21,6 +21,7 @@ func newApp() *cli.App {
 			userCommand(),
 			tokenCommand(),
 			resourceCommand(),
+			orgCommand(),
 			indexCommand(),
 			peerCommand(),
 			backupCommand(),

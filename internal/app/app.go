@@ -129,6 +129,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			st.Indexer.Run(workCtx)
 		}()
 	}
+	n.workers.Add(1)
+	go func() {
+		defer n.workers.Done()
+		n.Service.RunDownloadCounter(workCtx)
+	}()
 	if n.Fed != nil {
 		n.workers.Add(1)
 		go func() {

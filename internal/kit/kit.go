@@ -287,7 +287,11 @@ func (k Kit) sameAs(r node.Resource) (bool, error) {
 	if want.Published == "" {
 		want.Published = r.Published
 	}
-	if want.Title != r.Title || want.Summary != r.Summary || want.Description != r.Description ||
+	// A kit naming no organisation keeps the one an admin assigned.
+	if want.Organisation == "" {
+		want.Organisation = r.Organisation
+	}
+	if want.Organisation != r.Organisation || want.Title != r.Title || want.Summary != r.Summary || want.Description != r.Description ||
 		want.Kind != r.Kind || want.Level != r.Level || want.License != r.License || want.Language != r.Language ||
 		want.Hub != r.Hub || want.Published != r.Published || !slices.Equal(want.Themes, r.Themes) ||
 		!slices.Equal(want.Audience, r.Audience) || !slices.Equal(want.Authors, r.Authors) ||

@@ -40,6 +40,15 @@ const (
 	APIResourceFile = APIResource + "/files/{name}"
 	APILicenses     = "/api/v1/licenses"
 	APISearch       = "/api/v1/search"
+	// APIOrganisations lists the hub's member organisations (an admin
+	// adds one with POST); APIOrganisation is one of them.
+	APIOrganisations = "/api/v1/organisations"
+	APIOrganisation  = APIOrganisations + "/{slug}"
+
+	// Organisation is a member organisation's public page; its English
+	// address OrganisationEN serves the same page.
+	Organisation   = "/organisations/{slug}"
+	OrganisationEN = "/organizations/{slug}"
 
 	// ActivityPub: the hub's one actor and its collections.
 	Actor       = "/actor"
@@ -102,6 +111,12 @@ func ZipPath(id string) string { return ResourcePath(id) + ZipSuffix }
 // FilePath is /r/{id}/files/{name}.
 func FilePath(id, name string) string { return fill(File, id, name) }
 
+// OrganisationPath is /organisations/{slug}.
+func OrganisationPath(slug string) string { return fill(Organisation, slug) }
+
+// APIOrganisationPath is /api/v1/organisations/{slug}.
+func APIOrganisationPath(slug string) string { return fill(APIOrganisation, slug) }
+
 // APIResourcePath is /api/v1/resources/{id}.
 func APIResourcePath(id string) string { return fill(APIResource, id) }
 
@@ -131,6 +146,7 @@ func (b Base) String() string { return string(b) }
 func (b Base) URL(path string) string { return string(b) + path }
 
 func (b Base) Resource(id string) string       { return string(b) + ResourcePath(id) }
+func (b Base) Organisation(slug string) string { return string(b) + OrganisationPath(slug) }
 func (b Base) Zip(id string) string            { return string(b) + ZipPath(id) }
 func (b Base) File(id, name string) string     { return string(b) + FilePath(id, name) }
 func (b Base) Activity(kind, id string) string { return string(b) + ActivityPath(kind, id) }

@@ -24,7 +24,8 @@ func TestBuildersMatchTheirRoute(t *testing.T) {
 	for _, p := range []string{"GET " + Resource, "GET " + File, "GET " + APIResource, "PUT " + APIResourceFile,
 		"GET " + APIResources, "GET " + API, "GET " + Actor, "POST " + Inbox, "POST " + SharedInbox,
 		"GET " + Outbox, "GET " + Followers, "GET " + Following, "GET " + Context, "GET " + Logo, "GET " + Banner,
-		"GET " + OAI, "GET " + Catalogue, "GET " + Feed, "GET " + Sitemap, "GET " + SitemapPart, "GET " + NodeInfo, "GET /{$}"} {
+		"GET " + OAI, "GET " + Catalogue, "GET " + Feed, "GET " + Sitemap, "GET " + SitemapPart, "GET " + NodeInfo, "GET /{$}",
+		"GET " + Organisation, "GET " + OrganisationEN, "GET " + APIOrganisation} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
 			got = hit{r.Pattern, r.PathValue("id"), r.PathValue("name")}
 		})
@@ -75,6 +76,9 @@ func TestBuildersMatchTheirRoute(t *testing.T) {
 		{"GET", b.URL(APIResources), "GET " + APIResources},
 		{"GET", b.URL(APILicenses), "GET " + API},
 		{"GET", b.URL(Home), "GET /{$}"},
+		{"GET", b.Organisation("centre-social"), "GET " + Organisation},
+		{"GET", b.URL(APIOrganisationPath("centre-social")), "GET " + APIOrganisation},
+		{"GET", b.URL("/organizations/centre-social"), "GET " + OrganisationEN},
 	} {
 		if h := serve(c.method, c.url); h.pattern != c.pattern {
 			t.Errorf("%s %s reached %q, want %q", c.method, c.url, h.pattern, c.pattern)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -45,6 +46,13 @@ type ResourceJSON struct {
 }
 
 func (s *Server) resourceJSON(r node.Resource) ResourceJSON {
+	r.CreatedBy = "" // an account name is not for visitors
+	if r.Local() && r.Organisation != "" {
+		r.OrganisationURL = paths.Base(s.publicURL).Organisation(r.Organisation)
+		if o, err := s.svc.Organisation(context.Background(), r.Organisation); err == nil {
+			r.OrganisationName = o.Name
+		}
+	}
 	out := ResourceJSON{Resource: r, URL: s.resourceURL(r.ID), ZipURL: paths.Base(s.publicURL).Zip(r.ID), Local: r.Local(), Files: []FileJSON{}}
 	for _, f := range r.Files {
 		u := s.fileURL(r.ID, f.Name)
@@ -144,18 +152,17 @@ func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) error {
 // and whose following "file" parts hold the files: the resource then appears
 // with all its files at once. ?replace=true replaces an existing resource.
 func (s *Server) apiCreate(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editor(r); err != nil {
+	u, err := s.editor(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		s.uploadBody(w, r).stream() // files: an idle deadline, not a total one
 	}
 	replace := r.URL.Query().Get("replace") == "true"
 	mt, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var (
-		res node.Resource
-		err error
-	)
+	var res node.Resource
 	switch mt {
 	case "application/json":
 		var in ResourceInput
@@ -242,9 +249,11 @@ func sha256Header(v string) (string, error) {
 }
 
 func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editor(r); err != nil {
+	u, err := s.editor(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	var p node.Patch
 	if err := decodeJSON(w, r, &p); err != nil {
 		return err
@@ -258,9 +267,11 @@ func (s *Server) apiPatch(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editor(r); err != nil {
+	u, err := s.editor(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	if err := s.svc.Delete(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
@@ -271,9 +282,11 @@ func (s *Server) apiDelete(w http.ResponseWriter, r *http.Request) error {
 // apiPutFile streams the request body into storage: nothing is buffered
 // beyond the copy buffer, so files of several GB work.
 func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editor(r); err != nil {
+	u, err := s.editor(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	if r.ContentLength > s.svc.MaxFileSize() {
 		// Refuse before reading: the client learns at once, nothing is stored.
 		return fmt.Errorf("file is %s, larger than this node's limit of %s (--max-file-size): %w",
@@ -287,9 +300,9 @@ func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.uploadBody(w, r).stream() // an idle deadline, not a total one
-	u := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: clientBody{r.Body},
+	up := node.Upload{Name: r.PathValue("name"), MediaType: r.Header.Get("Content-Type"), Body: clientBody{r.Body},
 		Size: r.ContentLength, SHA256: digest}
-	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), u)
+	f, err := s.svc.PutFile(r.Context(), r.PathValue("id"), up)
 	if err != nil {
 		return err
 	}
@@ -298,9 +311,11 @@ func (s *Server) apiPutFile(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apiDeleteFile(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editor(r); err != nil {
+	u, err := s.editor(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	if err := s.svc.DeleteFile(r.Context(), r.PathValue("id"), r.PathValue("name")); err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	countDownload(s.svc, r, id)
 	if br == nil {
 		// A remote file this node does not mirror: its origin serves it.
 		http.Redirect(w, r, f.RemoteURL, http.StatusFound)
@@ -220,4 +221,18 @@ func licenceText(r node.Resource, url string, skipped, clashes []string) string 
 		}
 	}
 	return b.String()
+}
+
+// countDownload counts a GET of a file or a kit zip for the organisation
+// pages' monthly figures: in memory, flushed in batches, so the download
+// path never waits for a disk write. A range request counts only when it
+// starts at the first byte, so a resumed or seeking download counts once.
+func countDownload(svc *node.Service, r *http.Request, id string) {
+	if r.Method != http.MethodGet {
+		return
+	}
+	if rg := r.Header.Get("Range"); rg != "" && !strings.HasPrefix(strings.TrimSpace(rg), "bytes=0-") {
+		return
+	}
+	svc.CountDownload(id)
 }

@@ -289,6 +289,32 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("delete", 204, "", "DELETE", api+"/resources/"+id, nil, n.Token, nil)
 	expect("delete again", 404, "not_found", "DELETE", api+"/resources/"+id, nil, n.Token, nil)
 
+	// Organisations.
+	_, adminTok, err := n.Service.AddUser(context.Background(), "root", node.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgJSON := []byte(`{"slug":"tilleuls","name":"Centre social Les Tilleuls","url":"https://tilleuls.example.org","description":"Ateliers du quartier."}`)
+	expect("add organisation", 201, "", "POST", api+"/organisations", orgJSON, adminTok, jsonCT)
+	expect("add organisation again", 409, "conflict", "POST", api+"/organisations", orgJSON, adminTok, jsonCT)
+	expect("add organisation as editor", 403, "forbidden", "POST", api+"/organisations", orgJSON, n.Token, jsonCT)
+	expect("add organisation without token", 401, "unauthorized", "POST", api+"/organisations", orgJSON, "", jsonCT)
+	expect("add organisation with a bad slug", 400, "invalid", "POST", api+"/organisations", []byte(`{"slug":"Les Tilleuls","name":"x"}`), adminTok, jsonCT)
+	expect("list organisations", 200, "", "GET", api+"/organisations", nil, "", nil)
+	expect("unknown organisation", 404, "not_found", "GET", api+"/organisations/inconnue", nil, "", nil)
+	owned := []byte(`{"id":"kit-des-tilleuls","title":"Kit des Tilleuls","kind":"tutorial","license":"CC-BY-SA-4.0","organisation":"tilleuls"}`)
+	expect("publish for an organisation", 201, "", "POST", api+"/resources", owned, adminTok, jsonCT)
+	expect("publish for an unknown organisation", 400, "invalid", "POST", api+"/resources",
+		[]byte(`{"title":"x","kind":"tutorial","license":"CC-BY-SA-4.0","organisation":"inconnue"}`), adminTok, jsonCT)
+	expect("editor changing an organisation's resource", 403, "forbidden", "PATCH", api+"/resources/kit-des-tilleuls", []byte(`{"title":"y"}`), n.Token, jsonCT)
+	expect("get organisation", 200, "", "GET", api+"/organisations/tilleuls", nil, "", nil)
+	expect("remove an organisation that owns a resource", 409, "conflict", "DELETE", api+"/organisations/tilleuls", nil, adminTok, nil)
+	expect("remove organisation as editor", 403, "forbidden", "DELETE", api+"/organisations/tilleuls", nil, n.Token, nil)
+	expect("remove organisation without token", 401, "unauthorized", "DELETE", api+"/organisations/tilleuls", nil, "", nil)
+	expect("delete the organisation's resource", 204, "", "DELETE", api+"/resources/kit-des-tilleuls", nil, adminTok, nil)
+	expect("remove organisation", 204, "", "DELETE", api+"/organisations/tilleuls", nil, adminTok, nil)
+	expect("remove unknown organisation", 404, "not_found", "DELETE", api+"/organisations/tilleuls", nil, adminTok, nil)
+
 	expect("openapi", 200, "", "GET", api+"/openapi.json", nil, "", nil)
 	v.RequireCovered(t)
 	if testing.Verbose() {

@@ -93,6 +93,9 @@ type browseData struct {
 // browsePage lists every resource, newest first, from the catalog alone: it
 // keeps working while the search engine is down.
 func (s *Server) browsePage(w http.ResponseWriter, r *http.Request) error {
+	if org := r.URL.Query().Get("organisation"); org != "" {
+		return s.browseOrganisation(w, r, org)
+	}
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 20, After: r.URL.Query().Get("apres")})
 	if err != nil {
 		return err
@@ -119,6 +122,7 @@ type resourceData struct {
 	JSONLD       map[string]any
 	CanEdit      bool
 	Local        bool
+	Org          *orgCredit
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -152,6 +156,19 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) error {
 		d.Files = append(d.Files, fv)
 	}
 	d.JSONLD = s.jsonLD(res, lic, known)
+	d.Org = s.creditOf(r.Context(), res)
+	if d.Org != nil {
+		// The member organisation that made the kit, for search engines
+		// and the funders' reports that read them.
+		org := map[string]any{"@type": "Organization", "name": d.Org.Name}
+		if d.Org.URL != "" {
+			org["url"] = d.Org.URL
+			if !strings.HasPrefix(d.Org.URL, "http") {
+				org["url"] = s.publicURL + d.Org.URL
+			}
+		}
+		d.JSONLD["creator"] = org
+	}
 	p.Data = d
 	// A copy's canonical page is the origin's: search engines credit the
 	// hub that wrote the kit, and this node's copy is not listed twice.

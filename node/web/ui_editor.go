@@ -29,6 +29,10 @@ var uiResourceLanguages = []string{"fr", "en", "es", "de", "it", "pt", "ar", "br
 type formValues struct {
 	ID, Title, Summary, Description, Kind, Level, License, Language, Authors, Published string
 	Themes, Audience                                                                    []string
+	// Organisation is the owning organisation; OrgSent says the form had
+	// the field (only admins get it), so an editor's post keeps it.
+	Organisation string
+	OrgSent      bool
 }
 
 type fieldError struct {
@@ -49,6 +53,11 @@ type editorForm struct {
 	Languages []string
 	MaxFile   int64
 	Accepted  string
+	// ChooseOrg shows admins a choice of organisation; editors see
+	// OrgName, their resource's organisation, as text.
+	ChooseOrg bool
+	Orgs      []node.Organisation
+	OrgName   string
 }
 
 // Has reports whether v lists x, for ticking checkboxes.
@@ -81,13 +90,14 @@ func (s *Server) newEditorForm(isNew bool) *editorForm {
 func valuesOf(r node.Resource) formValues {
 	return formValues{ID: r.ID, Title: r.Title, Summary: r.Summary, Description: r.Description, Kind: r.Kind,
 		Level: r.Level, License: r.License, Language: r.Language, Authors: strings.Join(r.Authors, ", "),
-		Published: r.Published, Themes: r.Themes, Audience: r.Audience}
+		Published: r.Published, Themes: r.Themes, Audience: r.Audience, Organisation: r.Organisation}
 }
 
 func readFormValues(v url.Values) formValues {
 	return formValues{Title: v.Get("title"), Summary: v.Get("summary"), Description: v.Get("description"),
 		Kind: v.Get("kind"), Level: v.Get("level"), License: v.Get("license"), Language: v.Get("language"),
-		Authors: v.Get("authors"), Published: v.Get("published"), Themes: v["themes"], Audience: v["audience"]}
+		Authors: v.Get("authors"), Published: v.Get("published"), Themes: v["themes"], Audience: v["audience"],
+		Organisation: v.Get("organisation"), OrgSent: v.Has("organisation")}
 }
 
 func splitAuthors(s string) []string {
@@ -103,14 +113,18 @@ func splitAuthors(s string) []string {
 func (v formValues) resource() node.Resource {
 	return node.Resource{Metadata: node.Metadata{Title: v.Title, Summary: v.Summary, Description: v.Description, Kind: v.Kind,
 		Themes: v.Themes, Audience: v.Audience, Level: v.Level, License: v.License, Language: v.Language,
-		Authors: splitAuthors(v.Authors), Published: v.Published}}
+		Authors: splitAuthors(v.Authors), Published: v.Published, Organisation: v.Organisation}}
 }
 
 func (v formValues) patch() node.Patch {
 	r := v.resource()
-	return node.Patch{Title: &r.Title, Summary: &r.Summary, Description: &r.Description, Kind: &r.Kind,
+	p := node.Patch{Title: &r.Title, Summary: &r.Summary, Description: &r.Description, Kind: &r.Kind,
 		Themes: &r.Themes, Audience: &r.Audience, Level: &r.Level, License: &r.License, Language: &r.Language,
 		Authors: &r.Authors, Published: &r.Published}
+	if v.OrgSent {
+		p.Organisation = &r.Organisation
+	}
+	return p
 }
 
 // formFields maps the domain's field names to the form's controls.
@@ -118,7 +132,7 @@ var formFields = map[string]string{
 	"id": "title", "title": "title", "summary": "summary", "description": "description", "kind": "kind",
 	"themes": "themes", "audience": "audience", "level": "level", "license": "license", "language": "language",
 	"authors": "authors", "published": "published", "files": "file", "file name": "file", "size": "file",
-	"sha256": "file", "media_type": "file",
+	"sha256": "file", "media_type": "file", "organisation": "organisation",
 }
 
 // explain turns a service error into a message by the field it concerns,
@@ -176,6 +190,7 @@ func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, f *editorForm) {
+	s.fillOrganisations(r.Context(), f)
 	title := "form.title.edit"
 	if f.New {
 		title = "form.title.new"
@@ -189,9 +204,11 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 func (s *Server) editorNew(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editorOrLogin(r); err != nil {
+	u, err := s.editorOrLogin(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u))
 	s.renderForm(w, r, http.StatusOK, s.newEditorForm(true))
 	return nil
 }
@@ -339,9 +356,11 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, f *editorFor
 }
 
 func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editorOrLogin(r); err != nil {
+	u, err := s.editorOrLogin(r)
+	if err != nil {
 		return err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u)) // the service applies the ownership rules for u
 	pr, err := s.multipartForm(w, r)
 	if err != nil {
 		return err
@@ -357,25 +376,32 @@ func (s *Server) editorCreate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// editable loads a local resource for its edit pages.
-func (s *Server) editable(r *http.Request) (node.Resource, error) {
-	if _, err := s.editorOrLogin(r); err != nil {
-		return node.Resource{}, err
+// editable loads a local resource the editor may change for its edit
+// pages, and returns the request acting for the editor: the service
+// checks the ownership rules again in the write itself.
+func (s *Server) editable(r *http.Request) (node.Resource, *http.Request, error) {
+	u, err := s.editorOrLogin(r)
+	if err != nil {
+		return node.Resource{}, r, err
 	}
+	r = r.WithContext(node.WithActor(r.Context(), u))
 	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
 	if err == nil && !res.Local() {
 		err = fmt.Errorf("resource %q comes from another hub and is edited there: %w", res.ID, node.ErrForbidden)
 	}
-	return res, err
+	if err == nil {
+		err = s.svc.CheckOwner(r.Context(), res)
+	}
+	return res, r, err
 }
 
 // editablePost is editable for a urlencoded form, CSRF token checked.
-func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, error) {
-	res, err := s.editable(r)
+func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int64) (node.Resource, *http.Request, error) {
+	res, r, err := s.editable(r)
 	if err != nil {
-		return res, err
+		return res, r, err
 	}
-	return res, s.postedForm(w, r, limit)
+	return res, r, s.postedForm(w, r, limit)
 }
 
 func (s *Server) editForm(res node.Resource) *editorForm {
@@ -385,7 +411,7 @@ func (s *Server) editForm(res node.Resource) *editorForm {
 }
 
 func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editable(r)
+	res, r, err := s.editable(r)
 	if err != nil {
 		return err
 	}
@@ -394,7 +420,7 @@ func (s *Server) editorEdit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editablePost(w, r, 4*maxFormField)
+	res, r, err := s.editablePost(w, r, 4*maxFormField)
 	if err != nil {
 		return err
 	}
@@ -409,7 +435,7 @@ func (s *Server) editorUpdate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editable(r)
+	res, r, err := s.editable(r)
 	if err != nil {
 		return err
 	}
@@ -437,7 +463,7 @@ func (s *Server) editorAddFiles(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editablePost(w, r, 64<<10)
+	res, r, err := s.editablePost(w, r, 64<<10)
 	if err != nil {
 		return err
 	}
@@ -449,7 +475,7 @@ func (s *Server) editorDeleteFile(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editable(r)
+	res, r, err := s.editable(r)
 	if err != nil {
 		return err
 	}
@@ -460,7 +486,7 @@ func (s *Server) editorDeleteConfirm(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) editorDelete(w http.ResponseWriter, r *http.Request) error {
-	res, err := s.editablePost(w, r, 64<<10)
+	res, r, err := s.editablePost(w, r, 64<<10)
 	if err != nil {
 		return err
 	}

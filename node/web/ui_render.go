@@ -212,6 +212,8 @@ type errorInfo struct {
 	Key    string // catalog prefix: error.notfound, error.unavailable, ...
 	Detail string // an extra sentence in the page's language, optional
 	ID     string // a 5xx's error id, also in the log line
+	// Owner explains an ownership refusal (ownerSentence).
+	Owner *node.OwnerError
 }
 
 // uiError renders the error page matching err.
@@ -233,7 +235,7 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusConflict, http.StatusRequestTimeout:
 		key = "error.badrequest"
 	}
-	s.errorPage(w, r, a.Status, errorInfo{Key: key, ID: a.ID})
+	s.errorPage(w, r, a.Status, errorInfo{Key: key, ID: a.ID, Owner: ownerOf(err)})
 }
 
 // plainError answers err in plain text, for when the page templates are
@@ -245,7 +247,11 @@ func (s *Server) plainError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, info errorInfo) {
-	p := s.newPage(w, r, "", info.Key+".title", info)
+	p := s.newPage(w, r, "", info.Key+".title", nil)
+	if info.Owner != nil {
+		info.Detail = ownerSentence(p, info.Owner)
+	}
+	p.Data = info
 	p.NoRobots = true
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "10")

@@ -44,6 +44,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /resources", s.page(s.browsePage))
 	mux.HandleFunc("GET /guide", s.guidePage)
 	mux.HandleFunc("GET /hub", s.page(s.hubPage))
+	s.organisationPageRoutes(mux)
 	mux.HandleFunc("GET "+paths.Feed, s.page(s.atomFeed))
 	mux.HandleFunc("GET /connexion", s.loginPage)
 	mux.HandleFunc("POST /connexion", s.page(s.loginSubmit))

@@ -21,6 +21,8 @@ type facetValue struct {
 	Value   string
 	Count   int
 	Checked bool
+	// Label names the value when the vocabulary does not (organisations).
+	Label string
 }
 
 type facetGroup struct {
@@ -103,18 +105,19 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Hits = append(d.Hits, hv)
 	}
+	orgNames := s.organisationNames(r.Context(), len(res.Facets["organisation"])+len(q.Filters["organisation"]))
 	for _, f := range node.Facets {
 		g := facetGroup{Name: f, Open: f == "kind"}
 		seen := map[string]bool{}
 		for _, c := range res.Facets[f] {
 			checked := slices.Contains(q.Filters[f], c.Value)
-			g.Values = append(g.Values, facetValue{Value: c.Value, Count: c.Count, Checked: checked})
+			g.Values = append(g.Values, facetValue{Value: c.Value, Count: c.Count, Checked: checked, Label: orgNames[f+"\x00"+c.Value]})
 			seen[c.Value] = true
 		}
 		// A chosen value with no hit left stays on screen so it can be unticked.
 		for _, v := range q.Filters[f] {
 			if !seen[v] {
-				g.Values = append(g.Values, facetValue{Value: v, Checked: true})
+				g.Values = append(g.Values, facetValue{Value: v, Checked: true, Label: orgNames[f+"\x00"+v]})
 			}
 		}
 		if len(q.Filters[f]) > 0 {

@@ -54,7 +54,7 @@ var (
 	keySchema = []byte("schema")
 
 	allBuckets = [][]byte{bucketMeta, bucketResources, bucketByCreated, bucketBlobRefs,
-		bucketChanges, bucketCursors, bucketUsers, bucketTokens}
+		bucketChanges, bucketCursors, bucketUsers, bucketTokens, bucketOrgs, bucketOrgResources, bucketDownloads}
 )
 
 // Store is the bbolt catalog. It implements node.Catalog and node.Accounts

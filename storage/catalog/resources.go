@@ -194,6 +194,9 @@ func (s *Store) Create(ctx context.Context, r node.Resource) error {
 		if tx.Bucket(bucketResources).Get([]byte(r.ID)) != nil {
 			return fmt.Errorf("resource %q already exists: %w", r.ID, node.ErrConflict)
 		}
+		if err := indexOrganisation(tx, nil, &r); err != nil {
+			return err
+		}
 		if err := putResource(tx, &r); err != nil {
 			return err
 		}
@@ -234,6 +237,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*node.Resource) e
 			if err := tx.Bucket(bucketByCreated).Delete(oldKey); err != nil {
 				return err
 			}
+		}
+		if err := indexOrganisation(tx, &old, &cur); err != nil {
+			return err
 		}
 		if err := putResource(tx, &cur); err != nil {
 			return err
@@ -280,6 +286,10 @@ func (s *Store) UpsertMany(ctx context.Context, rs []node.Resource, check func(o
 				errs[i] = err
 				continue
 			}
+			if err := indexOrganisation(tx, oldp, &r); err != nil {
+				errs[i] = err
+				continue
+			}
 			var oldFiles []node.File
 			if oldp != nil {
 				oldFiles = old.Files
@@ -317,6 +327,9 @@ func (s *Store) Delete(ctx context.Context, id string) (node.Resource, []string,
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		var err error
 		if old, err = getResource(tx, id); err != nil {
+			return err
+		}
+		if err := indexOrganisation(tx, &old, nil); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketResources).Delete([]byte(id)); err != nil {

@@ -16,7 +16,7 @@ import (
 // another version: the index is derived data, and matching a query analysed
 // one way against documents analysed another way gives silently wrong
 // results.
-const schemaVersion = "communs-embedded-8"
+const schemaVersion = "communs-embedded-9"
 
 // Field names. The language-analysed fields carry exact and stemmed matches
 // with per-field weights; the raw fields hold the same words unstemmed for
@@ -50,6 +50,7 @@ type document struct {
 	License     string   `json:"license"`
 	Language    string   `json:"language"`
 	Hub         string   `json:"hub"`
+	Org         []string `json:"organisation"` // none when empty: no "" facet value
 	SortKey     string   `json:"sortkey"`
 	Source      string   `json:"src"`
 }
@@ -79,7 +80,7 @@ func newDocument(r node.Resource) (*document, error) {
 		Hit: node.Hit{
 			ID: r.ID, Title: r.Title, Summary: r.Summary, Kind: r.Kind, Themes: r.Themes,
 			Audience: r.Audience, Level: r.Level, License: r.License, Language: r.Language,
-			Hub: r.Hub, Published: r.Published,
+			Hub: r.Hub, Published: r.Published, Organisation: r.Organisation,
 		},
 		Description: desc,
 	})
@@ -107,6 +108,7 @@ func newDocument(r node.Resource) (*document, error) {
 		License:     r.License,
 		Language:    r.Language,
 		Hub:         r.Hub,
+		Org:         nonEmpty(r.Organisation),
 		SortKey:     newestKey(r.Published, r.ID),
 		Source:      string(src),
 	}, nil
@@ -173,7 +175,7 @@ func documentMapping(analyzer, pairs string) *mapping.DocumentMapping {
 	// word, and a theme is a summary of the resource in a word or two.
 	dm.AddFieldMappingsAt("tags", text(fieldSummary, analyzer), text(fieldHeadRaw, analyzerRaw))
 	dm.AddFieldMappingsAt("description", text(fieldDescription, analyzer), text(fieldBodyRaw, analyzerRaw))
-	for _, f := range []string{"kind", "themes", "audience", "level", "license", "language", "hub", fieldSortKey} {
+	for _, f := range []string{"kind", "themes", "audience", "level", "license", "language", "hub", "organisation", fieldSortKey} {
 		dm.AddFieldMappingsAt(f, keyword())
 	}
 	src := mapping.NewTextFieldMapping()
@@ -184,4 +186,11 @@ func documentMapping(analyzer, pairs string) *mapping.DocumentMapping {
 	src.DocValues = false
 	dm.AddFieldMappingsAt(fieldSource, src)
 	return dm
+}
+
+func nonEmpty(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
 }

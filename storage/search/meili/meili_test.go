@@ -143,7 +143,7 @@ func TestSettingsPayload(t *testing.T) {
 	if want := []string{"title_fr", "title_en", "summary_fr", "summary_en", "themes", "description_fr", "description_en", "authors", "files"}; !slices.Equal(strs("searchableAttributes"), want) {
 		t.Errorf("searchableAttributes = %v, want %v", strs("searchableAttributes"), want)
 	}
-	if want := []string{"kind", "themes", "audience", "level", "language", "license", "hub"}; !slices.Equal(strs("filterableAttributes"), want) {
+	if want := []string{"kind", "themes", "audience", "level", "language", "license", "hub", "organisation"}; !slices.Equal(strs("filterableAttributes"), want) {
 		t.Errorf("filterableAttributes = %v, want %v", strs("filterableAttributes"), want)
 	}
 	if want := []string{"published", "id"}; !slices.Equal(strs("sortableAttributes"), want) {

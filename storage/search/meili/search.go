@@ -178,6 +178,7 @@ type stored struct {
 	License       string         `json:"license"`
 	Language      string         `json:"language"`
 	Hub           string         `json:"hub"`
+	Organisation  string         `json:"organisation"`
 	Published     string         `json:"published"`
 	Formatted     map[string]any `json:"_formatted"`
 	Score         float64        `json:"_rankingScore"`
@@ -195,7 +196,7 @@ func convertHit(h meilisearch.Hit, highlights bool) (node.Hit, error) {
 	hit := node.Hit{
 		ID: s.ID, Title: first(s.TitleFR, s.TitleEN), Summary: first(s.SummaryFR, s.SummaryEN),
 		Kind: s.Kind, Themes: s.Themes, Audience: s.Audience, Level: s.Level, License: s.License,
-		Language: s.Language, Hub: s.Hub, Published: s.Published, Score: s.Score,
+		Language: s.Language, Hub: s.Hub, Published: s.Published, Organisation: s.Organisation, Score: s.Score,
 	}
 	if !highlights || s.Formatted == nil {
 		return hit, nil

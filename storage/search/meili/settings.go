@@ -137,6 +137,9 @@ func document(r node.Resource) map[string]any {
 		"authors":           nonNil(r.Authors),
 		"files":             search.FileWords(r),
 	}
+	if r.Organisation != "" { // absent rather than "": no empty facet value
+		d["organisation"] = r.Organisation
+	}
 	return d
 }
 

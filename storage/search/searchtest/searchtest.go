@@ -29,21 +29,21 @@ func Fixtures() []node.Resource {
 				Description: "**Objectifs**\n- Créer son espace particulier\n- Déclarer ses revenus et vérifier le montant",
 				Kind:        "tutorial", Themes: []string{"demarches-en-ligne", "emploi"}, Audience: []string{"grand-public", "jeunes"},
 				Level: "debutant", License: "CC-BY-SA-4.0", Language: "fr", Authors: []string{"Pôle Numérique Test"},
-				Hub: "hub-a", Published: "2024-04-10"},
+				Hub: "hub-a", Published: "2024-04-10", Organisation: "tilleuls"},
 		},
 		{ // no accents in the document, accents in the query
 			ID: "compte-securise", Metadata: node.Metadata{Title: "Creer un compte securise",
 				Summary:     "Fiche ecrite sans accents pour verifier la recherche accentuee.",
 				Description: "Choisir un identifiant et le proteger avec une phrase secrete.",
 				Kind:        "practical-sheet", Themes: []string{"identite-numerique", "donnees-personnelles"}, Audience: []string{"seniors"},
-				Level: "debutant", License: "CC-BY-4.0", Language: "fr", Hub: "hub-b", Published: "2023-02-01"},
+				Level: "debutant", License: "CC-BY-4.0", Language: "fr", Hub: "hub-b", Published: "2023-02-01", Organisation: "mediatheque"},
 		},
 		{ // typographic apostrophe in the title, ASCII one in the description
 			ID: "arnaque-colis", Metadata: node.Metadata{Title: "L’arnaque au faux colis",
 				Summary:     "Reconnaître le SMS frauduleux d’un faux transporteur.",
 				Description: "Un atelier court pour repérer l'hameçonnage par SMS et savoir à qui le signaler.",
 				Kind:        "workshop-kit", Themes: []string{"cybersecurite", "messagerie"}, Audience: []string{"grand-public", "seniors"},
-				Level: "intermediaire", License: "CC-BY-SA-4.0", Language: "fr", Hub: "hub-a", Published: "2024-06-18"},
+				Level: "intermediaire", License: "CC-BY-SA-4.0", Language: "fr", Hub: "hub-a", Published: "2024-06-18", Organisation: "tilleuls"},
 		},
 		{ // plural in the document
 			ID: "ordinateurs-reconditionnes", Metadata: node.Metadata{Title: "Choisir des ordinateurs reconditionnés",
@@ -237,6 +237,8 @@ func Run(t *testing.T, open func(t *testing.T) node.Index) {
 			{"audience", "", map[string][]string{"audience": {"seniors"}, "level": {"debutant"}}},
 			{"language and license", "", map[string][]string{"language": {"en", "fr"}, "license": {"CC-BY-4.0"}}},
 			{"with text", "smartphone", map[string][]string{"kind": {"workshop-kit"}}},
+			{"organisation", "", map[string][]string{"organisation": {"tilleuls"}}},
+			{"organisation and kind", "", map[string][]string{"organisation": {"tilleuls", "mediatheque"}, "level": {"debutant"}}},
 			{"unknown value", "", map[string][]string{"hub": {"nowhere"}}},
 			{"value with quotes", "", map[string][]string{"hub": {`hub-a" OR hub = "hub-b`}}},
 		} {
@@ -593,6 +595,8 @@ func facetValues(r node.Resource, f string) []string {
 		return []string{r.License}
 	case "hub":
 		return []string{r.Hub}
+	case "organisation":
+		return []string{r.Organisation}
 	}
 	panic("unknown facet " + f)
 }
