@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -64,14 +65,33 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 		}
 		normalizeRange(r.Header, size)
 	}
-	var content io.ReadSeeker = br
 	if of, ok := br.(osFileReader); ok {
 		// net/http sends an *os.File with sendfile(2), from the page cache
 		// to the socket without a copy through the process.
-		content = of.OSFile()
+		http.ServeContent(w, r, "", f.Added, of.OSFile())
+		return
 	}
-	http.ServeContent(w, r, "", f.Added, content)
+	http.ServeContent(bigWrites{w}, r, "", f.Added, br)
 }
+
+// downloadBuf is what one download from object storage copies at a time:
+// net/http's 32 KiB means a write to the socket (and, below, a read from
+// the storage's connection) every 32 KiB.
+const downloadBuf = 256 << 10
+
+var downloadBufs = sync.Pool{New: func() any { b := make([]byte, downloadBuf); return &b }}
+
+// bigWrites gives http.ServeContent's copy a larger buffer than net/http's.
+type bigWrites struct{ http.ResponseWriter }
+
+func (w bigWrites) ReadFrom(src io.Reader) (int64, error) {
+	bp := downloadBufs.Get().(*[]byte)
+	defer downloadBufs.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{w.ResponseWriter}, src, *bp)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w bigWrites) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // maxRanges bounds a multi-range request: each range is a seek (a new
 // request on S3), and RFC 9110 lets a server ignore a Range it finds

@@ -52,6 +52,7 @@ type S3Config struct {
 // S3 stores blobs as objects <prefix>blobs/<sha256> in an S3 bucket.
 type S3 struct {
 	client   *minio.Client
+	core     minio.Core
 	bucket   string
 	prefix   string
 	endpoint string
@@ -115,7 +116,7 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	s := &S3{client: client, bucket: cfg.Bucket, prefix: prefix, endpoint: host}
+	s := &S3{client: client, core: minio.Core{Client: client}, bucket: cfg.Bucket, prefix: prefix, endpoint: host}
 
 	ok, err := client.BucketExists(ctx, s.bucket)
 	if err != nil {
@@ -237,22 +238,20 @@ func (s *S3) putErr(ctx context.Context, src *hashingReader, err error) error {
 	return s.wrap(ctx, "put blob", err)
 }
 
-// Open returns a reader over the object. Reads and seeks are served by
-// ranged GETs, so http.ServeContent can answer range requests cheaply.
+// Open returns a reader over the object, already streaming its first
+// bytes: one GET answers both the size and the start of the download.
+// Reads go straight to the HTTP body (minio-go's Object would hand each one
+// to a goroutine through channels); a Seek elsewhere closes it and the next
+// Read asks for the rest from there, so range requests fetch what they send.
 func (s *S3) Open(ctx context.Context, sha256 string) (node.BlobReader, error) {
 	if err := checkDigest("open blob", sha256); err != nil {
 		return nil, err
 	}
-	obj, err := s.client.GetObject(ctx, s.bucket, s.key(sha256), minio.GetObjectOptions{})
+	body, info, _, err := s.core.GetObject(ctx, s.bucket, s.key(sha256), minio.GetObjectOptions{})
 	if err != nil {
 		return nil, s.wrap(ctx, "open blob "+sha256, err)
 	}
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
-		return nil, s.wrap(ctx, "open blob "+sha256, err)
-	}
-	return &s3Reader{obj: obj, size: info.Size, s: s, ctx: ctx, sha: sha256}, nil
+	return &s3Reader{body: body, size: info.Size, etag: info.ETag, s: s, ctx: ctx, sha: sha256}, nil
 }
 
 // Stat returns the object's size.
@@ -344,32 +343,80 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
-// s3Reader maps the errors of reads that happen long after Open (a server
-// that went away mid-download) to the node's sentinels.
+// s3Reader reads an object through ranged GETs: body streams from bodyPos
+// while pos is where the next Read must start. Errors of reads that happen
+// long after Open (a server that went away mid-download) are mapped to the
+// node's sentinels.
 type s3Reader struct {
-	obj  *minio.Object
-	size int64
-	s    *S3
-	ctx  context.Context
-	sha  string
+	body    io.ReadCloser // nil: none open
+	bodyPos int64
+	pos     int64
+	size    int64
+	etag    string
+	s       *S3
+	ctx     context.Context
+	sha     string
 }
 
 func (r *s3Reader) Size() int64 { return r.size }
 
 func (r *s3Reader) Read(p []byte) (int, error) {
-	n, err := r.obj.Read(p)
-	if err != nil && err != io.EOF {
+	if r.body != nil && r.bodyPos != r.pos {
+		r.body.Close()
+		r.body = nil
+	}
+	if r.pos >= r.size {
+		return 0, io.EOF
+	}
+	if r.body == nil {
+		opts := minio.GetObjectOptions{}
+		// The same object, or an error: never bytes of another version.
+		if err := opts.SetMatchETag(r.etag); err != nil {
+			return 0, r.s.wrap(r.ctx, "read blob "+r.sha, err)
+		}
+		if err := opts.SetRange(r.pos, r.size-1); err != nil {
+			return 0, r.s.wrap(r.ctx, "read blob "+r.sha, err)
+		}
+		body, _, _, err := r.s.core.GetObject(r.ctx, r.s.bucket, r.s.key(r.sha), opts)
+		if err != nil {
+			return 0, r.s.wrap(r.ctx, "read blob "+r.sha, err)
+		}
+		r.body, r.bodyPos = body, r.pos
+	}
+	n, err := r.body.Read(p)
+	r.pos += int64(n)
+	r.bodyPos = r.pos
+	switch {
+	case err == io.EOF && r.pos < r.size:
+		err = r.s.wrap(r.ctx, "read blob "+r.sha, io.ErrUnexpectedEOF)
+	case err != nil && err != io.EOF:
 		err = r.s.wrap(r.ctx, "read blob "+r.sha, err)
 	}
 	return n, err
 }
 
 func (r *s3Reader) Seek(offset int64, whence int) (int64, error) {
-	n, err := r.obj.Seek(offset, whence)
-	if err != nil && err != io.EOF {
-		err = r.s.wrap(r.ctx, "seek blob "+r.sha, err)
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.pos
+	case io.SeekEnd:
+		offset += r.size
+	default:
+		return r.pos, fmt.Errorf("seek blob %s: whence %d: %w", r.sha, whence, node.ErrInvalid)
 	}
-	return n, err
+	if offset < 0 {
+		return r.pos, fmt.Errorf("seek blob %s: negative position %d: %w", r.sha, offset, node.ErrInvalid)
+	}
+	r.pos = offset
+	return offset, nil
 }
 
-func (r *s3Reader) Close() error { return r.obj.Close() }
+func (r *s3Reader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	err := r.body.Close()
+	r.body = nil
+	return err
+}
