@@ -96,9 +96,6 @@ func (n *benchNode) do(b *testing.B, method, path, ctype string, body io.Reader,
 	return resp
 }
 
-// throughput returns MB/s for size bytes moved in d.
-func throughput(size int64, d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
-
 // BenchmarkImport imports the corpus repeated to COMMUNS_BENCH_IMPORT
 // resources (10,000) as kit folders with files capped at 16 KiB (the rate
 // measured is the catalog's and the blob store's per-resource cost, not the
