@@ -302,3 +302,52 @@ func loadAvg() float64 {
 	}
 	return l
 }
+
+// BenchmarkConcurrentDownloads reports the node's peak RSS while 1, 50 and
+// 200 clients download the same file from disk storage at once
+// (COMMUNS_BENCH_CONCURRENT_MB sets the file's size, 256). Memory must not
+// follow the file's size: the kernel sends it (sendfile), the node holds a
+// connection's bookkeeping per client.
+func BenchmarkConcurrentDownloads(b *testing.B) {
+	size := envInt("COMMUNS_BENCH_CONCURRENT_MB", 256) << 20
+	logMachine(b)
+	for range b.N {
+		n := startBenchNode(b, nil)
+		n.upload(b, "dl", "video.mp4", 0, size, "")
+		base := peakRSS(b, n.cmd.Process.Pid)
+		b.ReportMetric(base, "RSS-MiB-idle")
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}
+		for _, c := range []int{1, 50, 200} {
+			t0 := time.Now()
+			var wg sync.WaitGroup
+			errs := make(chan error, c)
+			for range c {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					resp, err := client.Get(n.url + "/r/dl/files/video.mp4")
+					if err != nil {
+						errs <- err
+						return
+					}
+					got, err := io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err != nil || got != size {
+						errs <- fmt.Errorf("%d of %d bytes: %v", got, size, err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				b.Fatalf("%d concurrent downloads: %v", c, err)
+			}
+			d := time.Since(t0)
+			rss := peakRSS(b, n.cmd.Process.Pid)
+			b.Logf("%d concurrent downloads of %d MiB: %.1f s, %.0f MB/s in all, node peak RSS %.1f MiB (+%.1f)",
+				c, size>>20, d.Seconds(), float64(size)*float64(c)/1e6/d.Seconds(), rss, rss-base)
+			b.ReportMetric(rss, fmt.Sprintf("peak-RSS-MiB-%d", c))
+		}
+		b.ReportMetric(loadAvg(), "load1")
+	}
+}
