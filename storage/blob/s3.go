@@ -249,6 +249,7 @@ func (s *S3) Put(ctx context.Context, r io.Reader, wantSHA256 string) (node.Blob
 		return node.Blob{}, s.putErr(ctx, src, err)
 	}
 	if len(first) < partSize {
+		defer putPart(first) // when it is a part buffer: putWhole is done with it
 		return s.putWhole(ctx, first, src.sum())
 	}
 	if wantSHA256 != "" {
@@ -271,7 +272,7 @@ func readPart(src io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	part := make([]byte, partSize)
+	part := getPart()
 	copy(part, small)
 	m, err := io.ReadFull(src, part[n:])
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -375,6 +376,31 @@ func (s *S3) remove(ctx context.Context, key string) {
 	}
 }
 
+// spareParts keeps the part buffers of one upload between Puts: a
+// sync.Pool would drop them at the next collections, and allocating 32 MiB
+// per upload makes the heap (and RSS) swing. Concurrent uploads beyond the
+// first allocate their own, which the collector takes back.
+var spareParts = make(chan []byte, 2)
+
+func getPart() []byte {
+	select {
+	case b := <-spareParts:
+		return b
+	default:
+		return make([]byte, partSize)
+	}
+}
+
+func putPart(b []byte) {
+	if cap(b) != partSize {
+		return
+	}
+	select {
+	case spareParts <- b[:partSize]:
+	default:
+	}
+}
+
 // maxParts is S3's limit on the parts of one object.
 const maxParts = 10_000
 
@@ -424,16 +450,17 @@ func (s *S3) upload(ctx context.Context, key string, src io.Reader, first []byte
 		sent <- err
 	}()
 	// Two part buffers per upload, one sent while the other is filled,
-	// whatever the file's size. Not pooled: a sync.Pool drops them at the
-	// next collections anyway, and each serves at least 16 MiB of traffic.
-	free <- make([]byte, partSize)
+	// whatever the file's size.
+	second := getPart()
+	free <- second
 	var readErr error
 	data, num := first, 1
 	for {
 		parts <- part{num, data}
 		buf := <-free // the part before the one just handed over is sent
-		if uctx.Err() != nil {
-			break // sending failed (sendErr says why) or the request is gone
+		if err := uctx.Err(); err != nil {
+			readErr = err // sending failed (sendErr says why) or the request is gone
+			break
 		}
 		n, err := io.ReadFull(src, buf)
 		if err == io.EOF {
@@ -456,11 +483,15 @@ func (s *S3) upload(ctx context.Context, key string, src io.Reader, first []byte
 	}
 	close(parts)
 	sendErr := <-sent
-	if readErr != nil {
-		return readErr
-	}
+	// Nothing uses the two buffers any more (Put's caller neither).
+	putPart(first)
+	putPart(second)
+	// Never complete after a failure: the object would be truncated.
 	if sendErr != nil {
 		return sendErr
+	}
+	if readErr != nil {
+		return readErr
 	}
 	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, done, opts); err != nil {
 		return err

@@ -212,16 +212,29 @@ func Run(t *testing.T, newStore func(t *testing.T) node.Blobs) {
 	})
 
 	t.Run("CancelledPutStoresNothing", func(t *testing.T) {
-		s := newStore(t)
-		c, cancel := context.WithCancel(ctx(t))
 		// Cancel once the store has started reading, as when a client
-		// aborts a large upload.
-		r := &hookReader{r: Reader(9, 4<<20), after: 1 << 20, hook: cancel}
-		if _, err := s.Put(c, r, ""); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Put cancelled midway: err = %v, want context.Canceled", err)
-		}
-		if got := walk(t, s); len(got) != 0 {
-			t.Fatalf("Walk after cancelled Put = %v, want nothing", got)
+		// aborts a large upload; 40 MiB: with parts already sent.
+		for _, c := range []struct {
+			size, after int64
+			declare     bool
+		}{{4 << 20, 1 << 20, false}, {40 << 20, 20 << 20, false}, {40 << 20, 20 << 20, true}} {
+			t.Run(fmt.Sprintf("size=%d/declared=%v", c.size, c.declare), func(t *testing.T) {
+				s := newStore(t)
+				cx, cancel := context.WithCancel(ctx(t))
+				want := ""
+				if c.declare {
+					h := sha256.New()
+					io.Copy(h, Reader(9, c.size))
+					want = hex.EncodeToString(h.Sum(nil))
+				}
+				r := &hookReader{r: Reader(9, c.size), after: c.after, hook: cancel}
+				if _, err := s.Put(cx, r, want); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Put cancelled midway: err = %v, want context.Canceled", err)
+				}
+				if got := walk(t, s); len(got) != 0 {
+					t.Fatalf("Walk after cancelled Put = %v, want nothing", got)
+				}
+			})
 		}
 	})
 
