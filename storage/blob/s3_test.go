@@ -318,3 +318,34 @@ func TestS3SweepAfterCrash(t *testing.T) {
 		t.Fatalf("kept blob reads %d bytes, %v", len(b), err)
 	}
 }
+
+// TestS3LargeUploadIsNotCopied: a blob of several parts whose digest is
+// not declared is written once, at data/<id>, and blobs/<sha256> is an
+// empty pointer naming it. Before, it went to a temp key and was copied
+// server-side to blobs/<sha256>: MinIO wrote every byte twice.
+func TestS3LargeUploadIsNotCopied(t *testing.T) {
+	m := testenv.StartMinIO(t)
+	raw := rawClient(t, m)
+	bucket := m.Bucket(t)
+	s := newS3(t, m, s3Config(m, bucket))
+	const size = 17 << 20
+	b, err := s.Put(t.Context(), blobtest.Reader(3, size), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := raw.StatObject(t.Context(), bucket, "blobs/"+b.SHA256, minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := info.UserMetadata["Communs-Data"]
+	if info.Size != 0 || id == "" || info.UserMetadata["Communs-Size"] != fmt.Sprint(size) {
+		t.Fatalf("blobs/%s: %d bytes, metadata %v; want an empty pointer", b.SHA256, info.Size, info.UserMetadata)
+	}
+	got := bucketKeys(t, raw, bucket)
+	if want := []string{"blobs/" + b.SHA256, "data/" + id}; !slices.Equal(got, want) {
+		t.Fatalf("bucket holds %v, want %v", got, want)
+	}
+	if data, err := raw.StatObject(t.Context(), bucket, "data/"+id, minio.StatObjectOptions{}); err != nil || data.Size != size {
+		t.Fatalf("data/%s: %d bytes, %v", id, data.Size, err)
+	}
+}
