@@ -17,9 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-
 	"github.com/communs-numerique/communs/internal/corpus"
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/node"
@@ -97,123 +94,6 @@ func (n *benchNode) do(b *testing.B, method, path, ctype string, body io.Reader,
 		b.Fatalf("%s %s: %v", method, path, err)
 	}
 	return resp
-}
-
-// throughput returns MB/s for size bytes moved in d.
-func throughput(size int64, d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
-
-// nodeTransfer uploads then downloads one file of size bytes through the
-// node and returns both durations.
-func nodeTransfer(b *testing.B, n *benchNode, size int64) (up, down time.Duration) {
-	b.Helper()
-	id := fmt.Sprintf("bench-%d", size)
-	resp := n.do(b, "POST", "/api/v1/resources", "application/json",
-		strings.NewReader(`{"id":"`+id+`","title":"Bench `+id+`","kind":"workshop-kit","license":"CC-BY-4.0"}`), -1)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("create: %d\n%s", resp.StatusCode, n.logs)
-	}
-	t0 := time.Now()
-	resp = n.do(b, "PUT", "/api/v1/resources/"+id+"/files/video.mp4", "video/mp4", corpus.Content(id, "video.mp4", size), size)
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	up = time.Since(t0)
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("upload: %d\n%s", resp.StatusCode, n.logs)
-	}
-	t0 = time.Now()
-	resp = n.do(b, "GET", "/r/"+id+"/files/video.mp4", "", nil, -1)
-	got, err := io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	down = time.Since(t0)
-	if err != nil || got != size {
-		b.Fatalf("download: %d of %d bytes: %v", got, size, err)
-	}
-	return up, down
-}
-
-// BenchmarkTransfer compares a file's upload and download through the node
-// with writing and reading the same bytes straight to the disk and straight
-// to MinIO, in the same run. COMMUNS_BENCH_FILE_MB sets the size (1024).
-func BenchmarkTransfer(b *testing.B) {
-	size := envInt("COMMUNS_BENCH_FILE_MB", 1024) << 20
-	small := int64(64 << 20)
-	b.Run("disk", func(b *testing.B) {
-		for range b.N {
-			dir := b.TempDir()
-			path := filepath.Join(dir, "direct.bin")
-			t0 := time.Now()
-			f, err := os.Create(path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.Copy(f, corpus.Content("direct", "video.mp4", size)); err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			directUp := time.Since(t0)
-			t0 = time.Now()
-			f, _ = os.Open(path)
-			io.Copy(io.Discard, f)
-			f.Close()
-			directDown := time.Since(t0)
-			os.Remove(path)
-
-			n := startBenchNode(b, nil)
-			nodeTransfer(b, n, small)
-			rssSmall := peakRSS(b, n.cmd.Process.Pid)
-			up, down := nodeTransfer(b, n, size)
-			report(b, size, directUp, directDown, up, down, rssSmall, peakRSS(b, n.cmd.Process.Pid))
-		}
-	})
-	b.Run("minio", func(b *testing.B) {
-		m := testenv.StartMinIO(b)
-		for range b.N {
-			cl, err := minio.New(m.Endpoint, &minio.Options{Creds: credentials.NewStaticV4(m.AccessKey, m.SecretKey, ""), BucketLookup: minio.BucketLookupPath})
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			bucket := m.Bucket(b)
-			if err := cl.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			t0 := time.Now()
-			if _, err := cl.PutObject(ctx, bucket, "direct.bin", corpus.Content("direct", "video.mp4", size), size, minio.PutObjectOptions{}); err != nil {
-				b.Fatal(err)
-			}
-			directUp := time.Since(t0)
-			t0 = time.Now()
-			obj, err := cl.GetObject(ctx, bucket, "direct.bin", minio.GetObjectOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, obj)
-			obj.Close()
-			directDown := time.Since(t0)
-
-			n := startBenchNode(b, nil, "--storage", "s3", "--s3-endpoint", m.Endpoint, "--s3-insecure",
-				"--s3-access-key", m.AccessKey, "--s3-secret-key", m.SecretKey, "--s3-bucket", m.Bucket(b), "--s3-path-style", "path")
-			nodeTransfer(b, n, small)
-			rssSmall := peakRSS(b, n.cmd.Process.Pid)
-			up, down := nodeTransfer(b, n, size)
-			report(b, size, directUp, directDown, up, down, rssSmall, peakRSS(b, n.cmd.Process.Pid))
-		}
-	})
-}
-
-func report(b *testing.B, size int64, directUp, directDown, up, down time.Duration, rssSmall, rssLarge float64) {
-	b.ReportMetric(throughput(size, directUp), "direct-write-MB/s")
-	b.ReportMetric(throughput(size, directDown), "direct-read-MB/s")
-	b.ReportMetric(throughput(size, up), "node-upload-MB/s")
-	b.ReportMetric(throughput(size, down), "node-download-MB/s")
-	b.ReportMetric(directUp.Seconds()/up.Seconds(), "upload-ratio")
-	b.ReportMetric(directDown.Seconds()/down.Seconds(), "download-ratio")
-	b.ReportMetric(rssSmall, "peak-RSS-MiB-after-64MiB")
-	b.ReportMetric(rssLarge, "peak-RSS-MiB-after-large")
 }
 
 // BenchmarkImport imports the corpus repeated to COMMUNS_BENCH_IMPORT

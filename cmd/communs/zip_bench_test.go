@@ -134,3 +134,6 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ is 100 on Linux
 }
+
+// throughput is size bytes over d, in MB/s.
+func throughput(size int64, d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }

@@ -6,8 +6,10 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -19,6 +21,11 @@ var inlineTypes = map[string]bool{
 	"application/pdf": true, "image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true,
 	"video/mp4": true, "video/webm": true, "audio/mpeg": true, "audio/ogg": true, "text/plain": true,
 }
+
+// osFileReader is a blob reader backed by a local file (storage/blob's disk
+// store), which it exposes so that the download can use sendfile(2). The
+// file stays the reader's: closing the reader closes it.
+type osFileReader interface{ OSFile() *os.File }
 
 // download streams one file. http.ServeContent gives Range/206,
 // If-None-Match/304 and HEAD from the ETag (the sha256) and a seekable blob.
@@ -55,9 +62,34 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		}
 		normalizeRange(r.Header, size)
 	}
-	http.ServeContent(w, r, "", f.Added, br)
+	if of, ok := br.(osFileReader); ok {
+		// net/http sends an *os.File with sendfile(2), from the page cache
+		// to the socket without a copy through the process.
+		http.ServeContent(w, r, "", f.Added, of.OSFile())
+		return nil
+	}
+	http.ServeContent(bigWrites{w}, r, "", f.Added, br)
 	return nil
 }
+
+// downloadBuf is what one download from object storage copies at a time:
+// net/http's 32 KiB means a write to the socket (and, below, a read from
+// the storage's connection) every 32 KiB.
+const downloadBuf = 256 << 10
+
+var downloadBufs = sync.Pool{New: func() any { b := make([]byte, downloadBuf); return &b }}
+
+// bigWrites gives http.ServeContent's copy a larger buffer than net/http's.
+type bigWrites struct{ http.ResponseWriter }
+
+func (w bigWrites) ReadFrom(src io.Reader) (int64, error) {
+	bp := downloadBufs.Get().(*[]byte)
+	defer downloadBufs.Put(bp)
+	return io.CopyBuffer(struct{ io.Writer }{w.ResponseWriter}, src, *bp)
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w bigWrites) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // maxRanges bounds a multi-range request: each range is a seek (a new
 // request on S3), and RFC 9110 lets a server ignore a Range it finds

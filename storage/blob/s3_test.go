@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -75,16 +78,35 @@ func TestS3Contract(t *testing.T) {
 		bucket := m.Bucket(t)
 		s := newS3(t, m, s3Config(m, bucket))
 		// Whatever the contract does, only blobs may remain in the bucket:
-		// no temp object, no unfinished multipart upload.
-		t.Cleanup(func() {
-			for _, k := range bucketKeys(t, raw, bucket) {
-				if !strings.HasPrefix(k, "blobs/") {
-					t.Errorf("left in the bucket: %s", k)
-				}
-			}
-		})
+		// no temp object, no unfinished multipart upload, no data object
+		// that no pointer names.
+		t.Cleanup(func() { checkOnlyBlobs(t, raw, bucket) })
 		return s
 	})
+}
+
+// checkOnlyBlobs fails if the bucket holds anything but blobs/<sha256>
+// objects and the data/<id> objects their pointers name.
+func checkOnlyBlobs(t *testing.T, raw *minio.Client, bucket string) {
+	t.Helper()
+	named := map[string]bool{}
+	keys := bucketKeys(t, raw, bucket)
+	for _, k := range keys {
+		if strings.HasPrefix(k, "blobs/") {
+			info, err := raw.StatObject(context.Background(), bucket, k, minio.StatObjectOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id := info.UserMetadata["Communs-Data"]; id != "" {
+				named["data/"+id] = true
+			}
+		}
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "blobs/") && !named[k] {
+			t.Errorf("left in the bucket: %s", k)
+		}
+	}
 }
 
 func TestS3KeysAndPrefix(t *testing.T) {
@@ -142,12 +164,16 @@ func TestS3Unavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Opened while the server is up; its first GET happens after the stop.
+	// Opened while the server is up; Open's GET already brought the first
+	// bytes, so seek past them: the next read needs a GET after the stop.
 	early, err := s.Open(t.Context(), stored.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer early.Close()
+	if _, err := early.Seek(10, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
 
 	m.Stop()
 	ops := map[string]func() error{
@@ -214,7 +240,8 @@ func TestS3PutMemoryFlat(t *testing.T) {
 	}
 	m := testenv.StartMinIO(t)
 	s := newS3(t, m, s3Config(m, m.Bucket(t)))
-	// One 16 MiB part buffer plus HTTP bookkeeping, whatever the file size.
+	// Two 16 MiB part buffers (one sent, one filled) plus HTTP bookkeeping,
+	// whatever the file size.
 	checkFlatMemory(t, s, 64<<20)
 }
 
@@ -231,4 +258,94 @@ func BenchmarkS3Put(b *testing.B) {
 
 func BenchmarkS3Get(b *testing.B) {
 	benchGet(b, benchS3(b))
+}
+
+// TestS3SweepAfterCrash: a large Put of unknown digest goes through a marker
+// tmp/<id>, the data data/<id> and the pointer blobs/<sha256>. Whichever
+// step a crash (kill -9) interrupts, the start-up sweep keeps the bytes of
+// a Put that wrote its pointer (it may have been answered) and removes the
+// rest: no orphan data, no unfinished upload, no marker.
+func TestS3SweepAfterCrash(t *testing.T) {
+	m := testenv.StartMinIO(t)
+	raw := rawClient(t, m)
+	bucket := m.Bucket(t)
+	s := newS3(t, m, s3Config(m, bucket))
+	ctx := t.Context()
+	put := func(key string, body []byte, meta map[string]string) {
+		t.Helper()
+		if _, err := raw.PutObject(ctx, bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{UserMetadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(n int) string { return fmt.Sprintf("%032x", n) }
+	kept := blobtest.Bytes(7, 1000)
+	keptSHA := blobtest.Digest(kept)
+
+	// 1. Crash during the upload: marker, unfinished multipart upload.
+	put("tmp/"+id(1), nil, nil)
+	core := minio.Core{Client: raw}
+	if _, err := core.NewMultipartUpload(ctx, bucket, "data/"+id(1), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// 2. Crash after the upload completed, before the marker named the digest.
+	put("tmp/"+id(2), nil, nil)
+	put("data/"+id(2), []byte("bytes nobody answered for"), nil)
+	// 3. Crash after the marker named the digest, before the pointer.
+	put("tmp/"+id(3), []byte(blobtest.Digest([]byte("lost"))), nil)
+	put("data/"+id(3), []byte("lost"), nil)
+	// 4. Crash after the pointer, before the marker was removed: a blob.
+	put("tmp/"+id(4), []byte(keptSHA), nil)
+	put("data/"+id(4), kept, nil)
+	put("blobs/"+keptSHA, nil, map[string]string{"Communs-Data": id(4), "Communs-Size": "1000"})
+	// 5. A marker naming a digest whose pointer names other data.
+	put("tmp/"+id(5), []byte(keptSHA), nil)
+	put("data/"+id(5), kept, nil)
+
+	if err := blob.CleanS3Temp(ctx, s, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got := bucketKeys(t, raw, bucket)
+	want := []string{"blobs/" + keptSHA, "data/" + id(4)}
+	if !slices.Equal(got, want) {
+		t.Fatalf("bucket after the sweep holds %v, want %v", got, want)
+	}
+	r, err := s.Open(ctx, keptSHA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if b, err := io.ReadAll(r); err != nil || !bytes.Equal(b, kept) {
+		t.Fatalf("kept blob reads %d bytes, %v", len(b), err)
+	}
+}
+
+// TestS3LargeUploadIsNotCopied: a blob of several parts whose digest is
+// not declared is written once, at data/<id>, and blobs/<sha256> is an
+// empty pointer naming it. Before, it went to a temp key and was copied
+// server-side to blobs/<sha256>: MinIO wrote every byte twice.
+func TestS3LargeUploadIsNotCopied(t *testing.T) {
+	m := testenv.StartMinIO(t)
+	raw := rawClient(t, m)
+	bucket := m.Bucket(t)
+	s := newS3(t, m, s3Config(m, bucket))
+	const size = 17 << 20
+	b, err := s.Put(t.Context(), blobtest.Reader(3, size), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := raw.StatObject(t.Context(), bucket, "blobs/"+b.SHA256, minio.StatObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := info.UserMetadata["Communs-Data"]
+	if info.Size != 0 || id == "" || info.UserMetadata["Communs-Size"] != fmt.Sprint(size) {
+		t.Fatalf("blobs/%s: %d bytes, metadata %v; want an empty pointer", b.SHA256, info.Size, info.UserMetadata)
+	}
+	got := bucketKeys(t, raw, bucket)
+	if want := []string{"blobs/" + b.SHA256, "data/" + id}; !slices.Equal(got, want) {
+		t.Fatalf("bucket holds %v, want %v", got, want)
+	}
+	if data, err := raw.StatObject(t.Context(), bucket, "data/"+id, minio.StatObjectOptions{}); err != nil || data.Size != size {
+		t.Fatalf("data/%s: %d bytes, %v", id, data.Size, err)
+	}
 }

@@ -212,16 +212,29 @@ func Run(t *testing.T, newStore func(t *testing.T) node.Blobs) {
 	})
 
 	t.Run("CancelledPutStoresNothing", func(t *testing.T) {
-		s := newStore(t)
-		c, cancel := context.WithCancel(ctx(t))
 		// Cancel once the store has started reading, as when a client
-		// aborts a large upload.
-		r := &hookReader{r: Reader(9, 4<<20), after: 1 << 20, hook: cancel}
-		if _, err := s.Put(c, r, ""); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Put cancelled midway: err = %v, want context.Canceled", err)
-		}
-		if got := walk(t, s); len(got) != 0 {
-			t.Fatalf("Walk after cancelled Put = %v, want nothing", got)
+		// aborts a large upload; 40 MiB: with parts already sent.
+		for _, c := range []struct {
+			size, after int64
+			declare     bool
+		}{{4 << 20, 1 << 20, false}, {40 << 20, 20 << 20, false}, {40 << 20, 20 << 20, true}} {
+			t.Run(fmt.Sprintf("size=%d/declared=%v", c.size, c.declare), func(t *testing.T) {
+				s := newStore(t)
+				cx, cancel := context.WithCancel(ctx(t))
+				want := ""
+				if c.declare {
+					h := sha256.New()
+					io.Copy(h, Reader(9, c.size))
+					want = hex.EncodeToString(h.Sum(nil))
+				}
+				r := &hookReader{r: Reader(9, c.size), after: c.after, hook: cancel}
+				if _, err := s.Put(cx, r, want); !errors.Is(err, context.Canceled) {
+					t.Fatalf("Put cancelled midway: err = %v, want context.Canceled", err)
+				}
+				if got := walk(t, s); len(got) != 0 {
+					t.Fatalf("Walk after cancelled Put = %v, want nothing", got)
+				}
+			})
 		}
 	})
 
@@ -381,6 +394,86 @@ func Run(t *testing.T, newStore func(t *testing.T) node.Blobs) {
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != want {
 			t.Fatalf("read back digest %s, want %s", got, want)
+		}
+	})
+
+	// Blobs of several parts (S3 sends 16 MiB parts; a blob of unknown
+	// digest that size is stored behind a pointer) keep the whole contract.
+	t.Run("LargeLifecycle", func(t *testing.T) {
+		s := newStore(t)
+		const size = 33<<20 + 5 // three parts, the last one short
+		data := Bytes(43, size)
+		want := Digest(data)
+		for i, declared := range []string{"", "", want} {
+			if b := mustPut(t, s, bytes.NewReader(data), declared); b.SHA256 != want || b.Size != size {
+				t.Fatalf("Put #%d = %+v, want {%s %d}", i+1, b, want, size)
+			}
+		}
+		if _, err := s.Put(ctx(t), bytes.NewReader(data[:size-1]), want); !errors.Is(err, node.ErrDigestMismatch) {
+			t.Fatalf("Put of other bytes under the digest: %v, want ErrDigestMismatch", err)
+		}
+		if got := walk(t, s); len(got) != 1 || got[want] != size {
+			t.Fatalf("Walk = %v, want {%s: %d}", got, want, size)
+		}
+		if n, err := s.Stat(ctx(t), want); err != nil || n != size {
+			t.Fatalf("Stat = %d, %v", n, err)
+		}
+		r, err := s.Open(ctx(t), want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Size() != size {
+			t.Fatalf("Size() = %d", r.Size())
+		}
+		// Across a part boundary, then back to the start.
+		for _, at := range []int64{16<<20 - 3, 0, size - 10} {
+			if _, err := r.Seek(at, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 10)
+			if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, data[at:at+10]) {
+				t.Fatalf("10 bytes at %d: %v", at, err)
+			}
+		}
+		r.Close()
+		if got := readAll(t, s, want); !bytes.Equal(got, data) {
+			t.Fatal("content wrong")
+		}
+		if err := s.Delete(ctx(t), want); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Open(ctx(t), want); !errors.Is(err, node.ErrNotFound) {
+			t.Fatalf("Open after Delete: %v", err)
+		}
+		if got := walk(t, s); len(got) != 0 {
+			t.Fatalf("Walk after Delete = %v", got)
+		}
+	})
+
+	t.Run("LargeConcurrentSamePut", func(t *testing.T) {
+		s := newStore(t)
+		data := Bytes(44, 17<<20)
+		const n = 3
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = s.Put(ctx(t), bytes.NewReader(data), "")
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Put #%d: %v", i, err)
+			}
+		}
+		if got := walk(t, s); len(got) != 1 || got[Digest(data)] != int64(len(data)) {
+			t.Fatalf("Walk = %v, want one blob", got)
+		}
+		if got := readAll(t, s, Digest(data)); !bytes.Equal(got, data) {
+			t.Fatal("content wrong after concurrent puts")
 		}
 	})
 
