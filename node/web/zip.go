@@ -34,6 +34,7 @@ func (s *Server) zipKit(w http.ResponseWriter, r *http.Request, id string) error
 	if err != nil {
 		return err
 	}
+	countDownload(s.svc, r, id)
 	kz, err := s.planZip(r.Context(), res)
 	if err != nil {
 		return err
