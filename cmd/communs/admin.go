@@ -36,6 +36,9 @@ type backend interface {
 	SetPassword(ctx context.Context, name, password string) error
 	IndexStatus(ctx context.Context) (node.IndexStatus, error)
 	RebuildIndex(ctx context.Context, progress func(done, total int)) error
+	ListReports(ctx context.Context, f node.ReportFilter) ([]node.Report, error)
+	GetReport(ctx context.Context, id string) (node.Report, error)
+	CloseReport(ctx context.Context, id, note string) (node.Report, error)
 	Close() error
 }
 

@@ -21,6 +21,7 @@ func newApp() *cli.App {
 			userCommand(),
 			tokenCommand(),
 			resourceCommand(),
+			reportCommand(),
 			indexCommand(),
 			peerCommand(),
 			backupCommand(),

@@ -38,8 +38,10 @@ const (
 	APIResources    = "/api/v1/resources"
 	APIResource     = APIResources + "/{id}"
 	APIResourceFile = APIResource + "/files/{name}"
-	APILicenses     = "/api/v1/licenses"
-	APISearch       = "/api/v1/search"
+	// APIResourceReports takes anonymous reports about a resource.
+	APIResourceReports = APIResource + "/reports"
+	APILicenses        = "/api/v1/licenses"
+	APISearch          = "/api/v1/search"
 
 	// ActivityPub: the hub's one actor and its collections.
 	Actor       = "/actor"

@@ -59,12 +59,14 @@ type Harvest interface {
 
 // Server holds the HTTP handlers.
 type Server struct {
-	logins    *loginThrottle
-	svc       *node.Service
-	publicURL string
-	name      string
-	log       *slog.Logger
-	indexer   *node.Indexer
+	logins *loginThrottle
+	// reportLimit bounds anonymous reports per client address.
+	reportLimit *rateLimiter
+	svc         *node.Service
+	publicURL   string
+	name        string
+	log         *slog.Logger
+	indexer     *node.Indexer
 
 	region, description string
 	sessionKey          []byte
@@ -91,7 +93,8 @@ func New(svc *node.Service, opt Options) *Server {
 		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
-		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest}
+		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest,
+		reportLimit: newRateLimiter(reportMaxPerWindow, reportWindow, reportMaxTracked)}
 	s.initUI(opt)
 	return s
 }
@@ -123,6 +126,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("PUT /admin/v1/users/{name}/password", s.api(s.adminSetPassword))
 	mux.HandleFunc("GET /admin/v1/index", s.api(s.adminIndexStatus))
 	mux.HandleFunc("POST /admin/v1/index/rebuild", s.api(s.adminIndexRebuild))
+	mux.HandleFunc("GET /admin/v1/reports", s.api(s.adminListReports))
+	mux.HandleFunc("GET /admin/v1/reports/{id}", s.api(s.adminGetReport))
+	mux.HandleFunc("POST /admin/v1/reports/{id}/close", s.api(s.adminCloseReport))
 	return s.middleware(s.validQuery(mux), true)
 }
 
@@ -142,6 +148,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("DELETE "+paths.APIResource, s.api(s.apiDelete))
 	mux.HandleFunc("PUT "+paths.APIResourceFile, s.api(s.apiPutFile))
 	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.api(s.apiDeleteFile))
+	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	mux.HandleFunc("GET "+paths.API, s.apiNotFound)
