@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -98,6 +99,24 @@ func TestReportAPI(t *testing.T) {
 	if got := reportCount(t, n); got != 1 {
 		t.Fatalf("refused reports were stored: %d reports", got)
 	}
+	if m := metricsText(t, n); !strings.Contains(m, "\ncommuns_open_reports 1\n") {
+		t.Errorf("/metrics does not count the open report:\n%s", m)
+	}
+	if _, err := n.Service.CloseReport(context.Background(), rep.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if m := metricsText(t, n); !strings.Contains(m, "\ncommuns_open_reports 0\n") {
+		t.Errorf("/metrics still counts the closed report")
+	}
+}
+
+func metricsText(t *testing.T, n *testnode.Node) string {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer t")
+	w := httptest.NewRecorder()
+	n.App.Metrics.Handler("t").ServeHTTP(w, req)
+	return w.Body.String()
 }
 
 // A flood from one address gets 429 with Retry-After and stores nothing more.
