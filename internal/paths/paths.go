@@ -27,6 +27,8 @@ const (
 	Resource = ResourcePrefix + "{id}"
 	// File is one file of a resource.
 	File = Resource + FilesSegment + "{name}"
+	// ResourceReport takes the resource page's report form.
+	ResourceReport = Resource + "/signalement"
 	// FilesSegment separates a resource from its file name.
 	FilesSegment = "/files/"
 	// ZipSuffix, added to a resource address, is its kit archive.

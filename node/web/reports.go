@@ -1,11 +1,14 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
+	"github.com/communs-numerique/communs/internal/paths"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -111,5 +114,62 @@ func (s *Server) adminCloseReport(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// reportForm is the state of the report form on a resource page.
+type reportForm struct {
+	Open bool // the <details> starts open
+	Sent bool // the report was stored: thank the visitor
+	// Error is the i18n key of the refusal; Field names the input at fault.
+	Error, Field             string
+	Reason, Message, Contact string
+}
+
+// reportSubmit takes the resource page's report form: a plain form post,
+// so it works without JavaScript. Success redirects back to the page
+// (303, so reloading does not send twice); a refusal renders the page with
+// the form kept and the reason next to it.
+func (s *Server) reportSubmit(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.svc.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxReportBody)
+	perr := r.ParseForm()
+	form := reportForm{Open: true, Reason: r.PostFormValue("reason"), Message: r.PostFormValue("message"), Contact: r.PostFormValue("contact")}
+	refuse := func(status int, key, field string) error {
+		form.Error, form.Field = key, field
+		if !utf8.ValidString(form.Message) || !utf8.ValidString(form.Contact) || !utf8.ValidString(form.Reason) {
+			form.Message, form.Contact, form.Reason = "", "", ""
+		}
+		s.showResource(w, r, status, res, form)
+		return nil
+	}
+	if err := s.throttleReport(w, r); err != nil {
+		return refuse(http.StatusTooManyRequests, "report.error.throttled", "")
+	}
+	if perr != nil {
+		return refuse(http.StatusBadRequest, "report.error.form", "")
+	}
+	if err := validUTF8Values(r.PostForm); err != nil {
+		return refuse(http.StatusBadRequest, "report.error.utf8", "")
+	}
+	_, err = s.svc.Report(r.Context(), res.ID, node.ReportInput{Reason: form.Reason, Message: form.Message, Contact: form.Contact})
+	var ve *node.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		switch ve.Field {
+		case "reason", "message", "contact":
+			return refuse(http.StatusBadRequest, "report.error."+ve.Field, ve.Field)
+		}
+		return refuse(http.StatusBadRequest, "report.error.form", "")
+	case errors.Is(err, node.ErrTooMany):
+		w.Header().Set("Retry-After", "3600")
+		return refuse(http.StatusTooManyRequests, "report.error.full", "")
+	case err != nil:
+		return err
+	}
+	http.Redirect(w, r, paths.ResourcePath(res.ID)+"?signalement=merci#signaler", http.StatusSeeOther)
 	return nil
 }
