@@ -249,6 +249,12 @@ func (s *Service) CloseReport(ctx context.Context, id, note string) (Report, err
 	})
 }
 
+// SetReportForwarder sets what sends reports about copies to their origin
+// (the federation's Flag); call it before serving.
+func (s *Service) SetReportForwarder(fn func(ctx context.Context, res Resource, r Report) error) {
+	s.forwardReport = fn
+}
+
 // OpenReports counts the open reports (for /metrics).
 func (s *Service) OpenReports(ctx context.Context) (int, error) {
 	st, err := s.reportStore()
