@@ -70,17 +70,41 @@ func (f *Federation) flagTarget(ctx context.Context, act incoming) (string, erro
 	return id, nil
 }
 
+// flagReport reads a Flag's reason (other when absent or unknown, as from
+// servers that are not Communs) and content, checked like a report made
+// here: the inbox refuses an overlong or binary content with a 400.
+func flagReport(act incoming) (node.ReportInput, error) {
+	reason, _ := act.Raw["reason"].(string)
+	if !slices.Contains(node.ReportReasons, reason) {
+		reason = node.ReasonOther
+	}
+	content, _ := act.Raw["content"].(string)
+	in, err := node.ReportInput{Reason: reason, Message: content}.Validate()
+	if err != nil {
+		return in, httperr.Status(http.StatusBadRequest, fmt.Errorf("flag %s: %w", act.ID, err))
+	}
+	return in, nil
+}
+
+// checkFlag is the inbox's check of a Flag, before it is recorded.
+func (f *Federation) checkFlag(ctx context.Context, act incoming) error {
+	if _, err := f.flagTarget(ctx, act); err != nil {
+		return err
+	}
+	_, err := flagReport(act)
+	return err
+}
+
 // onFlag stores a Flag as a report naming the hub that forwarded it.
 func (f *Federation) onFlag(ctx context.Context, act incoming) error {
 	id, err := f.flagTarget(ctx, act)
 	if err != nil {
 		return err
 	}
-	reason, _ := act.Raw["reason"].(string)
-	if !slices.Contains(node.ReportReasons, reason) {
-		reason = node.ReasonOther
+	in, err := flagReport(act)
+	if err != nil {
+		return err
 	}
-	content, _ := act.Raw["content"].(string)
-	_, err = f.svc.ReceiveReport(ctx, act.Actor, id, node.ReportInput{Reason: reason, Message: content})
+	_, err = f.svc.ReceiveReport(ctx, act.Actor, id, in)
 	return err
 }

@@ -70,27 +70,28 @@ func TestReportReachesOriginAsFlag(t *testing.T) {
 	// about an unknown resource, and unsigned.
 	keyB, keyID := actorKey(t, b), b.Fed.ActorURL()+"#main-key"
 	own := publishCorpus(t, b, 1)[0]
-	flag := func(n int, object string) []byte {
+	flag := func(n int, object, content string) []byte {
 		return mustJSON(map[string]any{"@context": "https://www.w3.org/ns/activitystreams",
 			"id": b.URL + "/activities/flag/forged-" + string(rune('a'+n)), "type": "Flag", "actor": b.Fed.ActorURL(),
-			"object": object, "content": "faux", "to": []string{a.Fed.ActorURL()}})
+			"object": object, "content": content, "to": []string{a.Fed.ActorURL()}})
 	}
 	inbox := a.URL + "/actor/inbox"
 	for i, tc := range []struct {
-		name   string
-		object string
-		signed bool
-		want   int
+		name, object, content string
+		signed                bool
+		want                  int
 	}{
-		{"object on another hub", b.URL + "/r/" + own.ID, true, http.StatusBadRequest},
-		{"unknown resource of A", a.URL + "/r/nexiste-pas", true, http.StatusNotFound},
-		{"unsigned", a.URL + "/r/" + orig.ID, false, http.StatusUnauthorized},
+		{"object on another hub", b.URL + "/r/" + own.ID, "faux", true, http.StatusBadRequest},
+		{"unknown resource of A", a.URL + "/r/nexiste-pas", "faux", true, http.StatusNotFound},
+		{"content over 2,000 characters", a.URL + "/r/" + orig.ID, strings.Repeat("x", 2001), true, http.StatusBadRequest},
+		{"content with control characters", a.URL + "/r/" + orig.ID, "\x1b[2Jeffacé", true, http.StatusBadRequest},
+		{"unsigned", a.URL + "/r/" + orig.ID, "faux", false, http.StatusUnauthorized},
 	} {
 		key := keyB
 		if !tc.signed {
 			key = nil
 		}
-		if st := send(t, inbox, flag(i, tc.object), key, keyID, nil); st != tc.want {
+		if st := send(t, inbox, flag(i, tc.object, tc.content), key, keyID, nil); st != tc.want {
 			t.Errorf("%s: status %d, want %d", tc.name, st, tc.want)
 		}
 	}

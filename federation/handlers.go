@@ -308,7 +308,7 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 			return httperr.Status(http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
 		}
 	case "Flag":
-		if _, err := f.flagTarget(ctx, act); err != nil {
+		if err := f.checkFlag(ctx, act); err != nil {
 			return err
 		}
 	}
