@@ -33,6 +33,8 @@ func activity(kind, id, actor string, object any, to, cc []string) (map[string]a
 		t = streams.NewActivityStreamsReject()
 	case "Undo":
 		t = streams.NewActivityStreamsUndo()
+	case "Flag":
+		t = streams.NewActivityStreamsFlag()
 	default:
 		panic("federation: unknown activity " + kind)
 	}

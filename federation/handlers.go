@@ -307,6 +307,10 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 		if hostOf(act.ObjectID) != actorHost {
 			return httperr.Status(http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
 		}
+	case "Flag":
+		if err := f.checkFlag(ctx, act); err != nil {
+			return err
+		}
 	}
 	fresh, err := f.inboxQueue.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
 	if err != nil {

@@ -24,6 +24,9 @@ type incoming struct {
 	// embedded document, if any.
 	ObjectID string
 	Object   map[string]any
+	// Raw is the whole activity, for the terms only one type reads (a
+	// Flag's content and reason).
+	Raw map[string]any
 }
 
 var errBadActivity = errors.New("malformed activity")
@@ -36,7 +39,7 @@ func parseActivity(ctx context.Context, body []byte) (incoming, error) {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return incoming{}, fmt.Errorf("%w: not a JSON object: %v", errBadActivity, err)
 	}
-	var in incoming
+	in := incoming{Raw: m}
 	in.ID, _ = m["id"].(string)
 	in.Type, _ = m["type"].(string)
 	in.Actor = idOf(m["actor"])
@@ -44,7 +47,7 @@ func parseActivity(ctx context.Context, body []byte) (incoming, error) {
 		return in, fmt.Errorf("%w: id, type and actor are required", errBadActivity)
 	}
 	switch in.Type {
-	case "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete":
+	case "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete", "Flag":
 	default:
 		return in, fmt.Errorf("%w: %w %q: this node does not act on it", errBadActivity, errUnhandled, in.Type)
 	}

@@ -64,6 +64,8 @@ func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
 		return f.onResource(ctx, act)
 	case "Delete":
 		return f.onDelete(ctx, act)
+	case "Flag":
+		return f.onFlag(ctx, act)
 	}
 	return fmt.Errorf("%w %q", errUnhandled, act.Type)
 }

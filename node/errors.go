@@ -16,6 +16,9 @@ var (
 	ErrUnauthorized   = errors.New("unauthorized")
 	ErrForbidden      = errors.New("forbidden")
 	ErrDigestMismatch = errors.New("sha256 digest mismatch")
+	// ErrTooMany is a limit on how often or how much a client may ask
+	// (reports from one address, open reports on one resource).
+	ErrTooMany = errors.New("too many requests")
 )
 
 // ValidationError names the field and the rule it broke so a user can fix the

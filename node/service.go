@@ -37,6 +37,11 @@ type Config struct {
 	Changed func()
 	// Index answers searches; nil means search is unavailable.
 	Index Index
+	// Reports stores reports; nil means reports are unavailable.
+	Reports Reports
+	// ForwardReport, when set, sends a report about a copy to the copy's
+	// origin (the federation's Flag); the report has no contact.
+	ForwardReport func(ctx context.Context, res Resource, r Report) error
 }
 
 // Service is the hub's domain: every edge (HTTP, CLI, federation) goes
@@ -55,6 +60,9 @@ type Service struct {
 	now      func() time.Time
 	changed  func()
 	index    Index
+	reports  Reports
+	// forwardReport sends reports about copies to their origin.
+	forwardReport func(ctx context.Context, res Resource, r Report) error
 	// digestLocks serialise "reference a blob" against "delete an
 	// unreferenced blob" for the same digest, so a concurrent upload of
 	// identical bytes never ends up pointing at a blob just removed.
@@ -97,6 +105,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{dls: dls,
 		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
+		reports: cfg.Reports, forwardReport: cfg.ForwardReport,
 		crc: newCRCCache(cfg.Catalog, cfg.Logger),
 	}, nil
 }

@@ -43,6 +43,9 @@ type backend interface {
 	OrganisationResources(ctx context.Context, slug string, limit int) ([]node.Resource, int, error)
 	RemoveOrganisation(ctx context.Context, slug string) error
 	SetUserOrganisation(ctx context.Context, name, slug string) error
+	ListReports(ctx context.Context, f node.ReportFilter) ([]node.Report, error)
+	GetReport(ctx context.Context, id string) (node.Report, error)
+	CloseReport(ctx context.Context, id, note string) (node.Report, error)
 	Close() error
 }
 

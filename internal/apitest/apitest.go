@@ -76,6 +76,10 @@ func New(t testing.TB, doc []byte) *Validator {
 	return v
 }
 
+// SetTransport sends the validated requests through rt instead of
+// http.DefaultTransport (a test that dials from another loopback address).
+func (v *Validator) SetTransport(rt http.RoundTripper) { v.base = rt }
+
 // loaded caches parsed documents: many tests validate against the same one.
 var loaded sync.Map // string(doc) -> *openapi3.T
 

@@ -33,6 +33,7 @@ func OpenFederation(cfg Config, svc *node.Service, st *Stores, log *slog.Logger)
 	if err != nil {
 		return nil, "", err
 	}
+	svc.SetReportForwarder(f.ForwardReport)
 	return f, "", nil
 }
 

@@ -84,6 +84,10 @@ func registerGauges(m *metrics.Metrics, st *Stores, fed *federation.Federation) 
 			return map[string]float64{"": float64(s.Backlog)}, err
 		})
 	}
+	m.Gauge("communs_open_reports", "Reports about resources that no admin closed yet.", "", func(ctx context.Context) (map[string]float64, error) {
+		n, err := st.Catalog.OpenReports(ctx)
+		return map[string]float64{"": float64(n)}, err
+	})
 	if fed == nil {
 		return
 	}

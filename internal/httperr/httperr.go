@@ -131,6 +131,8 @@ func classify(err error) Answer {
 		return Answer{Status: http.StatusUnauthorized, Code: "unauthorized"}
 	case errors.Is(err, node.ErrForbidden):
 		return Answer{Status: http.StatusForbidden, Code: "forbidden"}
+	case errors.Is(err, node.ErrTooMany):
+		return Answer{Status: http.StatusTooManyRequests, Code: "too_many_requests"}
 	case errors.Is(err, node.ErrUnavailable):
 		return Answer{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: MsgUnavailable}
 	case errors.Is(err, ErrUnsupportedType):
@@ -164,6 +166,8 @@ func codeOf(status int) string {
 		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusTooManyRequests:
+		return "too_many_requests"
 	case http.StatusBadGateway:
 		return "bad_gateway"
 	}
@@ -299,6 +303,8 @@ func Sentinel(status int) error {
 		return node.ErrTooLarge
 	case http.StatusServiceUnavailable:
 		return node.ErrUnavailable
+	case http.StatusTooManyRequests:
+		return node.ErrTooMany
 	}
 	return nil
 }

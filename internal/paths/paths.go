@@ -27,6 +27,8 @@ const (
 	Resource = ResourcePrefix + "{id}"
 	// File is one file of a resource.
 	File = Resource + FilesSegment + "{name}"
+	// ResourceReport takes the resource page's report form.
+	ResourceReport = Resource + "/signalement"
 	// FilesSegment separates a resource from its file name.
 	FilesSegment = "/files/"
 	// ZipSuffix, added to a resource address, is its kit archive.
@@ -38,8 +40,10 @@ const (
 	APIResources    = "/api/v1/resources"
 	APIResource     = APIResources + "/{id}"
 	APIResourceFile = APIResource + "/files/{name}"
-	APILicenses     = "/api/v1/licenses"
-	APISearch       = "/api/v1/search"
+	// APIResourceReports takes anonymous reports about a resource.
+	APIResourceReports = APIResource + "/reports"
+	APILicenses        = "/api/v1/licenses"
+	APISearch          = "/api/v1/search"
 	// APIOrganisations lists the hub's member organisations (an admin
 	// adds one with POST); APIOrganisation is one of them.
 	APIOrganisations = "/api/v1/organisations"

@@ -258,6 +258,36 @@ func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 	return c.doJSON(ctx, http.MethodPut, "/admin/v1/users/"+url.PathEscape(name)+"/password", map[string]string{"password": password}, nil)
 }
 
+// Report sends an anonymous report about a resource.
+func (c *Client) Report(ctx context.Context, id string, in node.ReportInput) (ReportJSON, error) {
+	var out ReportJSON
+	err := c.doJSON(ctx, http.MethodPost, paths.APIResourcePath(id)+"/reports", in, &out)
+	return out, err
+}
+
+// ListReports lists reports (admin socket).
+func (c *Client) ListReports(ctx context.Context, f node.ReportFilter) ([]node.Report, error) {
+	var out struct {
+		Reports []node.Report `json:"reports"`
+	}
+	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/reports?open="+strconv.FormatBool(f.OpenOnly), nil, &out)
+	return out.Reports, err
+}
+
+// GetReport returns one report (admin socket).
+func (c *Client) GetReport(ctx context.Context, id string) (node.Report, error) {
+	var out node.Report
+	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/reports/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+// CloseReport closes a report with a note (admin socket).
+func (c *Client) CloseReport(ctx context.Context, id, note string) (node.Report, error) {
+	var out node.Report
+	err := c.doJSON(ctx, http.MethodPost, "/admin/v1/reports/"+url.PathEscape(id)+"/close", map[string]string{"note": note}, &out)
+	return out, err
+}
+
 // Search runs GET /api/v1/search with the given parameters.
 func (c *Client) Search(ctx context.Context, params url.Values) (SearchJSON, error) {
 	var out SearchJSON

@@ -219,6 +219,10 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("get", 200, "", "GET", api+"/resources/"+id, nil, "", nil)
 	expect("get remote", 200, "", "GET", api+"/resources/"+remote.ID, nil, "", nil)
 	expect("get unknown", 404, "not_found", "GET", api+"/resources/nulle-part", nil, "", nil)
+	expect("report", 202, "", "POST", api+"/resources/"+id+"/reports", []byte(`{"reason":"outdated","message":"Captures de 2019.","contact":"ana@exemple.fr"}`), "", jsonCT)
+	expect("report a bad reason", 400, "invalid", "POST", api+"/resources/"+id+"/reports", []byte(`{"reason":"spam"}`), "", jsonCT)
+	expect("report unknown", 404, "not_found", "POST", api+"/resources/nulle-part/reports", []byte(`{"reason":"other"}`), "", jsonCT)
+	expect("report as form", 415, "unsupported_media_type", "POST", api+"/resources/"+id+"/reports", []byte(`reason=other`), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
 
 	// Change.
 	expect("patch", 200, "", "PATCH", api+"/resources/"+id, []byte(`{"summary":"Pas à pas, en 10 minutes.","level":"debutant","hub":null}`), n.Token, jsonCT)

@@ -123,6 +123,10 @@ type resourceData struct {
 	CanEdit      bool
 	Local        bool
 	Org          *orgCredit
+	// Report is the report form's state.
+	Report reportForm
+	// Reasons lists the report reasons for the form.
+	Reasons []string
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -139,12 +143,23 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var form reportForm
+	if r.URL.Query().Get("signalement") == "merci" {
+		form.Sent, form.Open = true, true
+	}
+	s.showResource(w, r, http.StatusOK, res, form)
+	return nil
+}
+
+// showResource renders a resource page with its report form in the given
+// state (a refused report answers 400 or 429 with the form kept).
+func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int, res node.Resource, form reportForm) {
 	p := s.newPage(w, r, "", "", nil)
 	p.Title = res.Title
 	lic, known := node.LookupLicense(res.License)
 	d := resourceData{R: res, Description: renderMarkdown(res.Description), Licence: lic, KnownLicence: known,
 		Attribution: attributionIn(p.Lang, res), ZipURL: paths.ZipPath(res.ID),
-		CanEdit: p.User != nil && res.Local(), Local: res.Local()}
+		CanEdit: p.User != nil && res.Local(), Local: res.Local(), Report: form, Reasons: node.ReportReasons}
 	if !res.Local() && isWebURL(res.Origin) {
 		d.OriginURL = res.Origin
 	}
@@ -179,8 +194,10 @@ func (s *Server) resourcePage(w http.ResponseWriter, r *http.Request) error {
 	if desc := metaDescription(res.Summary); desc != "" {
 		p.Meta.Description = desc
 	}
-	s.renderPage(w, r, http.StatusOK, "resource.html", p)
-	return nil
+	if form.Error != "" {
+		p.NoRobots = true
+	}
+	s.renderPage(w, r, status, "resource.html", p)
 }
 
 func isWebURL(s string) bool {

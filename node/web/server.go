@@ -60,12 +60,14 @@ type Harvest interface {
 
 // Server holds the HTTP handlers.
 type Server struct {
-	logins    *loginThrottle
-	svc       *node.Service
-	publicURL string
-	name      string
-	log       *slog.Logger
-	indexer   *node.Indexer
+	logins *loginThrottle
+	// reportLimit bounds anonymous reports per client address.
+	reportLimit *rateLimiter
+	svc         *node.Service
+	publicURL   string
+	name        string
+	log         *slog.Logger
+	indexer     *node.Indexer
 
 	region, description string
 	sessionKey          []byte
@@ -92,7 +94,8 @@ func New(svc *node.Service, opt Options) *Server {
 		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
-		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest}
+		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest,
+		reportLimit: newRateLimiter(reportMaxPerWindow, reportWindow, reportMaxTracked)}
 	s.initUI(opt)
 	return s
 }
@@ -125,6 +128,9 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("PUT /admin/v1/users/{name}/organisation", s.api(s.adminSetUserOrganisation))
 	mux.HandleFunc("GET /admin/v1/index", s.api(s.adminIndexStatus))
 	mux.HandleFunc("POST /admin/v1/index/rebuild", s.api(s.adminIndexRebuild))
+	mux.HandleFunc("GET /admin/v1/reports", s.api(s.adminListReports))
+	mux.HandleFunc("GET /admin/v1/reports/{id}", s.api(s.adminGetReport))
+	mux.HandleFunc("POST /admin/v1/reports/{id}/close", s.api(s.adminCloseReport))
 	return s.middleware(s.validQuery(mux), true)
 }
 
@@ -144,6 +150,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("DELETE "+paths.APIResource, s.api(s.apiDelete))
 	mux.HandleFunc("PUT "+paths.APIResourceFile, s.api(s.apiPutFile))
 	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.api(s.apiDeleteFile))
+	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)

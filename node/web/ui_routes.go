@@ -46,6 +46,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /hub", s.page(s.hubPage))
 	s.organisationPageRoutes(mux)
 	mux.HandleFunc("GET "+paths.Feed, s.page(s.atomFeed))
+	mux.HandleFunc("POST "+paths.ResourceReport, s.page(s.reportSubmit))
 	mux.HandleFunc("GET /connexion", s.loginPage)
 	mux.HandleFunc("POST /connexion", s.page(s.loginSubmit))
 	mux.HandleFunc("POST /deconnexion", s.page(s.logoutSubmit))

@@ -22,6 +22,7 @@ var (
 	_ node.Catalog    = (*Store)(nil)
 	_ node.ChangeFeed = (*Store)(nil)
 	_ node.Accounts   = (*Store)(nil)
+	_ node.Reports    = (*Store)(nil)
 )
 
 // ErrLocked reports that another process (usually `communs serve`) holds the
@@ -50,11 +51,16 @@ var (
 	bucketCursors   = []byte("cursors")
 	bucketUsers     = []byte("users")
 	bucketTokens    = []byte("tokens")
+	// bucketReports holds reports by id; bucketOpenReports indexes the
+	// open ones by resource (resource id, 0, report id), to bound them.
+	bucketReports     = []byte("reports")
+	bucketOpenReports = []byte("open_reports")
 
 	keySchema = []byte("schema")
 
 	allBuckets = [][]byte{bucketMeta, bucketResources, bucketByCreated, bucketBlobRefs,
-		bucketChanges, bucketCursors, bucketUsers, bucketTokens, bucketOrgs, bucketOrgResources, bucketDownloads}
+		bucketChanges, bucketCursors, bucketUsers, bucketTokens, bucketOrgs, bucketOrgResources, bucketDownloads,
+		bucketReports, bucketOpenReports}
 )
 
 // Store is the bbolt catalog. It implements node.Catalog and node.Accounts
