@@ -272,11 +272,14 @@ func (ix *Indexer) Status(ctx context.Context) (IndexStatus, error) {
 // switch of engine. Run then does the rebuild, and redoes it after a crash.
 func (ix *Indexer) RebuildIfEmpty(ctx context.Context) (bool, error) {
 	docs, err := ix.index.Count(ctx)
-	if err != nil {
+	if err != nil || docs > 0 {
+		// Counting the catalog reads all of it (a bbolt count walks
+		// every page): at 100k resources that was a second of start-up
+		// and 300 MiB of the catalog file mapped into the process.
 		return false, err
 	}
 	resources, err := ix.resources.Count(ctx)
-	if err != nil || docs > 0 || resources == 0 {
+	if err != nil || resources == 0 {
 		return false, err
 	}
 	cur, err := ix.feed.Cursor(ctx, indexCursor)

@@ -148,3 +148,41 @@ func TestRebuildIfEmpty(t *testing.T) {
 		t.Fatalf("status should show the pending rebuild: %+v", st)
 	}
 }
+
+// countingSource counts how often the indexer counts the catalog.
+type countingSource struct {
+	*catalog.Store
+	counts int
+}
+
+func (c *countingSource) Count(ctx context.Context) (int, error) {
+	c.counts++
+	return c.Store.Count(ctx)
+}
+
+// TestRebuildIfEmptySkipsCatalogWhenIndexed: a node restarting with a full
+// index does not count its catalog, which reads every page of it (at 100k
+// resources, seconds of start-up and hundreds of MiB mapped in).
+func TestRebuildIfEmptySkipsCatalogWhenIndexed(t *testing.T) {
+	dir := t.TempDir()
+	cat := seeded(t, dir, 5)
+	defer cat.Close()
+	ctx := context.Background()
+	idx, err := embedded.Open(filepath.Join(dir, "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	src := &countingSource{Store: cat}
+	ix := node.NewIndexer(src, idx, "embedded", quiet)
+	if _, err := ix.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.counts = 0
+	if again, err := ix.RebuildIfEmpty(ctx); err != nil || again {
+		t.Fatalf("a full index must not be rebuilt: %v %v", again, err)
+	}
+	if src.counts != 0 {
+		t.Fatalf("the catalog was counted %d times at start-up with a full index", src.counts)
+	}
+}

@@ -448,11 +448,32 @@ var (
 	})
 	dfaMu    sync.Mutex
 	dfaCache = map[string]*levenshtein.DFA{}
+	// dfaBytes is the estimated memory of the cached automata.
+	dfaBytes int
 )
+
+// dfaCacheBytes bounds the memory of the cached automata. An automaton
+// is not small: vellum keeps a 1 KiB transition table per state, about
+// 9 KiB per letter of the word for one typo and 70 KiB per letter for two
+// (a 10-letter word with two typos is 0.75 MiB). Bounded by count alone,
+// 4,096 distinct words typed by visitors (or sent by a client on purpose)
+// would have held gigabytes.
+const dfaCacheBytes = 32 << 20
+
+// dfaSize estimates the memory of the automaton of a word of n letters
+// (measured on vellum 1.2: the builder reserves its tables from the word's
+// length).
+func dfaSize(n, typos int) int {
+	if typos == 1 {
+		return (n + 1) * 9 << 10
+	}
+	return (n + 1) * 70 << 10
+}
 
 // wordDFA returns the automaton of the words within typos edits of w.
 // People retype the same words (and a query grows letter by letter), so
-// automata are cached; the cache is simply emptied when it gets large.
+// automata are cached; the cache is simply emptied when it would outgrow
+// dfaCacheBytes.
 func wordDFA(w string, typos int) (*levenshtein.DFA, error) {
 	key := fmt.Sprintf("%d:%s", typos, w)
 	dfaMu.Lock()
@@ -469,11 +490,16 @@ func wordDFA(w string, typos int) (*levenshtein.DFA, error) {
 	if err != nil {
 		return nil, err
 	}
+	size := dfaSize(utf8.RuneCountInString(w), typos)
 	dfaMu.Lock()
-	if len(dfaCache) >= 4096 {
+	if dfaBytes+size > dfaCacheBytes {
 		clear(dfaCache)
+		dfaBytes = 0
 	}
-	dfaCache[key] = d
+	if _, ok := dfaCache[key]; !ok && size <= dfaCacheBytes {
+		dfaCache[key] = d
+		dfaBytes += size
+	}
 	dfaMu.Unlock()
 	return d, nil
 }
