@@ -236,31 +236,9 @@ func Folders(root string) ([]string, error) {
 // whose metadata and file digests match the stored resource is unchanged,
 // one that differs replaces it in one step.
 func Import(ctx context.Context, b Backend, dir string) Result {
-	res := Result{Dir: dir, ID: filepath.Base(dir)}
-	k, err := Read(dir)
-	if k.Meta.ID != "" {
-		res.ID = k.Meta.ID
-	}
-	if err != nil {
-		res.Outcome, res.Err = Refused, err
+	res, k, exists, ok := check(ctx, b, dir)
+	if !ok {
 		return res
-	}
-	existing, err := b.Get(ctx, k.Meta.ID)
-	exists := err == nil
-	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, node.ErrInvalid) {
-		res.Outcome, res.Err = Refused, err
-		return res
-	}
-	if exists {
-		same, err := k.sameAs(existing)
-		if err != nil {
-			res.Outcome, res.Err = Refused, err
-			return res
-		}
-		if same {
-			res.Outcome = Unchanged
-			return res
-		}
 	}
 	if _, err := b.Publish(ctx, k.Resource(), k.Uploads(), exists); err != nil {
 		res.Outcome, res.Err = Refused, err
@@ -271,6 +249,39 @@ func Import(ctx context.Context, b Backend, dir string) Result {
 		res.Outcome = Updated
 	}
 	return res
+}
+
+// check reads a kit folder and compares it with the stored resource. ok
+// says the kit is to be published (replacing the stored one when exists);
+// otherwise res is its outcome (refused or unchanged).
+func check(ctx context.Context, b Backend, dir string) (res Result, k Kit, exists, ok bool) {
+	res = Result{Dir: dir, ID: filepath.Base(dir)}
+	k, err := Read(dir)
+	if k.Meta.ID != "" {
+		res.ID = k.Meta.ID
+	}
+	if err != nil {
+		res.Outcome, res.Err = Refused, err
+		return res, k, false, false
+	}
+	existing, err := b.Get(ctx, k.Meta.ID)
+	exists = err == nil
+	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, node.ErrInvalid) {
+		res.Outcome, res.Err = Refused, err
+		return res, k, false, false
+	}
+	if exists {
+		same, err := k.sameAs(existing)
+		if err != nil {
+			res.Outcome, res.Err = Refused, err
+			return res, k, exists, false
+		}
+		if same {
+			res.Outcome = Unchanged
+			return res, k, exists, false
+		}
+	}
+	return res, k, exists, true
 }
 
 // sameAs compares the kit with a stored resource, hashing local files only

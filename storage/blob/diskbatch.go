@@ -1,0 +1,170 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/communs-numerique/communs/node"
+)
+
+var _ node.BatchBlobs = (*Disk)(nil)
+
+// NewBatch starts a group commit of blobs (node.BatchBlobs): bulk imports
+// write thousands of small files, and two fsyncs per blob (file, then its
+// folder) cost far more than the bytes.
+func (d *Disk) NewBatch() (node.BlobBatch, error) {
+	return &diskBatch{d: d}, nil
+}
+
+type stagedBlob struct {
+	tmp  string
+	sha  string
+	size int64
+}
+
+// diskBatch writes each blob to a temp file without syncing it. Commit then
+// syncs them all, renames them into place and syncs the new names: two
+// sync calls for the whole batch (syncfs on Linux). The bytes are durable
+// before any name points at them, as with Put, so a blob name never stands
+// for bytes a crash could lose.
+type diskBatch struct {
+	d      *Disk
+	staged []stagedBlob
+	done   bool
+}
+
+// Put writes r to a temp file while hashing it; the blob is stored under
+// its digest by Commit.
+func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (node.Blob, error) {
+	if b.done {
+		return node.Blob{}, errors.New("put blob: batch already committed")
+	}
+	if wantSHA256 != "" {
+		if err := checkDigest("put blob", wantSHA256); err != nil {
+			return node.Blob{}, err
+		}
+	}
+	f, err := os.CreateTemp(b.d.tmp, "batch-*")
+	if err != nil {
+		return node.Blob{}, fmt.Errorf("put blob: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	src := newHashingReader(ctx, r, "")
+	bp := bufPool.Get().(*[]byte)
+	_, err = io.CopyBuffer(f, src, *bp)
+	bufPool.Put(bp)
+	if err != nil {
+		if src.err != nil {
+			return node.Blob{}, fmt.Errorf("put blob: read source: %w", src.err)
+		}
+		return node.Blob{}, fmt.Errorf("put blob: write temp file: %w", err)
+	}
+	got := src.sum()
+	if wantSHA256 != "" && got != wantSHA256 {
+		return node.Blob{}, fmt.Errorf("put blob: %w", mismatch(wantSHA256, got))
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return node.Blob{}, fmt.Errorf("put blob: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return node.Blob{}, fmt.Errorf("put blob: close temp file: %w", err)
+	}
+	keep = true
+	b.staged = append(b.staged, stagedBlob{tmp: f.Name(), sha: got, size: src.n})
+	return node.Blob{SHA256: got, Size: src.n}, nil
+}
+
+// Discard removes the last staged copy of the digest.
+func (b *diskBatch) Discard(sha256 string) {
+	for i := len(b.staged) - 1; i >= 0; i-- {
+		if b.staged[i].sha == sha256 {
+			os.Remove(b.staged[i].tmp)
+			b.staged = append(b.staged[:i], b.staged[i+1:]...)
+			return
+		}
+	}
+}
+
+// Abort removes every staged temp file.
+func (b *diskBatch) Abort() {
+	if b.done {
+		return
+	}
+	b.done = true
+	for _, s := range b.staged {
+		os.Remove(s.tmp)
+	}
+	b.staged = nil
+}
+
+// Commit syncs the staged bytes, renames them into place and syncs the
+// names. On error the temp files not yet renamed are removed; blobs already
+// renamed stay, unreferenced until a publication uses them.
+func (b *diskBatch) Commit(ctx context.Context) error {
+	if b.done {
+		return errors.New("commit blobs: batch already committed")
+	}
+	defer b.Abort()
+	if len(b.staged) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tmps := make([]string, len(b.staged))
+	for i, s := range b.staged {
+		tmps[i] = s.tmp
+	}
+	// Sync before the renames: otherwise a crash could leave a
+	// complete-looking name pointing at truncated bytes.
+	if err := syncFiles(b.d.dir, tmps); err != nil {
+		return fmt.Errorf("commit blobs: sync temp files: %w", err)
+	}
+	dirs := map[string]bool{}
+	created := map[string]bool{}
+	for i := range b.staged {
+		s := &b.staged[i]
+		final := b.d.path(s.sha)
+		dir := filepath.Dir(final)
+		dirs[dir] = true
+		if info, err := os.Stat(final); err == nil && info.Size() == s.size {
+			os.Remove(s.tmp) // same bytes already stored (or staged twice in this batch)
+			s.tmp = ""
+			continue
+		}
+		if !created[dir] {
+			// A new fan-out folder is itself an entry of its parent.
+			if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+				dirs[filepath.Dir(dir)] = true
+				dirs[filepath.Dir(filepath.Dir(dir))] = true
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("commit blobs: %w", err)
+			}
+			created[dir] = true
+		}
+		if err := os.Rename(s.tmp, final); err != nil {
+			return fmt.Errorf("commit blobs: %w", err)
+		}
+		s.tmp = ""
+	}
+	// The renames are only durable once the folder entries are on disk.
+	list := make([]string, 0, len(dirs))
+	for d := range dirs {
+		list = append(list, d)
+	}
+	if err := syncDirs(b.d.dir, list); err != nil {
+		return fmt.Errorf("commit blobs: %w", err)
+	}
+	return nil
+}
