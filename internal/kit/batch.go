@@ -55,7 +55,7 @@ func ImportAll(ctx context.Context, b Backend, dirs []string, report func(Result
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			res, k, exists, ok := check(ctx, b, dir)
+			res, k, exists, ok := check(ctx, b, dir, Read)
 			if res.Outcome != Refused && dup(&res) {
 				ok = false
 			}
@@ -136,7 +136,9 @@ func importBatches(ctx context.Context, b BatchBackend, dirs []string, dup func(
 			}
 			cur = &pending{batch: pb}
 		}
-		res, k, exists, ok := check(ctx, b, dir)
+		// The folder stays open from resource.json to the last file: each
+		// file is opened once, checked as Read checks it, and staged.
+		res, k, exists, ok := check(ctx, b, dir, readOpen)
 		if res.Outcome != Refused && dup(&res) {
 			ok = false
 		}
@@ -148,6 +150,7 @@ func importBatches(ctx context.Context, b BatchBackend, dirs []string, dup func(
 				cur.exists = append(cur.exists, exists)
 			}
 		}
+		k.close()
 		cur.results = append(cur.results, res)
 		if len(cur.results) >= batchFolders || cur.batch.Bytes() >= batchBytes {
 			ready <- cur

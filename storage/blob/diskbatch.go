@@ -2,11 +2,15 @@ package blob
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -17,11 +21,15 @@ var _ node.BatchBlobs = (*Disk)(nil)
 // write thousands of small files, and two fsyncs per blob (file, then its
 // folder) cost far more than the bytes.
 func (d *Disk) NewBatch() (node.BlobBatch, error) {
-	return &diskBatch{d: d}, nil
+	var r [8]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, fmt.Errorf("blob batch: %w", err)
+	}
+	return &diskBatch{d: d, prefix: "batch-" + hex.EncodeToString(r[:]) + "-"}, nil
 }
 
 type stagedBlob struct {
-	tmp  string
+	tmp  string // "" once renamed or removed
 	sha  string
 	size int64
 }
@@ -33,6 +41,8 @@ type stagedBlob struct {
 // for bytes a crash could lose.
 type diskBatch struct {
 	d      *Disk
+	prefix string // of the batch's temp files, random: O_EXCL never meets another's
+	next   int
 	staged []stagedBlob
 	done   bool
 }
@@ -48,7 +58,11 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 			return node.Blob{}, err
 		}
 	}
-	f, err := os.CreateTemp(b.d.tmp, "batch-*")
+	b.next++
+	name := filepath.Join(b.d.tmp, b.prefix+strconv.Itoa(b.next))
+	// Small blobs are the point of a batch: a bare descriptor saves the
+	// poller registration os.File attempts on every regular file.
+	f, err := createFile(name)
 	if err != nil {
 		return node.Blob{}, fmt.Errorf("put blob: %w", err)
 	}
@@ -56,7 +70,7 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 	defer func() {
 		if !keep {
 			f.Close()
-			os.Remove(f.Name())
+			os.Remove(name)
 		}
 	}()
 	src := newHashingReader(ctx, r, "")
@@ -73,14 +87,11 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 	if wantSHA256 != "" && got != wantSHA256 {
 		return node.Blob{}, fmt.Errorf("put blob: %w", mismatch(wantSHA256, got))
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return node.Blob{}, fmt.Errorf("put blob: %w", err)
-	}
 	if err := f.Close(); err != nil {
 		return node.Blob{}, fmt.Errorf("put blob: close temp file: %w", err)
 	}
 	keep = true
-	b.staged = append(b.staged, stagedBlob{tmp: f.Name(), sha: got, size: src.n})
+	b.staged = append(b.staged, stagedBlob{tmp: name, sha: got, size: src.n})
 	return node.Blob{SHA256: got, Size: src.n}, nil
 }
 
@@ -102,7 +113,9 @@ func (b *diskBatch) Abort() {
 	}
 	b.done = true
 	for _, s := range b.staged {
-		os.Remove(s.tmp)
+		if s.tmp != "" {
+			os.Remove(s.tmp)
+		}
 	}
 	b.staged = nil
 }
@@ -131,29 +144,25 @@ func (b *diskBatch) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit blobs: sync temp files: %w", err)
 	}
 	dirs := map[string]bool{}
-	created := map[string]bool{}
 	for i := range b.staged {
 		s := &b.staged[i]
 		final := b.d.path(s.sha)
 		dir := filepath.Dir(final)
 		dirs[dir] = true
-		if info, err := os.Stat(final); err == nil && info.Size() == s.size {
-			os.Remove(s.tmp) // same bytes already stored (or staged twice in this batch)
-			s.tmp = ""
-			continue
-		}
-		if !created[dir] {
-			// A new fan-out folder is itself an entry of its parent.
-			if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-				dirs[filepath.Dir(dir)] = true
-				dirs[filepath.Dir(filepath.Dir(dir))] = true
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+		// The bytes are verified and synced: renaming over a blob already
+		// stored replaces it with identical bytes (or repairs a damaged
+		// one), so no stat first. A missing fan-out folder is created on
+		// the first failure; it is itself an entry of its parent.
+		err := rename(s.tmp, final)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = mkdirFanOut(dir); err != nil {
 				return fmt.Errorf("commit blobs: %w", err)
 			}
-			created[dir] = true
+			dirs[filepath.Dir(dir)] = true
+			dirs[filepath.Dir(filepath.Dir(dir))] = true
+			err = rename(s.tmp, final)
 		}
-		if err := os.Rename(s.tmp, final); err != nil {
+		if err != nil {
 			return fmt.Errorf("commit blobs: %w", err)
 		}
 		s.tmp = ""
@@ -165,6 +174,22 @@ func (b *diskBatch) Commit(ctx context.Context) error {
 	}
 	if err := syncDirs(b.d.dir, list); err != nil {
 		return fmt.Errorf("commit blobs: %w", err)
+	}
+	return nil
+}
+
+// mkdirFanOut creates a blob's folder ab/cd and, when missing, its parent
+// ab: one mkdir for most blobs of a fresh store where MkdirAll stats first.
+func mkdirFanOut(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(filepath.Dir(dir), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		err = os.Mkdir(dir, 0o755)
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
 	}
 	return nil
 }

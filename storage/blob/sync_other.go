@@ -4,6 +4,7 @@ package blob
 
 import (
 	"errors"
+	"io"
 	"os"
 )
 
@@ -32,3 +33,20 @@ func syncDirs(_ string, dirs []string) error {
 	}
 	return nil
 }
+
+// createFile creates a new file, mode 0644 whatever the umask (as Put
+// leaves blobs).
+func createFile(name string) (io.WriteCloser, error) {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(name)
+		return nil, err
+	}
+	return f, nil
+}
+
+func rename(from, to string) error { return os.Rename(from, to) }
