@@ -32,9 +32,18 @@ type BatchBlobs interface {
 	NewBatch() (BlobBatch, error)
 }
 
-// directBatch is the BlobBatch of stores without one: each Put is durable
-// on its own, and a discarded blob is dropped after the batch if nothing
-// references it.
+// NewBlobBatch starts a batch on b: its own when b is a BatchBlobs, else
+// one whose Put is b.Put (each blob durable on its own, Commit has nothing
+// left to do). Wrappers of a store (metrics) use it to keep the store's
+// group commit.
+func NewBlobBatch(b Blobs) (BlobBatch, error) {
+	if bb, ok := b.(BatchBlobs); ok {
+		return bb.NewBatch()
+	}
+	return directBatch{b}, nil
+}
+
+// directBatch is the BlobBatch of stores without one.
 type directBatch struct{ b Blobs }
 
 func (d directBatch) Put(ctx context.Context, r io.Reader, want string) (Blob, error) {
@@ -61,8 +70,10 @@ type PublishBatch struct {
 	blobs BlobBatch
 	items []batchItem
 	ids   map[string]bool
-	bytes int64
-	done  bool
+	// refused are the digests of publications refused by Add.
+	refused []string
+	bytes   int64
+	done    bool
 }
 
 type batchItem struct {
@@ -74,12 +85,9 @@ type batchItem struct {
 
 // NewPublishBatch starts a batch of publications.
 func (s *Service) NewPublishBatch() (*PublishBatch, error) {
-	var bb BlobBatch = directBatch{s.blobs}
-	if b, ok := s.blobs.(BatchBlobs); ok {
-		var err error
-		if bb, err = b.NewBatch(); err != nil {
-			return nil, fmt.Errorf("start a publication batch: %w", err)
-		}
+	bb, err := NewBlobBatch(s.blobs)
+	if err != nil {
+		return nil, fmt.Errorf("start a publication batch: %w", err)
 	}
 	return &PublishBatch{s: s, blobs: bb, ids: map[string]bool{}}, nil
 }
@@ -147,12 +155,13 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 			return nil
 		})
 		if err != nil {
+			// A store without batches stored them already: they are
+			// dropped after the batch, once nothing can still be using
+			// the same bytes.
 			for _, d := range staged {
 				b.blobs.Discard(d)
 			}
-			if _, direct := b.blobs.(directBatch); direct {
-				s.dropUnreferenced(ctx, staged)
-			}
+			b.refused = append(b.refused, staged...)
 			return Resource{}, err
 		}
 	}
@@ -170,9 +179,7 @@ func (b *PublishBatch) Abort() {
 	}
 	b.done = true
 	b.blobs.Abort()
-	if _, direct := b.blobs.(directBatch); direct {
-		b.s.dropUnreferenced(context.Background(), b.allDigests())
-	}
+	b.s.dropUnreferenced(context.Background(), append(b.allDigests(), b.refused...))
 }
 
 func (b *PublishBatch) allDigests() []string {
@@ -199,11 +206,12 @@ func (b *PublishBatch) Commit(ctx context.Context) (out []Resource, errs []error
 		for i := range errs {
 			errs[i] = err
 		}
-		s.dropUnreferenced(ctx, b.allDigests())
+		s.dropUnreferenced(ctx, append(b.allDigests(), b.refused...))
 		return out, errs, err
 	}
 	if len(b.items) == 0 {
 		b.blobs.Abort()
+		s.dropUnreferenced(ctx, b.refused)
 		return out, errs, nil
 	}
 	if err := b.blobs.Commit(ctx); err != nil {
@@ -293,7 +301,7 @@ func (b *PublishBatch) Commit(ctx context.Context) (out []Resource, errs []error
 		s.changed()
 	}
 	s.dropUnreferenced(ctx, orphans)
-	s.dropUnreferenced(ctx, dropped)
+	s.dropUnreferenced(ctx, append(dropped, b.refused...))
 	return out, errs, nil
 }
 
