@@ -81,6 +81,7 @@ type batchItem struct {
 	replace bool
 	exists  bool
 	digests []string
+	size    int64
 }
 
 // NewPublishBatch starts a batch of publications.
@@ -166,9 +167,30 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 		}
 	}
 	b.ids[r.ID] = true
-	b.items = append(b.items, batchItem{r: r, replace: replace, exists: exists, digests: staged})
+	b.items = append(b.items, batchItem{r: r, replace: replace, exists: exists, digests: staged, size: size})
 	b.bytes += size
 	return r, nil
+}
+
+// Drop takes the publication of id out of the batch before Commit and
+// discards its staged files; it reports whether there was one.
+func (b *PublishBatch) Drop(id string) bool {
+	if b.done || !b.ids[id] {
+		return false
+	}
+	for i, it := range b.items {
+		if it.r.ID == id {
+			for _, d := range it.digests {
+				b.blobs.Discard(d)
+			}
+			b.refused = append(b.refused, it.digests...)
+			b.bytes -= it.size
+			b.items = append(b.items[:i], b.items[i+1:]...)
+			delete(b.ids, id)
+			return true
+		}
+	}
+	return false
 }
 
 // Abort gives up every publication of the batch and removes its staged

@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -166,5 +167,40 @@ func TestImportAllBatched(t *testing.T) {
 	}
 	if r, _ := batched.Service.Get(ctx, edited.ID); r.Title != "Titre revu" {
 		t.Fatalf("updated kit: %q", r.Title)
+	}
+}
+
+// TestImportAllCancelled: a cancelled import stops, reports no kit it did
+// not commit, and leaves no temp file.
+func TestImportAllCancelled(t *testing.T) {
+	rs := corpus.Synthetic(corpus.MustLoad(t), 600, 9)
+	dir := t.TempDir()
+	if err := corpus.WriteKits(dir, rs, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := kit.Folders(dir)
+	n := testnode.Start(t, testnode.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var reported []kit.Result
+	err := kit.ImportAll(ctx, n.Service, dirs, func(r kit.Result) {
+		reported = append(reported, r)
+		if len(reported) == 150 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || len(reported) >= len(dirs) {
+		t.Fatalf("cancelled import: %v after %d kits", err, len(reported))
+	}
+	for _, r := range reported {
+		if _, err := n.Service.Get(context.Background(), r.ID); (err == nil) != (r.Outcome == kit.Imported) {
+			t.Fatalf("%s reported %s, in the catalog: %v", r.ID, r.Outcome, err == nil)
+		}
+	}
+	if c, _ := n.Catalog.Count(context.Background()); c > len(reported) {
+		t.Fatalf("%d kits in the catalog, %d reported", c, len(reported))
+	}
+	tmp, _ := os.ReadDir(filepath.Join(n.Dir, "blobs", "tmp"))
+	if len(tmp) != 0 {
+		t.Fatalf("%d temp files left", len(tmp))
 	}
 }
