@@ -17,9 +17,15 @@ type BlobBatch interface {
 	// Discard gives up one staged copy of the digest (its publication was
 	// refused after its files were staged).
 	Discard(sha256 string)
-	// Commit makes every staged blob durable and stored under its digest.
-	// On error nothing staged is left behind (a blob may already be stored
-	// under its digest, unreferenced, which is harmless).
+	// Place makes the staged bytes durable, then stores each blob under
+	// its digest; the names are durable once Commit returns. It lets a
+	// bulk import place one batch while another commits. On error nothing
+	// staged is left behind (a blob may already be stored under its
+	// digest, unreferenced, which is harmless).
+	Place(ctx context.Context) error
+	// Commit places the blobs if Place was not called, then makes their
+	// names durable: every staged blob is then durable and stored under
+	// its digest. On error, as Place.
 	Commit(ctx context.Context) error
 	// Abort removes what is staged; after Commit it does nothing.
 	Abort()
@@ -50,6 +56,7 @@ func (d directBatch) Put(ctx context.Context, r io.Reader, want string) (Blob, e
 	return d.b.Put(ctx, r, want)
 }
 func (directBatch) Discard(string)               {}
+func (directBatch) Place(context.Context) error  { return nil }
 func (directBatch) Commit(context.Context) error { return nil }
 func (directBatch) Abort()                       {}
 
@@ -71,9 +78,11 @@ type PublishBatch struct {
 	items []batchItem
 	ids   map[string]bool
 	// refused are the digests of publications refused by Add.
-	refused []string
-	bytes   int64
-	done    bool
+	refused  []string
+	placed   bool
+	placeErr error
+	bytes    int64
+	done     bool
 }
 
 type batchItem struct {
@@ -104,8 +113,8 @@ func (b *PublishBatch) Bytes() int64 { return b.bytes }
 // The returned resource is the one Commit will store (the id the node
 // gave it when r had none).
 func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, replace bool) (Resource, error) {
-	if b.done {
-		return Resource{}, errors.New("publication batch already committed")
+	if b.done || b.placed {
+		return Resource{}, errors.New("publication batch already placed or committed")
 	}
 	s := b.s
 	if len(r.Files) > 0 {
@@ -193,6 +202,22 @@ func (b *PublishBatch) Drop(id string) bool {
 	return false
 }
 
+// Place makes the files staged so far durable and stores them under their
+// digests (BlobBatch.Place), without recording any publication: the
+// caller may then Commit while it stages the next batch. No Add may
+// follow. An error here fails the whole batch at Commit.
+func (b *PublishBatch) Place(ctx context.Context) error {
+	if b.done || b.placed {
+		return nil
+	}
+	b.placed = true
+	if len(b.items) == 0 {
+		return nil
+	}
+	b.placeErr = b.blobs.Place(ctx)
+	return b.placeErr
+}
+
 // Abort gives up every publication of the batch and removes its staged
 // files.
 func (b *PublishBatch) Abort() {
@@ -235,6 +260,10 @@ func (b *PublishBatch) Commit(ctx context.Context) (out []Resource, errs []error
 		b.blobs.Abort()
 		s.dropUnreferenced(ctx, b.refused)
 		return out, errs, nil
+	}
+	if b.placeErr != nil {
+		b.blobs.Abort()
+		return failAll(fmt.Errorf("store the files of the batch: %w", b.placeErr))
 	}
 	if err := b.blobs.Commit(ctx); err != nil {
 		return failAll(fmt.Errorf("store the files of the batch: %w", err))

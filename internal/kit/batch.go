@@ -240,7 +240,13 @@ func stageChunk(ctx context.Context, b BatchBackend, c *chunk, dirs []string) {
 		k.close()
 		c.folders = append(c.folders, f)
 		if cur.Bytes() >= batchBytes {
+			cur.Place(ctx)
 			cur = nil
 		}
+	}
+	// The bytes are synced and placed here, on this worker, so that the
+	// committer only syncs the names and the catalog.
+	if cur != nil {
+		cur.Place(ctx)
 	}
 }

@@ -44,14 +44,16 @@ type diskBatch struct {
 	prefix string // of the batch's temp files, random: O_EXCL never meets another's
 	next   int
 	staged []stagedBlob
+	placed bool
+	dirs   map[string]bool // folders whose entries Place changed
 	done   bool
 }
 
 // Put writes r to a temp file while hashing it; the blob is stored under
 // its digest by Commit.
 func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (node.Blob, error) {
-	if b.done {
-		return node.Blob{}, errors.New("put blob: batch already committed")
+	if b.done || b.placed {
+		return node.Blob{}, errors.New("put blob: batch already placed")
 	}
 	if wantSHA256 != "" {
 		if err := checkDigest("put blob", wantSHA256); err != nil {
@@ -99,7 +101,9 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 func (b *diskBatch) Discard(sha256 string) {
 	for i := len(b.staged) - 1; i >= 0; i-- {
 		if b.staged[i].sha == sha256 {
-			os.Remove(b.staged[i].tmp)
+			if b.staged[i].tmp != "" { // not placed yet
+				os.Remove(b.staged[i].tmp)
+			}
 			b.staged = append(b.staged[:i], b.staged[i+1:]...)
 			return
 		}
@@ -120,7 +124,7 @@ func (b *diskBatch) Abort() {
 	b.staged = nil
 }
 
-// Commit syncs the staged bytes, renames them into place and syncs the
+// Commit places the blobs (if Place was not called) and syncs their
 // names. On error the temp files not yet renamed are removed; blobs already
 // renamed stay, unreferenced until a publication uses them.
 func (b *diskBatch) Commit(ctx context.Context) error {
@@ -128,12 +132,47 @@ func (b *diskBatch) Commit(ctx context.Context) error {
 		return errors.New("commit blobs: batch already committed")
 	}
 	defer b.Abort()
+	if !b.placed {
+		if err := b.Place(ctx); err != nil {
+			return err
+		}
+	}
+	if len(b.dirs) == 0 {
+		return nil
+	}
+	// The renames are only durable once the folder entries are on disk.
+	list := make([]string, 0, len(b.dirs))
+	for d := range b.dirs {
+		list = append(list, d)
+	}
+	if err := syncDirs(b.d.dir, list); err != nil {
+		return fmt.Errorf("commit blobs: %w", err)
+	}
+	return nil
+}
+
+// Place syncs the staged bytes and renames them into place. On error the
+// batch is aborted (temp files removed).
+func (b *diskBatch) Place(ctx context.Context) error {
+	if b.done || b.placed {
+		return errors.New("place blobs: batch already placed")
+	}
+	b.placed = true
 	if len(b.staged) == 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
+		b.Abort()
 		return err
 	}
+	if err := b.place(); err != nil {
+		b.Abort()
+		return err
+	}
+	return nil
+}
+
+func (b *diskBatch) place() error {
 	tmps := make([]string, len(b.staged))
 	for i, s := range b.staged {
 		tmps[i] = s.tmp
@@ -144,6 +183,7 @@ func (b *diskBatch) Commit(ctx context.Context) error {
 		return fmt.Errorf("commit blobs: sync temp files: %w", err)
 	}
 	dirs := map[string]bool{}
+	b.dirs = dirs
 	for i := range b.staged {
 		s := &b.staged[i]
 		final := b.d.path(s.sha)
@@ -166,14 +206,6 @@ func (b *diskBatch) Commit(ctx context.Context) error {
 			return fmt.Errorf("commit blobs: %w", err)
 		}
 		s.tmp = ""
-	}
-	// The renames are only durable once the folder entries are on disk.
-	list := make([]string, 0, len(dirs))
-	for d := range dirs {
-		list = append(list, d)
-	}
-	if err := syncDirs(b.d.dir, list); err != nil {
-		return fmt.Errorf("commit blobs: %w", err)
 	}
 	return nil
 }
