@@ -15,8 +15,10 @@ type BlobBatch interface {
 	// leaves at most a temp file behind.
 	Put(ctx context.Context, r io.Reader, wantSHA256 string) (Blob, error)
 	// Discard gives up one staged copy of the digest (its publication was
-	// refused after its files were staged).
-	Discard(sha256 string)
+	// refused after its files were staged). It reports false when the
+	// bytes may be stored already (placed, or a store without batches):
+	// the caller then drops the blob once nothing references it.
+	Discard(sha256 string) (unstaged bool)
 	// Place makes the staged bytes durable, then stores each blob under
 	// its digest; the names are durable once Commit returns. It lets a
 	// bulk import place one batch while another commits. On error nothing
@@ -55,7 +57,7 @@ type directBatch struct{ b Blobs }
 func (d directBatch) Put(ctx context.Context, r io.Reader, want string) (Blob, error) {
 	return d.b.Put(ctx, r, want)
 }
-func (directBatch) Discard(string)               {}
+func (directBatch) Discard(string) bool          { return false }
 func (directBatch) Place(context.Context) error  { return nil }
 func (directBatch) Commit(context.Context) error { return nil }
 func (directBatch) Abort()                       {}
@@ -147,7 +149,11 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 	var size int64
 	if files != nil {
 		err := files(func(u Upload) error {
-			f, err := s.storeBlobIn(ctx, b.blobs, u, b.blobs.Discard)
+			f, err := s.storeBlobIn(ctx, b.blobs, u, func(d string) {
+				if !b.blobs.Discard(d) {
+					b.refused = append(b.refused, d)
+				}
+			})
 			if err != nil {
 				return err
 			}
@@ -166,12 +172,14 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 		})
 		if err != nil {
 			// A store without batches stored them already: they are
-			// dropped after the batch, once nothing can still be using
-			// the same bytes.
+			// dropped after the batch if nothing references them. Bytes
+			// only staged are just removed: dropping a stored blob of the
+			// same digest could take it from another batch in flight.
 			for _, d := range staged {
-				b.blobs.Discard(d)
+				if !b.blobs.Discard(d) {
+					b.refused = append(b.refused, d)
+				}
 			}
-			b.refused = append(b.refused, staged...)
 			return Resource{}, err
 		}
 	}
@@ -190,9 +198,10 @@ func (b *PublishBatch) Drop(id string) bool {
 	for i, it := range b.items {
 		if it.r.ID == id {
 			for _, d := range it.digests {
-				b.blobs.Discard(d)
+				if !b.blobs.Discard(d) {
+					b.refused = append(b.refused, d)
+				}
 			}
-			b.refused = append(b.refused, it.digests...)
 			b.bytes -= it.size
 			b.items = append(b.items[:i], b.items[i+1:]...)
 			delete(b.ids, id)

@@ -97,17 +97,21 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 	return node.Blob{SHA256: got, Size: src.n}, nil
 }
 
-// Discard removes the last staged copy of the digest.
-func (b *diskBatch) Discard(sha256 string) {
+// Discard removes the last staged copy of the digest. After Place the
+// blob is stored: Discard then only forgets it and reports false.
+func (b *diskBatch) Discard(sha256 string) bool {
 	for i := len(b.staged) - 1; i >= 0; i-- {
 		if b.staged[i].sha == sha256 {
-			if b.staged[i].tmp != "" { // not placed yet
-				os.Remove(b.staged[i].tmp)
-			}
+			tmp := b.staged[i].tmp
 			b.staged = append(b.staged[:i], b.staged[i+1:]...)
-			return
+			if tmp == "" {
+				return false
+			}
+			os.Remove(tmp)
+			return true
 		}
 	}
+	return false
 }
 
 // Abort removes every staged temp file.
