@@ -198,9 +198,9 @@ func (c *crcReader) Read(p []byte) (int, error) {
 
 // putBlob stores r like Blobs.Put and records its CRC-32 when the store read
 // every byte through it (a store is free to stop early on bytes it has).
-func (s *Service) putBlob(ctx context.Context, r io.Reader, want string) (Blob, error) {
+func (s *Service) putBlob(ctx context.Context, dst blobPutter, r io.Reader, want string) (Blob, error) {
 	cr := newCRCReader(r)
-	b, err := s.blobs.Put(ctx, cr, want)
+	b, err := dst.Put(ctx, cr, want)
 	if err == nil && cr.n == b.Size {
 		s.crc.record(b.SHA256, cr.h.Sum32())
 	}

@@ -266,7 +266,7 @@ func (s *Service) mirrorFile(ctx context.Context, fetch Fetch, rf RemoteFile, mt
 	}
 	defer body.Close()
 	lr := &limitReader{r: body, left: limit, err: s.tooLarge(rf.Name)}
-	b, err := s.putBlob(ctx, lr, want)
+	b, err := s.putBlob(ctx, s.blobs, lr, want)
 	if err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
 			return File{}, &ValidationError{Field: "digest", Code: "digest_mismatch",

@@ -533,6 +533,17 @@ func (s *Service) OpenFile(ctx context.Context, id, name string) (Resource, File
 
 // storeBlob validates an upload and streams it into the blob store.
 func (s *Service) storeBlob(ctx context.Context, u Upload) (File, error) {
+	return s.storeBlobIn(ctx, s.blobs, u, func(d string) { s.dropUnreferenced(ctx, []string{d}) })
+}
+
+// blobPutter is what storeBlobIn writes to: the blob store, or a batch of it.
+type blobPutter interface {
+	Put(ctx context.Context, r io.Reader, wantSHA256 string) (Blob, error)
+}
+
+// storeBlobIn is storeBlob into dst; drop undoes a Put whose size differs
+// from the announced one.
+func (s *Service) storeBlobIn(ctx context.Context, dst blobPutter, u Upload, drop func(sha256 string)) (File, error) {
 	if err := ValidateFileName(u.Name); err != nil {
 		return File{}, err
 	}
@@ -545,7 +556,7 @@ func (s *Service) storeBlob(ctx context.Context, u Upload) (File, error) {
 	}
 	want := strings.ToLower(strings.TrimSpace(u.SHA256))
 	lr := &limitReader{r: u.Body, left: s.maxFile, err: s.tooLarge(u.Name)}
-	b, err := s.putBlob(ctx, lr, want)
+	b, err := s.putBlob(ctx, dst, lr, want)
 	if err != nil {
 		if errors.Is(err, ErrTooLarge) {
 			return File{}, s.tooLarge(u.Name)
@@ -556,7 +567,7 @@ func (s *Service) storeBlob(ctx context.Context, u Upload) (File, error) {
 		return File{}, fmt.Errorf("store file %q: %w", u.Name, err)
 	}
 	if u.Size >= 0 && b.Size != u.Size {
-		s.dropUnreferenced(ctx, []string{b.SHA256})
+		drop(b.SHA256)
 		return File{}, invalid("size", "file %q: %d bytes announced but %d received; nothing was stored", u.Name, u.Size, b.Size)
 	}
 	return File{Name: u.Name, MediaType: mt, Size: b.Size, SHA256: b.SHA256, Added: s.now().UTC()}, nil

@@ -338,6 +338,8 @@ func resourceCommand() *cli.Command {
 
 // runImport imports every kit folder under path: a progress bar on a
 // terminal, one line per refused kit with its reason, and a final count.
+// Without a running node, kits are imported in batches of a hundred (see
+// kit.ImportAll): a kit's line is printed once it is durable.
 func runImport(c *cli.Context, b backend, path string) error {
 	dirs, err := kit.Folders(path)
 	if err != nil {
@@ -349,8 +351,7 @@ func runImport(c *cli.Context, b backend, path string) error {
 	out := c.App.Writer
 	bar := newProgressBar(c, len(dirs), "import")
 	sum := kit.Summary{}
-	for _, d := range dirs {
-		res := kit.Import(c.Context, b, d)
+	err = kit.ImportAll(c.Context, b, dirs, func(res kit.Result) {
 		sum[res.Outcome]++
 		if bar != nil {
 			_ = bar.Add(1)
@@ -366,9 +367,9 @@ func runImport(c *cli.Context, b backend, path string) error {
 				fmt.Fprintf(out, "%-9s %s\n", res.Outcome, res.ID)
 			}
 		}
-		if c.Context.Err() != nil {
-			return c.Context.Err()
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if bar != nil {
 		_ = bar.Finish()

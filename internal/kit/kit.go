@@ -39,6 +39,9 @@ type Meta struct {
 type Kit struct {
 	Dir  string
 	Meta Meta
+	// d is the folder kept open by a bulk import (readOpen): its files are
+	// then opened from it, and checked as they are read.
+	d *os.File
 }
 
 // Resource is the kit's metadata as a resource without files.
@@ -65,12 +68,39 @@ var errSymlink = errors.New("is a symbolic link; links are not followed (a kit m
 // with its reason. File names are one path component (node.ValidateFileName),
 // so nothing resolves outside the folder.
 func Read(dir string) (Kit, error) {
+	k, err := readOpen(dir)
+	if err != nil {
+		return k, err
+	}
+	for _, f := range k.Meta.Files {
+		fh, _, err := k.openFile(f)
+		if err != nil {
+			k.close()
+			return k, err
+		}
+		fh.Close()
+	}
+	k.close()
+	return k, nil
+}
+
+// readOpen parses resource.json and checks the file names, keeping the
+// folder open for the files; it does not open them: Uploads checks each
+// file as it opens it, with the same rules and messages as Read. The
+// caller closes the kit.
+func readOpen(dir string) (Kit, error) {
 	k := Kit{Dir: dir}
 	d, err := openDir(dir)
 	if err != nil {
 		return k, fmt.Errorf("kit folder: %w", err)
 	}
-	defer d.Close()
+	k.d = d
+	ok := false
+	defer func() {
+		if !ok {
+			k.close()
+		}
+	}()
 	data, err := readMeta(d)
 	if err != nil {
 		return k, err
@@ -96,20 +126,34 @@ func Read(dir string) (Kit, error) {
 	if err := node.CheckFileNamesDistinct(names); err != nil {
 		return k, err
 	}
-	for _, f := range k.Meta.Files {
-		fh, st, err := openIn(d, f.Name)
-		if errors.Is(err, os.ErrNotExist) {
-			return k, fmt.Errorf("file %q listed in resource.json is missing from the folder", f.Name)
-		}
-		if err != nil {
-			return k, fmt.Errorf("file %q %w", f.Name, err)
-		}
-		fh.Close()
-		if f.Size != nil && *f.Size != st.Size() {
-			return k, fmt.Errorf("file %q is %d bytes but resource.json says %d", f.Name, st.Size(), *f.Size)
-		}
-	}
+	ok = true
 	return k, nil
+}
+
+// close closes the folder readOpen kept open.
+func (k *Kit) close() {
+	if k.d != nil {
+		k.d.Close()
+		k.d = nil
+	}
+}
+
+// openFile opens one of the kit's files from its open folder, refusing
+// anything Read refuses: missing, not a regular file with one link, or not
+// the size resource.json says.
+func (k Kit) openFile(f File) (io.ReadCloser, int64, error) {
+	fh, size, err := openFile(k.d, f.Name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, fmt.Errorf("file %q listed in resource.json is missing from the folder", f.Name)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("file %q %w", f.Name, err)
+	}
+	if f.Size != nil && *f.Size != size {
+		fh.Close()
+		return nil, 0, fmt.Errorf("file %q is %d bytes but resource.json says %d", f.Name, size, *f.Size)
+	}
+	return fh, size, nil
 }
 
 func readMeta(d *os.File) ([]byte, error) {
@@ -131,39 +175,39 @@ func readMeta(d *os.File) ([]byte, error) {
 	return data, nil
 }
 
-// open opens one of the kit's files the way Read checked it.
-func (k Kit) open(name string) (*os.File, os.FileInfo, error) {
-	d, err := openDir(k.Dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kit folder: %w", err)
-	}
-	defer d.Close()
-	fh, st, err := openIn(d, name)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("file %q listed in resource.json is missing from the folder", name)
+// withDir runs fn with the kit's folder open: the one readOpen kept, or
+// the folder opened again (a Kit from Read).
+func (k Kit) withDir(fn func(k Kit) error) error {
+	if k.d == nil {
+		d, err := openDir(k.Dir)
+		if err != nil {
+			return fmt.Errorf("kit folder: %w", err)
 		}
-		return nil, nil, fmt.Errorf("file %q %w", name, err)
+		defer d.Close()
+		k.d = d
 	}
-	return fh, st, nil
+	return fn(k)
 }
 
-// Uploads streams the kit's files one after the other.
+// Uploads streams the kit's files one after the other, each checked as
+// Read checks it.
 func (k Kit) Uploads() node.Uploads {
 	return func(yield func(node.Upload) error) error {
-		for _, f := range k.Meta.Files {
-			if err := func() error {
-				fh, st, err := k.open(f.Name)
-				if err != nil {
+		return k.withDir(func(k Kit) error {
+			for _, f := range k.Meta.Files {
+				if err := func() error {
+					fh, size, err := k.openFile(f)
+					if err != nil {
+						return err
+					}
+					defer fh.Close()
+					return yield(node.Upload{Name: f.Name, MediaType: f.MediaType, Body: fh, Size: size, SHA256: f.SHA256})
+				}(); err != nil {
 					return err
 				}
-				defer fh.Close()
-				return yield(node.Upload{Name: f.Name, MediaType: f.MediaType, Body: fh, Size: st.Size(), SHA256: f.SHA256})
-			}(); err != nil {
-				return err
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 }
 
@@ -236,31 +280,9 @@ func Folders(root string) ([]string, error) {
 // whose metadata and file digests match the stored resource is unchanged,
 // one that differs replaces it in one step.
 func Import(ctx context.Context, b Backend, dir string) Result {
-	res := Result{Dir: dir, ID: filepath.Base(dir)}
-	k, err := Read(dir)
-	if k.Meta.ID != "" {
-		res.ID = k.Meta.ID
-	}
-	if err != nil {
-		res.Outcome, res.Err = Refused, err
+	res, k, exists, ok := check(ctx, b, dir, Read)
+	if !ok {
 		return res
-	}
-	existing, err := b.Get(ctx, k.Meta.ID)
-	exists := err == nil
-	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, node.ErrInvalid) {
-		res.Outcome, res.Err = Refused, err
-		return res
-	}
-	if exists {
-		same, err := k.sameAs(existing)
-		if err != nil {
-			res.Outcome, res.Err = Refused, err
-			return res
-		}
-		if same {
-			res.Outcome = Unchanged
-			return res
-		}
 	}
 	if _, err := b.Publish(ctx, k.Resource(), k.Uploads(), exists); err != nil {
 		res.Outcome, res.Err = Refused, err
@@ -271,6 +293,40 @@ func Import(ctx context.Context, b Backend, dir string) Result {
 		res.Outcome = Updated
 	}
 	return res
+}
+
+// check reads a kit folder with read (Read, or readOpen whose kit the
+// caller closes) and compares it with the stored resource. ok says the kit
+// is to be published (replacing the stored one when exists); otherwise res
+// is its outcome (refused or unchanged).
+func check(ctx context.Context, b Backend, dir string, read func(string) (Kit, error)) (res Result, k Kit, exists, ok bool) {
+	res = Result{Dir: dir, ID: filepath.Base(dir)}
+	k, err := read(dir)
+	if k.Meta.ID != "" {
+		res.ID = k.Meta.ID
+	}
+	if err != nil {
+		res.Outcome, res.Err = Refused, err
+		return res, k, false, false
+	}
+	existing, err := b.Get(ctx, k.Meta.ID)
+	exists = err == nil
+	if err != nil && !errors.Is(err, node.ErrNotFound) && !errors.Is(err, node.ErrInvalid) {
+		res.Outcome, res.Err = Refused, err
+		return res, k, false, false
+	}
+	if exists {
+		same, err := k.sameAs(existing)
+		if err != nil {
+			res.Outcome, res.Err = Refused, err
+			return res, k, exists, false
+		}
+		if same {
+			res.Outcome = Unchanged
+			return res, k, exists, false
+		}
+	}
+	return res, k, exists, true
 }
 
 // sameAs compares the kit with a stored resource, hashing local files only
@@ -298,28 +354,32 @@ func (k Kit) sameAs(r node.Resource) (bool, error) {
 		len(k.Meta.Files) != len(r.Files) {
 		return false, nil
 	}
-	for i, f := range k.Meta.Files {
-		stored := r.Files[i]
-		same, err := k.sameFile(f.Name, stored)
-		if err != nil || !same {
-			return false, err
+	same := true
+	err := k.withDir(func(k Kit) error {
+		for i, f := range k.Meta.Files {
+			ok, err := k.sameFile(f, r.Files[i])
+			if err != nil || !ok {
+				same = false
+				return err
+			}
 		}
-	}
-	return true, nil
+		return nil
+	})
+	return same && err == nil, err
 }
 
-func (k Kit) sameFile(name string, stored node.File) (bool, error) {
-	fh, st, err := k.open(name)
+func (k Kit) sameFile(f File, stored node.File) (bool, error) {
+	fh, size, err := k.openFile(f)
 	if err != nil {
 		return false, err
 	}
 	defer fh.Close()
-	if stored.Name != name || stored.Size != st.Size() {
+	if stored.Name != f.Name || stored.Size != size {
 		return false, nil
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, fh); err != nil {
-		return false, fmt.Errorf("file %q: %w", name, err)
+		return false, fmt.Errorf("file %q: %w", f.Name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)) == stored.SHA256, nil
 }

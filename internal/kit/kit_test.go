@@ -140,12 +140,14 @@ func TestBadKits(t *testing.T) {
 			for name, body := range tc.files {
 				os.WriteFile(filepath.Join(d, name), []byte(body), 0o644)
 			}
-			res := kit.Import(context.Background(), n.Service, d)
-			if res.Outcome != kit.Refused || res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
-				t.Fatalf("got %s %v, want refused with %q", res.Outcome, res.Err, tc.want)
-			}
-			if _, err := n.Service.Get(context.Background(), "k"); err == nil {
-				t.Fatal("refused kit is visible")
+			for _, imp := range importers {
+				res := imp.fn(context.Background(), n.Service, d)
+				if res.Outcome != kit.Refused || res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
+					t.Fatalf("%s: got %s %v, want refused with %q", imp.name, res.Outcome, res.Err, tc.want)
+				}
+				if _, err := n.Service.Get(context.Background(), "k"); err == nil {
+					t.Fatalf("%s: refused kit is visible", imp.name)
+				}
 			}
 		})
 	}

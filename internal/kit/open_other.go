@@ -5,6 +5,7 @@ package kit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -50,4 +51,12 @@ func openIn(d *os.File, name string) (*os.File, os.FileInfo, error) {
 		return nil, nil, errors.New("changed while it was being checked; import again")
 	}
 	return f, fi2, nil
+}
+
+func openFile(d *os.File, name string) (io.ReadCloser, int64, error) {
+	f, fi, err := openIn(d, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, fi.Size(), nil
 }

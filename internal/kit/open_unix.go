@@ -5,6 +5,7 @@ package kit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -35,39 +36,9 @@ func openDir(dir string) (*os.File, error) {
 // there in between cannot block the import), then fstat on the descriptor
 // must show the same regular file.
 func openIn(d *os.File, name string) (*os.File, os.FileInfo, error) {
-	dfd := int(d.Fd())
-	var st unix.Stat_t
-	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, nil, os.ErrNotExist
-		}
-		return nil, nil, fmt.Errorf("cannot be read: %w", err)
-	}
-	if err := checkMode(st); err != nil {
-		return nil, nil, err
-	}
-	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	fd, _, err := openRaw(d, name)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
-			return nil, nil, errSymlink
-		}
-		if errors.Is(err, unix.ENOENT) {
-			return nil, nil, os.ErrNotExist
-		}
-		return nil, nil, fmt.Errorf("cannot be read: %w", err)
-	}
-	var st2 unix.Stat_t
-	if err := unix.Fstat(fd, &st2); err != nil {
-		unix.Close(fd)
-		return nil, nil, fmt.Errorf("cannot be read: %w", err)
-	}
-	if err := checkMode(st2); err != nil {
-		unix.Close(fd)
 		return nil, nil, err
-	}
-	if st2.Dev != st.Dev || st2.Ino != st.Ino {
-		unix.Close(fd)
-		return nil, nil, errors.New("changed while it was being checked; import again")
 	}
 	// Reads of a regular file never block; clear O_NONBLOCK anyway so the
 	// descriptor behaves like one os.Open returns.
@@ -79,6 +50,88 @@ func openIn(d *os.File, name string) (*os.File, os.FileInfo, error) {
 		return nil, nil, fmt.Errorf("cannot be read: %w", err)
 	}
 	return f, fi, nil
+}
+
+// openFile is openIn for bulk reads: the same checks, and a bare
+// descriptor instead of an os.File (whose setup costs three more system
+// calls per file, a third of the cost of a small file).
+func openFile(d *os.File, name string) (io.ReadCloser, int64, error) {
+	fd, size, err := openRaw(d, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &fdReader{fd: fd}, size, nil
+}
+
+// openRaw does openIn's checks and returns the descriptor and the size.
+func openRaw(d *os.File, name string) (int, int64, error) {
+	dfd := int(d.Fd())
+	var st unix.Stat_t
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return -1, 0, os.ErrNotExist
+		}
+		return -1, 0, fmt.Errorf("cannot be read: %w", err)
+	}
+	if err := checkMode(st); err != nil {
+		return -1, 0, err
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return -1, 0, errSymlink
+		}
+		if errors.Is(err, unix.ENOENT) {
+			return -1, 0, os.ErrNotExist
+		}
+		return -1, 0, fmt.Errorf("cannot be read: %w", err)
+	}
+	var st2 unix.Stat_t
+	if err := unix.Fstat(fd, &st2); err != nil {
+		unix.Close(fd)
+		return -1, 0, fmt.Errorf("cannot be read: %w", err)
+	}
+	if err := checkMode(st2); err != nil {
+		unix.Close(fd)
+		return -1, 0, err
+	}
+	if st2.Dev != st.Dev || st2.Ino != st.Ino {
+		unix.Close(fd)
+		return -1, 0, errors.New("changed while it was being checked; import again")
+	}
+	return fd, st2.Size, nil
+}
+
+// fdReader reads a regular file's descriptor (O_NONBLOCK does not apply to
+// regular files: a read waits for the disk).
+type fdReader struct{ fd int }
+
+func (r *fdReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		n, err := unix.Read(r.fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, io.EOF
+		}
+		return n, nil
+	}
+}
+
+func (r *fdReader) Close() error {
+	if r.fd < 0 {
+		return nil
+	}
+	err := unix.Close(r.fd)
+	r.fd = -1
+	return err
 }
 
 // checkMode says why anything but a regular file with one link is refused.

@@ -29,12 +29,37 @@ func kitMeta(names ...string) string {
 	return `{"id":"k","title":"T","kind":"tutorial","license":"CC0-1.0","language":"fr","hub":"hubik","files":[` + strings.Join(files, ",") + `]}`
 }
 
+// importers are the two ways kits are imported: one by one (kit.Import,
+// and kit.ImportAll through the admin socket's client) and in batches
+// (kit.ImportAll on a node.Service). Every refusal holds for both.
+var importers = []struct {
+	name string
+	fn   func(ctx context.Context, b kit.Backend, dir string) kit.Result
+}{
+	{"one by one", kit.Import},
+	{"batched", func(ctx context.Context, b kit.Backend, dir string) kit.Result {
+		if _, ok := b.(kit.BatchBackend); !ok {
+			panic("batched import needs a BatchBackend")
+		}
+		var res kit.Result
+		if err := kit.ImportAll(ctx, b, []string{dir}, func(r kit.Result) { res = r }); err != nil {
+			res.Err = err
+		}
+		return res
+	}},
+}
+
 // importWithin runs kit.Import and fails the test if it does not come back
 // in time: a kit holding a FIFO must not block the import.
 func importWithin(t *testing.T, b kit.Backend, dir string) kit.Result {
 	t.Helper()
+	return importWithinBy(t, kit.Import, b, dir)
+}
+
+func importWithinBy(t *testing.T, imp func(context.Context, kit.Backend, string) kit.Result, b kit.Backend, dir string) kit.Result {
+	t.Helper()
 	done := make(chan kit.Result, 1)
-	go func() { done <- kit.Import(context.Background(), b, dir) }()
+	go func() { done <- imp(context.Background(), b, dir) }()
 	select {
 	case r := <-done:
 		return r
@@ -126,12 +151,14 @@ func TestImportNeverReadsOutsideTheKit(t *testing.T) {
 			d := filepath.Join(t.TempDir(), "k")
 			os.MkdirAll(d, 0o755)
 			tc.setup(t, d)
-			res := importWithin(t, n.Service, d)
-			if res.Outcome != kit.Refused || res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
-				t.Fatalf("got %s %v, want refused with %q", res.Outcome, res.Err, tc.want)
-			}
-			if _, err := n.Service.Get(context.Background(), "k"); err == nil {
-				t.Fatal("refused kit is visible")
+			for _, imp := range importers {
+				res := importWithinBy(t, imp.fn, n.Service, d)
+				if res.Outcome != kit.Refused || res.Err == nil || !strings.Contains(res.Err.Error(), tc.want) {
+					t.Fatalf("%s: got %s %v, want refused with %q", imp.name, res.Outcome, res.Err, tc.want)
+				}
+				if _, err := n.Service.Get(context.Background(), "k"); err == nil {
+					t.Fatalf("%s: refused kit is visible", imp.name)
+				}
 			}
 		})
 	}
@@ -144,8 +171,10 @@ func TestImportNeverReadsOutsideTheKit(t *testing.T) {
 	if err != nil || len(dirs) != 1 {
 		t.Fatalf("folders: %v %v", dirs, err)
 	}
-	if res := importWithin(t, n.Service, dirs[0]); res.Outcome != kit.Refused || !strings.Contains(res.Err.Error(), "kit folder is a symbolic link") {
-		t.Fatalf("symlinked kit folder: %s %v", res.Outcome, res.Err)
+	for _, imp := range importers {
+		if res := importWithinBy(t, imp.fn, n.Service, dirs[0]); res.Outcome != kit.Refused || !strings.Contains(res.Err.Error(), "kit folder is a symbolic link") {
+			t.Fatalf("%s: symlinked kit folder: %s %v", imp.name, res.Outcome, res.Err)
+		}
 	}
 	link := filepath.Join(t.TempDir(), "lien")
 	must(t, os.Symlink(realKit, link))
@@ -182,9 +211,11 @@ func TestImportAppliesTheFileNameRule(t *testing.T) {
 		for _, nm := range tc.names {
 			os.WriteFile(filepath.Join(d, filepath.Base(nm)), []byte("abc"), 0o644)
 		}
-		res := kit.Import(context.Background(), n.Service, d)
-		if res.Outcome != kit.Refused || !strings.Contains(res.Err.Error(), tc.want) {
-			t.Errorf("%q: got %s %v, want refused with %q", tc.names, res.Outcome, res.Err, tc.want)
+		for _, imp := range importers {
+			res := imp.fn(context.Background(), n.Service, d)
+			if res.Outcome != kit.Refused || !strings.Contains(res.Err.Error(), tc.want) {
+				t.Errorf("%s: %q: got %s %v, want refused with %q", imp.name, tc.names, res.Outcome, res.Err, tc.want)
+			}
 		}
 	}
 }

@@ -312,6 +312,30 @@ func (c *countedBlobs) Delete(ctx context.Context, sha string) error {
 	return c.note("delete", c.Blobs.Delete(ctx, sha))
 }
 
+// NewBatch keeps the store's group commit (node.BatchBlobs) behind the
+// counters.
+func (c *countedBlobs) NewBatch() (node.BlobBatch, error) {
+	b, err := node.NewBlobBatch(c.Blobs)
+	if err != nil {
+		return nil, c.note("put", err)
+	}
+	return &countedBatch{BlobBatch: b, c: c}, nil
+}
+
+type countedBatch struct {
+	node.BlobBatch
+	c *countedBlobs
+}
+
+func (b *countedBatch) Put(ctx context.Context, r io.Reader, want string) (node.Blob, error) {
+	blob, err := b.BlobBatch.Put(ctx, r, want)
+	return blob, b.c.note("put", err)
+}
+
+func (b *countedBatch) Commit(ctx context.Context) error {
+	return b.c.note("put", b.BlobBatch.Commit(ctx))
+}
+
 // CheckSettings forwards to the engine when it can check its settings.
 func (t *timedIndex) CheckSettings(ctx context.Context) error {
 	if c, ok := t.Index.(node.SettingsChecker); ok {
