@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -278,21 +277,6 @@ func (s *stamped) Read(p []byte) (int, error) {
 	s.off += uint64(n)
 	s.left -= int64(n)
 	return n, nil
-}
-
-// logMachine names the machine and its load, which the figures depend on.
-func logMachine(b *testing.B) {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "model name"); ok {
-				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
-				break
-			}
-		}
-	}
-	la, _ := os.ReadFile("/proc/loadavg")
-	b.Logf("machine: %s, %d CPUs, %s; load average at start: %s", model, runtime.NumCPU(), runtime.Version(), strings.TrimSpace(string(la)))
 }
 
 func loadAvg() float64 {
