@@ -95,9 +95,15 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 	// fetching and parsing a page overlaps saving the one before, which
 	// took half of a backfill's time when each waited for the other.
 	fctx, stop := context.WithCancel(ctx)
-	defer stop()
 	pages := make(chan backfillPage, backfillAhead)
-	go f.fetchPages(fctx, p, next, pages)
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		f.fetchPages(fctx, p, next, pages)
+	}()
+	// The reader ends before the backfill returns: nothing of it outlives
+	// a stop of the node.
+	defer func() { stop(); <-fetched }()
 	for pg := range pages {
 		// An unfollow or a block during a long backfill stops it: its
 		// copies were just removed and must not come back. Checked before
