@@ -90,45 +90,36 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 	n := 0
 	listed := map[string]bool{} // origin ids the outbox still has
 	started := f.now()
-	for page := 0; next != "" && page < maxBackfillPages; page++ {
+	// The pages are read ahead of the saves (the next page's address is
+	// in the page before, so the reads themselves follow one another):
+	// fetching and parsing a page overlaps saving the one before, which
+	// took half of a backfill's time when each waited for the other.
+	fctx, stop := context.WithCancel(ctx)
+	pages := make(chan backfillPage, backfillAhead)
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		f.fetchPages(fctx, p, next, pages)
+	}()
+	// The reader ends before the backfill returns: nothing of it outlives
+	// a stop of the node.
+	defer func() { stop(); <-fetched }()
+	for pg := range pages {
 		// An unfollow or a block during a long backfill stops it: its
-		// copies were just removed and must not come back.
+		// copies were just removed and must not come back. Checked before
+		// each page is saved, whatever was read ahead.
 		if cur, err := f.peers.GetPeer(ctx, actorID); err != nil || cur.Following != state.StateAccepted {
 			return n, fmt.Errorf("backfill %s: stopped, this hub no longer follows it", actorID)
 		}
 		if blocked, _ := f.blocks.Blocked(ctx, hostname(p.Host)); blocked {
 			return n, fmt.Errorf("backfill %s: stopped, its domain is blocked", actorID)
 		}
-		if hostOf(next) != p.Host {
-			return n, fmt.Errorf("backfill %s: outbox page %s on another host", actorID, next)
-		}
-		var pg struct {
-			Next         any              `json:"next"`
-			OrderedItems []map[string]any `json:"orderedItems"`
-		}
-		if err := f.getJSON(ctx, next, &pg); err != nil {
-			return n, err
-		}
-		var items []node.RemoteItem
-		for _, item := range pg.OrderedItems {
-			if t, _ := item["type"].(string); t != "Create" && t != "Update" {
-				continue
-			}
-			obj, ok := item["object"].(map[string]any)
-			if !ok || hostOf(idOf(obj)) != p.Host {
-				continue
-			}
-			r, files, err := parseResource(obj)
-			if err != nil {
-				f.log.Info("backfill: resource skipped", "object", idOf(obj), "err", err)
-				continue
-			}
-			items = append(items, node.RemoteItem{Resource: r, Files: files, LegacyID: node.LegacyRemoteID(r.Origin, objectSlug(obj))})
-			listed[r.Origin] = true
+		if pg.err != nil {
+			return n, pg.err
 		}
 		// One transaction per page: a hub of 10,000 kits arrives in 200
 		// disk syncs, not 10,000.
-		errs, err := f.saveCopies(ctx, p, items)
+		errs, err := f.saveCopies(ctx, p, pg.items)
 		if err != nil {
 			return n, err
 		}
@@ -137,17 +128,23 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 				continue
 			}
 			if e != nil {
-				f.log.Info("backfill: resource skipped", "object", items[i].Resource.Origin, "err", e)
+				f.log.Info("backfill: resource skipped", "object", pg.items[i].Resource.Origin, "err", e)
 				continue
 			}
 			n++
 		}
-		next = idOf(pg.Next)
+		for _, it := range pg.items {
+			listed[it.Resource.Origin] = true
+		}
+		next = pg.next
 		if next != "" {
 			if err := f.markBackfill(ctx, p.ActorID, next, false); err != nil {
 				return n, err
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return n, err
 	}
 	if next == "" && !whole {
 		f.log.Info("resumed backfill done; copies its origin deleted meanwhile go at the next full backfill", "actor", actorID)
@@ -209,4 +206,70 @@ func (f *Federation) dropUnlisted(ctx context.Context, p state.Peer, listed map[
 		f.log.Info("backfill: copy removed, its origin no longer has it", "object", r.Origin)
 	}
 	return nil
+}
+
+// backfillAhead is how many outbox pages a backfill reads ahead of its
+// saves: enough to keep a read under way while a page is saved, few
+// enough that an unfollow stops it within a few pages' reads.
+const backfillAhead = 4
+
+// backfillPage is one outbox page read and parsed, or the error that
+// ended the reading; next is the page after it ("" for the last).
+type backfillPage struct {
+	items []node.RemoteItem
+	next  string
+	err   error
+}
+
+// fetchPages reads a peer's outbox pages from next on, in order, and
+// sends each parsed; it closes pages when the outbox ends, after an error
+// (sent last), or when ctx ends. Only objects on the peer's host are kept.
+func (f *Federation) fetchPages(ctx context.Context, p state.Peer, next string, pages chan<- backfillPage) {
+	defer close(pages)
+	send := func(pg backfillPage) bool {
+		select {
+		case pages <- pg:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for page := 0; next != "" && page < maxBackfillPages; page++ {
+		if blocked, _ := f.blocks.Blocked(ctx, hostname(p.Host)); blocked {
+			send(backfillPage{err: fmt.Errorf("backfill %s: stopped, its domain is blocked", p.ActorID)})
+			return
+		}
+		if hostOf(next) != p.Host {
+			send(backfillPage{err: fmt.Errorf("backfill %s: outbox page %s on another host", p.ActorID, next)})
+			return
+		}
+		var raw struct {
+			Next         any              `json:"next"`
+			OrderedItems []map[string]any `json:"orderedItems"`
+		}
+		if err := f.getJSON(ctx, next, &raw); err != nil {
+			send(backfillPage{err: err})
+			return
+		}
+		pg := backfillPage{next: idOf(raw.Next)}
+		for _, item := range raw.OrderedItems {
+			if t, _ := item["type"].(string); t != "Create" && t != "Update" {
+				continue
+			}
+			obj, ok := item["object"].(map[string]any)
+			if !ok || hostOf(idOf(obj)) != p.Host {
+				continue
+			}
+			r, files, err := parseResource(obj)
+			if err != nil {
+				f.log.Info("backfill: resource skipped", "object", idOf(obj), "err", err)
+				continue
+			}
+			pg.items = append(pg.items, node.RemoteItem{Resource: r, Files: files, LegacyID: node.LegacyRemoteID(r.Origin, objectSlug(obj))})
+		}
+		if !send(pg) {
+			return
+		}
+		next = pg.next
+	}
 }
