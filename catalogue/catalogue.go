@@ -30,7 +30,7 @@ import (
 
 // Catalog is what the catalogue reads: the local resources, and the change
 // feed's last sequence, which tells when its page index is stale.
-// storage/catalog implements it; node/web mounts the catalogue on the
+// storage/catalog implements it; web mounts the catalogue on the
 // catalog internal/app gives it.
 type Catalog interface {
 	List(ctx context.Context, opt node.ListOptions) ([]node.Resource, string, error)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/internal/testnode"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // TestActorPicturesAnswer: the avatar and header the actor names are served

@@ -39,7 +39,7 @@
 // # Who imports whom
 //
 // cmd/communs wires the stores, node.Service and the edges. The edges
-// (node/web for HTTP, federation for ActivityPub, internal/kit for kit
+// (web for HTTP, federation for ActivityPub, internal/kit for kit
 // folders) call Service; storage packages implement the ports. Remote
 // resources enter through Service.SaveRemote, under the same validation and
 // licence policy as local ones.

@@ -44,16 +44,16 @@ type File struct {
 //   - the renderings for outside readers: ActivityPub (federation/vocab.go
 //     writes, federation/parse.go reads), OAI-PMH Dublin Core (oaipmh/verbs.go), the DCAT
 //     catalogue (catalogue/catalogue.go), the README of a zip
-//     (node/web/download.go);
+//     (web/download.go);
 //   - search, if the field should be found, shown in a hit or faceted: Hit
 //     (node/index.go, a lighter subset without Description and Authors), the
 //     bleve document and mapping (storage/search/embedded/mapping.go), the
 //     Meilisearch document and settings (storage/search/meili);
-//   - the editor form (node/web/ui_editor.go), the resource page templates
+//   - the editor form (web/ui_editor.go), the resource page templates
 //     and the i18n catalogues for its label;
 //   - TestResourceJSONKeys (metadata_test.go), which pins the stored key
 //     order;
-//   - the OpenAPI schema (node/web/openapi/openapi.json), docs/API.md, and the corpus data (internal/corpus/data) if the demo
+//   - the OpenAPI schema (web/openapi/openapi.json), docs/API.md, and the corpus data (internal/corpus/data) if the demo
 //     kits should carry it.
 type Metadata struct {
 	Title       string   `json:"title"`

@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Search and list paging bounds, the one place they are written: node/web
+// Search and list paging bounds, the one place they are written: web
 // (parameters, pages), storage/search (both engines) and the OpenAPI
-// document (checked by a test in node/web) take them from here.
+// document (checked by a test in web) take them from here.
 const (
 	// DefaultPerPage is the page size when the client gives none.
 	DefaultPerPage = 20

@@ -29,7 +29,7 @@ import (
 )
 
 // Catalog is what the repository reads: the live resources, and the
-// change feed for deletions. storage/catalog implements it; node/web mounts
+// change feed for deletions. storage/catalog implements it; web mounts
 // the repository on the catalog internal/app gives it.
 type Catalog interface {
 	Get(ctx context.Context, id string) (node.Resource, error)

@@ -19,8 +19,8 @@ import (
 	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/internal/kit"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/catalog"
+	"github.com/communs-numerique/communs/web"
 )
 
 // backend is what the admin commands need. Two implementations: the

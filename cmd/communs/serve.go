@@ -17,7 +17,7 @@ import (
 
 	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 const socketName = "communs.sock"

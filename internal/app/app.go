@@ -14,7 +14,7 @@ import (
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/internal/metrics"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // ShutdownGrace is how long Run waits for the requests in flight.
@@ -172,7 +172,7 @@ func (n *Node) Run(ctx context.Context, public, admin net.Listener) error {
 	}
 	// Deadlines: headers within 10 s, the whole request within
 	// --read-timeout (uploads switch to a per-read idle deadline, see
-	// node/web/deadlines.go), and at most --max-connections at once.
+	// web/deadlines.go), and at most --max-connections at once.
 	servers := []*http.Server{{Handler: n.public, ReadHeaderTimeout: min(10*time.Second, readTimeout),
 		ReadTimeout: readTimeout, IdleTimeout: 2 * time.Minute, ConnState: connState,
 		ErrorLog: slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn)}}

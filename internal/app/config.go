@@ -17,9 +17,9 @@ import (
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/internal/metrics"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search/meili"
+	"github.com/communs-numerique/communs/web"
 )
 
 // Config is the node's settings, read by cmd/communs from flags,

@@ -9,7 +9,7 @@ import (
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // OpenFederation returns the node's ActivityPub side, or nil (with the

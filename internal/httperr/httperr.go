@@ -1,6 +1,6 @@
 // Package httperr is the one table from errors to HTTP answers, shared by
 // every HTTP surface of the node: the JSON API and the admin socket
-// (node/web, federation's peer commands), the HTML pages, and what
+// (web, federation's peer commands), the HTML pages, and what
 // ActivityPub peers read (federation). node's sentinels and
 // ValidationError, and the few errors only an HTTP edge can see (a
 // truncated or slow body, an unsupported content type), map to a status, a

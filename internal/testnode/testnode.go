@@ -17,8 +17,8 @@ import (
 	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/internal/app"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/catalog"
+	"github.com/communs-numerique/communs/web"
 )
 
 // Options tune a test node.

@@ -170,7 +170,7 @@ type diskReader struct {
 func (r *diskReader) Size() int64 { return r.size }
 
 // OSFile exposes the file so downloads can be sent with sendfile(2)
-// (node/web looks for this method).
+// (web looks for this method).
 func (r *diskReader) OSFile() *os.File { return r.File }
 
 // Open returns a reader backed by the blob's file.

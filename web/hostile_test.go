@@ -27,10 +27,10 @@ import (
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
 	"github.com/communs-numerique/communs/storage/search/embedded"
+	"github.com/communs-numerique/communs/web"
 )
 
 // logBuf is a slog destination a test can read while the server writes.

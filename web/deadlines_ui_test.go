@@ -12,7 +12,7 @@ import (
 
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // TestEditorUploadIdleDeadline: behind a server whose ReadTimeout is one

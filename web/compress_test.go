@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/communs-numerique/communs/internal/testnode"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 func TestCompress(t *testing.T) {

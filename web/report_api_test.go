@@ -13,7 +13,7 @@ import (
 	"github.com/communs-numerique/communs/internal/apitest"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web/openapi"
+	"github.com/communs-numerique/communs/web/openapi"
 )
 
 func reportCount(t *testing.T, n *testnode.Node) int {

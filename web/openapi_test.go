@@ -18,10 +18,10 @@ import (
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
-	"github.com/communs-numerique/communs/node/web/openapi"
 	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/search"
+	"github.com/communs-numerique/communs/web"
+	"github.com/communs-numerique/communs/web/openapi"
 )
 
 // apiRoute maps a pattern of the router to the operation of the document
@@ -54,7 +54,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	for _, op := range registered {
 		if !slices.Contains(documented, op) {
-			t.Errorf("route %s is not described in node/web/openapi/openapi.json", op)
+			t.Errorf("route %s is not described in web/openapi/openapi.json", op)
 		}
 	}
 	for _, op := range documented {

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // TestRangesFollowRFC9110: downloads answer Range as RFC 9110 says, on disk

@@ -1,6 +1,6 @@
 // Package openapi holds the OpenAPI 3.1 description of the node's JSON API
 // and downloads. The document is a static file reviewed by people, embedded
-// in the binary; a test in node/web compares its paths with the routes the
+// in the binary; a test in web compares its paths with the routes the
 // server registers, and the API tests validate every request and answer
 // against it (internal/apitest).
 package openapi

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/communs-numerique/communs/node/web/openapi"
+	"github.com/communs-numerique/communs/web/openapi"
 )
 
 // openAPIHandler serves the OpenAPI document with the node's public URL in

@@ -20,8 +20,8 @@ import (
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/search"
+	"github.com/communs-numerique/communs/web"
 )
 
 // browser is a cookie-keeping HTTP client that does not follow redirects,

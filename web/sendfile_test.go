@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // fileSink is a ResponseWriter that, like net/http's, has ReadFrom, and

@@ -16,7 +16,7 @@ import (
 
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
+	"github.com/communs-numerique/communs/web"
 )
 
 // headMeta reads the <head> of a page: meta name/property -> content, and

@@ -15,8 +15,8 @@ import (
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/node/web"
 	"github.com/communs-numerique/communs/storage/search"
+	"github.com/communs-numerique/communs/web"
 )
 
 // seedCorpus publishes the corpus's open-licence resources (metadata only)
