@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/mail"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -262,4 +264,86 @@ func (s *Service) OpenReports(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	return st.OpenReports(ctx)
+}
+
+// MaxEditorReports bounds the open reports an editor's page lists.
+const MaxEditorReports = 100
+
+// EditorReport is an open report as an editor sees it: the report without
+// its reporter's contact, with its resource's title.
+type EditorReport struct {
+	Report
+	Title string
+	// FromHost is the host of the hub that forwarded the report, or "".
+	FromHost string
+	// Editable says the resource has an edit page here (it is local).
+	Editable bool
+}
+
+// EditorReports is a bounded list of open reports, newest first.
+type EditorReports struct {
+	Reports []EditorReport
+	// More counts the open reports left out of Reports by the bound.
+	More int
+}
+
+// OpenReportsFor lists the open reports u may act on, newest first, at
+// most MaxEditorReports: those about resources u may change by CanChange
+// (an admin, every report). resourceID, when not empty, keeps only that
+// resource's reports. A report whose resource is gone is left out.
+//
+// The reporter's contact is cleared here: only admins read it, through the
+// command line (`communs report show`); an editor's page never gets it.
+func (s *Service) OpenReportsFor(ctx context.Context, u User, resourceID string) (EditorReports, error) {
+	var out EditorReports
+	if u.Role != RoleAdmin && u.Role != RoleEditor {
+		return out, fmt.Errorf("user %q may not read reports: role %q: %w", u.Name, u.Role, ErrForbidden)
+	}
+	all, err := s.ListReports(ctx, ReportFilter{OpenOnly: true})
+	if err != nil {
+		return out, fmt.Errorf("open reports for %q: %w", u.Name, err)
+	}
+	type verdict struct {
+		res Resource
+		ok  bool
+	}
+	seen := map[string]verdict{}
+	for i := len(all) - 1; i >= 0; i-- { // stored oldest first
+		r := all[i]
+		if !r.Open() || (resourceID != "" && r.ResourceID != resourceID) {
+			continue
+		}
+		v, done := seen[r.ResourceID]
+		if !done {
+			res, gerr := s.Get(ctx, r.ResourceID)
+			switch {
+			case errors.Is(gerr, ErrNotFound):
+			case gerr != nil:
+				return EditorReports{}, fmt.Errorf("open reports for %q: resource %q: %w", u.Name, r.ResourceID, gerr)
+			default:
+				// An editor acts only on this hub's resources: a copy is
+				// edited, and its reports read, on its origin.
+				v = verdict{res, CanChange(u, res) == nil && (u.Role == RoleAdmin || res.Local())}
+			}
+			seen[r.ResourceID] = v
+		}
+		if !v.ok {
+			continue
+		}
+		if len(out.Reports) == MaxEditorReports {
+			out.More++
+			continue
+		}
+		r.Contact = "" // never shown to editors; admins read it with the CLI
+		er := EditorReport{Report: r, Title: v.res.Title, Editable: v.res.Local()}
+		if r.From != "" {
+			if fu, perr := url.Parse(r.From); perr == nil && fu.Host != "" {
+				er.FromHost = fu.Host
+			} else {
+				er.FromHost = r.From
+			}
+		}
+		out.Reports = append(out.Reports, er)
+	}
+	return out, nil
 }

@@ -58,6 +58,8 @@ type editorForm struct {
 	ChooseOrg bool
 	Orgs      []node.Organisation
 	OrgName   string
+	// Reports are the open reports on the resource being edited.
+	Reports *editorReports
 }
 
 // Has reports whether v lists x, for ticking checkboxes.
@@ -171,7 +173,8 @@ func (f *editorForm) addError(field, msg string) {
 }
 
 func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.editorOrLogin(r); err != nil {
+	u, err := s.editorOrLogin(r)
+	if err != nil {
 		return err
 	}
 	items, next, err := s.svc.List(r.Context(), node.ListOptions{Limit: 50, Origin: "local", After: r.URL.Query().Get("apres")})
@@ -182,7 +185,8 @@ func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
 		Items   []node.Resource
 		Next    string
 		Deleted bool
-	}{items, next, r.URL.Query().Get("supprime") == "1"}
+		Reports *editorReports
+	}{items, next, r.URL.Query().Get("supprime") == "1", s.openReports(r.Context(), u, "")}
 	p := s.newPage(w, r, "editor", "editor.title", d)
 	p.NoRobots = true
 	s.renderPage(w, r, http.StatusOK, "editor.html", p)
@@ -191,6 +195,9 @@ func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, f *editorForm) {
 	s.fillOrganisations(r.Context(), f)
+	if u, ok := node.ActorFrom(r.Context()); ok && !f.New && f.R.ID != "" {
+		f.Reports = s.openReports(r.Context(), u, f.R.ID)
+	}
 	title := "form.title.edit"
 	if f.New {
 		title = "form.title.new"
