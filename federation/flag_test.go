@@ -99,4 +99,17 @@ func TestReportReachesOriginAsFlag(t *testing.T) {
 	if rs := reportsOf(t, a); len(rs) != 1 {
 		t.Errorf("refused Flags were stored: %d reports on A", len(rs))
 	}
+
+	// A Flag about B's copy, signed by a peer B follows (A itself), is
+	// refused by B with a 403: only the origin takes forwarded reports, so
+	// a report cannot bounce between hubs.
+	copyFlag := mustJSON(map[string]any{"@context": "https://www.w3.org/ns/activitystreams",
+		"id": a.URL + "/activities/flag/about-a-copy", "type": "Flag", "actor": a.Fed.ActorURL(),
+		"object": b.URL + "/r/" + copyID, "content": "faux", "to": []string{b.Fed.ActorURL()}})
+	if st := send(t, b.URL+"/actor/inbox", copyFlag, actorKey(t, a), a.Fed.ActorURL()+"#main-key", nil); st != http.StatusForbidden {
+		t.Errorf("Flag to B about its copy %s: status %d, want 403", copyID, st)
+	}
+	if rs := reportsOf(t, b); len(rs) != 1 {
+		t.Errorf("B stored the Flag about its copy: %d reports on B, want its own 1", len(rs))
+	}
 }
