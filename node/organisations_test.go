@@ -4,28 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/blob"
 	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 func newOrgService(t testing.TB) (*node.Service, *catalog.Store) {
 	t.Helper()
-	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	disk, err := blob.NewDisk(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat, disk := testStores(t)
 	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Organisations: cat, Downloads: cat, Blobs: disk, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -3,14 +3,11 @@ package node_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/communs-numerique/communs/internal/corpus"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/blob"
-	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 // TestPublishBatch: publications refused while staging (id taken, twice in
@@ -19,16 +16,7 @@ import (
 // creation time and its old bytes are dropped.
 func TestPublishBatch(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	disk, err := blob.NewDisk(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat, disk := testStores(t)
 	svc, err := node.New(node.Config{Catalog: cat, Blobs: disk, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -7,27 +7,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/blob"
-	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 func remoteService(t *testing.T) *node.Service {
 	t.Helper()
-	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	disk, err := blob.NewDisk(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat, disk := testStores(t)
 	svc, err := node.New(node.Config{Catalog: cat, Accounts: cat, Blobs: disk, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

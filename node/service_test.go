@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/communs-numerique/communs/internal/corpus"
 	"github.com/communs-numerique/communs/node"
-	"github.com/communs-numerique/communs/storage/blob"
-	"github.com/communs-numerique/communs/storage/catalog"
 )
 
 // hookedBlobs is a real disk blob store whose Delete first runs a hook, once:
@@ -61,16 +58,7 @@ func waitingOnDigestLock() bool {
 // reference check and the delete, and "nouveau" points at nothing.
 func TestDeleteRacingUploadOfSameBytes(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cat.Close() })
-	disk, err := blob.NewDisk(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cat, disk := testStores(t)
 	blobs := &hookedBlobs{Blobs: disk}
 	svc, err := node.New(node.Config{Catalog: cat, Blobs: blobs, Logger: quiet})
 	if err != nil {
