@@ -12,18 +12,25 @@ import (
 
 // AddUser stores a new user; node.ErrConflict when the name is taken.
 func (s *Store) AddUser(ctx context.Context, u node.User) error {
+	return s.addNew(ctx, bucketUsers, "user", "name", u.Name, u)
+}
+
+// addNew stores v as JSON under key in bucket, refusing an empty key
+// (node.ErrInvalid) and a key already taken (node.ErrConflict); what and
+// keyName name the record in errors ("user", "name").
+func (s *Store) addNew(ctx context.Context, bucket []byte, what, keyName, key string, v any) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if u.Name == "" {
-		return fmt.Errorf("user name: required: %w", node.ErrInvalid)
+	if key == "" {
+		return fmt.Errorf("%s %s: required: %w", what, keyName, node.ErrInvalid)
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketUsers)
-		if b.Get([]byte(u.Name)) != nil {
-			return fmt.Errorf("user %q already exists: %w", u.Name, node.ErrConflict)
+		b := tx.Bucket(bucket)
+		if b.Get([]byte(key)) != nil {
+			return fmt.Errorf("%s %q already exists: %w", what, key, node.ErrConflict)
 		}
-		return putJSON(b, u.Name, u)
+		return putJSON(b, key, v)
 	})
 }
 

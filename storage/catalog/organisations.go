@@ -65,19 +65,7 @@ func indexOrganisation(tx *bbolt.Tx, old, cur *node.Resource) error {
 // AddOrganisation stores a new organisation; node.ErrConflict when the
 // slug is taken.
 func (s *Store) AddOrganisation(ctx context.Context, o node.Organisation) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if o.Slug == "" {
-		return fmt.Errorf("organisation slug: required: %w", node.ErrInvalid)
-	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketOrgs)
-		if b.Get([]byte(o.Slug)) != nil {
-			return fmt.Errorf("organisation %q already exists: %w", o.Slug, node.ErrConflict)
-		}
-		return putJSON(b, o.Slug, o)
-	})
+	return s.addNew(ctx, bucketOrgs, "organisation", "slug", o.Slug, o)
 }
 
 // GetOrganisation returns the organisation, or node.ErrNotFound.
