@@ -99,11 +99,11 @@ func scanCounts(tx *bbolt.Tx) (counts, error) {
 		var r struct {
 			Origin string `json:"origin"`
 		}
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("resource %q: decode stored record: %w", k, err)
-		}
 		c.total++
-		if (&node.Resource{Origin: r.Origin}).Local() {
+		// A record that does not decode is counted but not as local:
+		// failing here would keep the node from opening its catalog
+		// (reading that record fails where it is read).
+		if json.Unmarshal(v, &r) == nil && (&node.Resource{Origin: r.Origin}).Local() {
 			c.local++
 		}
 		return nil
@@ -131,14 +131,14 @@ func initCounts(tx *bbolt.Tx) error {
 // Count returns the number of resources, local and copies.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	c, err := s.counts(ctx)
-	return int(c.total), err
+	return int(max(c.total, 0)), err
 }
 
 // CountLocal returns the number of resources published by this node (not
 // copies of other nodes' resources).
 func (s *Store) CountLocal(ctx context.Context) (int, error) {
 	c, err := s.counts(ctx)
-	return int(c.local), err
+	return int(max(c.local, 0)), err
 }
 
 func (s *Store) counts(ctx context.Context) (counts, error) {

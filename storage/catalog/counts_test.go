@@ -20,11 +20,8 @@ func scanned(t testing.TB, s *Store) (total, local int) {
 	err := s.DB().View(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error {
 			var r node.Resource
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
 			total++
-			if r.Local() {
+			if json.Unmarshal(v, &r) == nil && r.Local() {
 				local++
 			}
 			return nil
@@ -215,6 +212,12 @@ func TestCountsOfAnOlderDataFolder(t *testing.T) {
 				return err
 			}
 			return appendChange(tx, r.ID, false)
+		}},
+		{"a record that does not decode", func(tx *bbolt.Tx) error {
+			if err := tx.Bucket(bucketResources).Put([]byte("abime"), []byte("{")); err != nil {
+				return err
+			}
+			return appendChange(tx, "abime", false)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
