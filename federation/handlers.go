@@ -139,7 +139,7 @@ func (f *Federation) nodeinfoLinks(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Federation) nodeinfo(w http.ResponseWriter, r *http.Request) {
-	local, _ := f.countLocal(r.Context())
+	local, _ := f.svc.CountLocal(r.Context())
 	writeAS(w, http.StatusOK, `application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"`, map[string]any{
 		"version":           "2.1",
 		"software":          map[string]any{"name": "communs", "version": f.version, "repository": "https://github.com/communs-numerique/communs"},
@@ -149,21 +149,6 @@ func (f *Federation) nodeinfo(w http.ResponseWriter, r *http.Request) {
 		"usage":             map[string]any{"users": map[string]int{"total": 1}, "localPosts": local},
 		"metadata":          map[string]any{"nodeName": f.name, "nodeDescription": f.summary, "actor": f.urls.actor(), "handle": f.Handle()},
 	})
-}
-
-func (f *Federation) countLocal(ctx context.Context) (int, error) {
-	n, cursor := 0, ""
-	for {
-		rs, next, err := f.svc.List(ctx, node.ListOptions{After: cursor, Limit: 100, Origin: "local"})
-		if err != nil {
-			return n, err
-		}
-		n += len(rs)
-		if next == "" {
-			return n, nil
-		}
-		cursor = next
-	}
 }
 
 func (f *Federation) actorJSON() (map[string]any, error) {
@@ -205,7 +190,7 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	if !q.Has("page") {
-		total, _ := f.countLocal(ctx)
+		total, _ := f.svc.CountLocal(ctx)
 		writeAS(w, http.StatusOK, contentTypeAS, map[string]any{
 			"@context": "https://www.w3.org/ns/activitystreams", "id": f.urls.outbox(), "type": "OrderedCollection",
 			"totalItems": total, "first": f.urls.outbox() + "?page=1",

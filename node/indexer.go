@@ -273,9 +273,8 @@ func (ix *Indexer) Status(ctx context.Context) (IndexStatus, error) {
 func (ix *Indexer) RebuildIfEmpty(ctx context.Context) (bool, error) {
 	docs, err := ix.index.Count(ctx)
 	if err != nil || docs > 0 {
-		// Counting the catalog reads all of it (a bbolt count walks
-		// every page): at 100k resources that was a second of start-up
-		// and 300 MiB of the catalog file mapped into the process.
+		// An index with documents needs no rebuild: no need to ask
+		// the catalog (once a walk of every page, now a stored count).
 		return false, err
 	}
 	resources, err := ix.resources.Count(ctx)

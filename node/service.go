@@ -122,6 +122,10 @@ func (s *Service) Hub() string { return s.hub }
 // Count returns the number of resources, local and remote.
 func (s *Service) Count(ctx context.Context) (int, error) { return s.catalog.Count(ctx) }
 
+// CountLocal returns the number of this node's own resources (what its
+// outbox and NodeInfo announce).
+func (s *Service) CountLocal(ctx context.Context) (int, error) { return s.catalog.CountLocal(ctx) }
+
 // Get returns a resource.
 func (s *Service) Get(ctx context.Context, id string) (Resource, error) {
 	if err := ValidateID(id); err != nil {

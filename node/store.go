@@ -64,7 +64,11 @@ type CatalogReader interface {
 	// List returns a page, newest created first, and the cursor of the next
 	// page ("" at the end).
 	List(ctx context.Context, opt ListOptions) ([]Resource, string, error)
+	// Count and CountLocal return the number of resources, all of them or
+	// only this node's own (not copies); both are kept up to date by the
+	// writes, not counted when asked.
 	Count(ctx context.Context) (int, error)
+	CountLocal(ctx context.Context) (int, error)
 }
 
 // Catalog stores resources and their file records: what Service writes

@@ -91,8 +91,9 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-// init creates missing buckets and checks the schema version in the same
-// transaction, so a refused file is left untouched.
+// init creates missing buckets, checks the schema version and counts the
+// resources if needed (see keyCounts) in the same transaction, so a refused
+// file is left untouched.
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		if meta := tx.Bucket(bucketMeta); meta != nil {
@@ -108,7 +109,10 @@ func (s *Store) init() error {
 				return fmt.Errorf("catalog %s: create bucket %s: %w", s.path, name, err)
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion))
+		if err := tx.Bucket(bucketMeta).Put(keySchema, u64(schemaVersion)); err != nil {
+			return err
+		}
+		return initCounts(tx)
 	})
 }
 

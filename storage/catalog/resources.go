@@ -168,19 +168,6 @@ func (s *Store) List(ctx context.Context, opt node.ListOptions) ([]node.Resource
 	return out, next, nil
 }
 
-// Count returns the number of resources.
-func (s *Store) Count(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	var n int
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		n = tx.Bucket(bucketResources).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
 // Create stores a new resource, counts references to its blobs and appends
 // a change, all in one transaction.
 func (s *Store) Create(ctx context.Context, r node.Resource) error {
@@ -203,7 +190,12 @@ func (s *Store) Create(ctx context.Context, r node.Resource) error {
 		if _, err := adjustRefs(tx, nil, r.Files); err != nil {
 			return err
 		}
-		return appendChange(tx, r.ID, false)
+		if err := appendChange(tx, r.ID, false); err != nil {
+			return err
+		}
+		var d countDelta
+		d.add(nil, &r)
+		return d.apply(tx)
 	})
 }
 
@@ -248,7 +240,13 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*node.Resource) e
 			return err
 		}
 		out = cur
-		return appendChange(tx, id, false)
+		if err := appendChange(tx, id, false); err != nil {
+			return err
+		}
+		// The origin may have changed (a copy adopted as local).
+		var d countDelta
+		d.add(&old, &cur)
+		return d.apply(tx)
 	})
 	if err != nil {
 		return node.Resource{}, nil, err
@@ -268,6 +266,9 @@ func (s *Store) UpsertMany(ctx context.Context, rs []node.Resource, check func(o
 	var errs []error
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		orphans, errs = nil, make([]error, len(rs))
+		// A replaced resource moves the counts by its origin only: it
+		// must not count twice.
+		var d countDelta
 		for i := range rs {
 			r := rs[i]
 			if r.ID == "" {
@@ -310,8 +311,9 @@ func (s *Store) UpsertMany(ctx context.Context, rs []node.Resource, check func(o
 			if err := appendChange(tx, r.ID, false); err != nil {
 				return err
 			}
+			d.add(oldp, &r)
 		}
-		return nil
+		return d.apply(tx)
 	})
 	return orphans, errs, err
 }
@@ -341,7 +343,12 @@ func (s *Store) Delete(ctx context.Context, id string) (node.Resource, []string,
 		if orphans, err = adjustRefs(tx, old.Files, nil); err != nil {
 			return err
 		}
-		return appendChange(tx, id, true)
+		if err := appendChange(tx, id, true); err != nil {
+			return err
+		}
+		var d countDelta
+		d.add(&old, nil)
+		return d.apply(tx)
 	})
 	if err != nil {
 		return node.Resource{}, nil, err
