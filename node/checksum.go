@@ -43,9 +43,13 @@ type crcCache struct {
 	store   Checksums
 	log     *slog.Logger
 	mu      sync.Mutex
+	flushMu sync.Mutex
 	busy    map[string]*crcCall
 	pending map[string]uint32
-	timer   *time.Timer
+	// flushing holds the batch being written, so that a value is always
+	// found in pending, flushing or the store, never in between.
+	flushing map[string]uint32
+	timer    *time.Timer
 }
 
 const (
@@ -90,12 +94,21 @@ func newCRCCache(c Catalog, log *slog.Logger) *crcCache {
 // lookup returns a pending or recorded CRC-32.
 func (c *crcCache) lookup(ctx context.Context, sha256 string) (uint32, bool, error) {
 	c.mu.Lock()
-	crc, ok := c.pending[sha256]
+	crc, ok := c.queued(sha256)
 	c.mu.Unlock()
 	if ok {
 		return crc, true, nil
 	}
 	return c.store.BlobCRC32(ctx, sha256)
+}
+
+// queued returns a CRC-32 waiting for, or in, a batch write; c.mu held.
+func (c *crcCache) queued(sha256 string) (uint32, bool) {
+	if crc, ok := c.pending[sha256]; ok {
+		return crc, true
+	}
+	crc, ok := c.flushing[sha256]
+	return crc, ok
 }
 
 // record queues a CRC-32 for the next batch.
@@ -115,9 +128,12 @@ func (c *crcCache) record(sha256 string, crc uint32) {
 // flush writes the pending records; a failure only costs later
 // recomputations, so it is logged, not returned.
 func (c *crcCache) flush() {
+	c.flushMu.Lock() // one batch write at a time: flushing is one map
+	defer c.flushMu.Unlock()
 	c.mu.Lock()
 	batch := c.pending
 	c.pending = map[string]uint32{}
+	c.flushing = batch
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
@@ -129,6 +145,9 @@ func (c *crcCache) flush() {
 	if err := c.store.SetBlobCRC32s(context.Background(), batch); err != nil {
 		c.log.Warn("record crc-32 of blobs (they will be read again for their next zip)", "blobs", len(batch), "err", err)
 	}
+	c.mu.Lock()
+	c.flushing = nil
+	c.mu.Unlock()
 }
 
 // BlobCRC32 returns the CRC-32 of the stored blob with that digest,
@@ -142,6 +161,12 @@ func (s *Service) BlobCRC32(ctx context.Context, sha256 string) (uint32, error) 
 		return crc, nil
 	}
 	c.mu.Lock()
+	// Checked again under the lock: a computation that ended since the
+	// lookup above recorded its value before leaving busy.
+	if crc, ok := c.queued(sha256); ok {
+		c.mu.Unlock()
+		return crc, nil
+	}
 	call := c.busy[sha256]
 	if call == nil {
 		call = &crcCall{done: make(chan struct{})}
@@ -166,6 +191,10 @@ func (s *Service) BlobCRC32(ctx context.Context, sha256 string) (uint32, error) 
 }
 
 func (s *Service) computeCRC(ctx context.Context, sha256 string) (uint32, error) {
+	// A batch written since the caller's lookup may hold it already.
+	if crc, ok, err := s.crc.store.BlobCRC32(ctx, sha256); err == nil && ok {
+		return crc, nil
+	}
 	br, err := s.blobs.Open(ctx, sha256)
 	if err != nil {
 		return 0, fmt.Errorf("crc-32 of blob %s: %w", sha256, err)
