@@ -243,8 +243,13 @@ func (f *Federation) readDue(ctx context.Context, q *deliveryQueue) error {
 	if err != nil {
 		return err
 	}
+	// Newly queued deliveries may be for followers of the last second:
+	// read the peers again then, or such a follower lands in the new
+	// lane, behind every slow newcomer (a fan-out queues once, so this is
+	// one read per activity, not one per outcome).
+	fresh := q.queued
 	q.queued, q.dueRead = false, time.Now()
-	if q.byInbox == nil || time.Since(q.peersRead) > peersAge {
+	if q.byInbox == nil || fresh || time.Since(q.peersRead) > peersAge {
 		if err := f.readPeers(ctx, q); err != nil {
 			return err
 		}
