@@ -159,16 +159,7 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 			}
 			staged = append(staged, f.SHA256)
 			size += f.Size
-			for i := range r.Files {
-				if err := CheckFileNamesDistinct([]string{r.Files[i].Name, f.Name}); err != nil {
-					return err
-				}
-			}
-			if len(r.Files) >= MaxFiles {
-				return invalid("files", "at most %d files per resource", MaxFiles)
-			}
-			r.Files = append(r.Files, f)
-			return nil
+			return addFile(&r, f)
 		})
 		if err != nil {
 			// A store without batches stored them already: they are

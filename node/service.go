@@ -207,16 +207,7 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 				return err
 			}
 			stored = append(stored, f.SHA256)
-			for i := range r.Files {
-				if err := CheckFileNamesDistinct([]string{r.Files[i].Name, f.Name}); err != nil {
-					return err
-				}
-			}
-			if len(r.Files) >= MaxFiles {
-				return invalid("files", "at most %d files per resource", MaxFiles)
-			}
-			r.Files = append(r.Files, f)
-			return nil
+			return addFile(&r, f)
 		})
 		if err != nil {
 			s.dropUnreferenced(ctx, stored)
@@ -533,6 +524,21 @@ func (s *Service) OpenFile(ctx context.Context, id, name string) (Resource, File
 		return r, f, nil, fmt.Errorf("open file %q of %q: %w", name, id, err)
 	}
 	return r, f, br, nil
+}
+
+// addFile appends f to r's files under the per-resource rules: no name
+// that differs from another only by case, at most MaxFiles files.
+func addFile(r *Resource, f File) error {
+	for i := range r.Files {
+		if err := CheckFileNamesDistinct([]string{r.Files[i].Name, f.Name}); err != nil {
+			return err
+		}
+	}
+	if len(r.Files) >= MaxFiles {
+		return invalid("files", "at most %d files per resource", MaxFiles)
+	}
+	r.Files = append(r.Files, f)
+	return nil
 }
 
 // storeBlob validates an upload and streams it into the blob store.

@@ -99,19 +99,9 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantSHA256 string) (blob no
 		}
 	}()
 
-	src := newHashingReader(ctx, r, "")
-	bp := bufPool.Get().(*[]byte)
-	_, err = io.CopyBuffer(f, src, *bp)
-	bufPool.Put(bp)
+	got, size, err := copyHashed(ctx, f, r, wantSHA256)
 	if err != nil {
-		if src.err != nil {
-			return node.Blob{}, fmt.Errorf("put blob: read source: %w", src.err)
-		}
-		return node.Blob{}, fmt.Errorf("put blob: write temp file: %w", err)
-	}
-	got := src.sum()
-	if wantSHA256 != "" && got != wantSHA256 {
-		return node.Blob{}, fmt.Errorf("put blob: %w", mismatch(wantSHA256, got))
+		return node.Blob{}, err
 	}
 	// Sync before the rename: otherwise a crash could leave a complete-looking
 	// name pointing at truncated bytes.
@@ -124,10 +114,10 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantSHA256 string) (blob no
 	if err := f.Close(); err != nil {
 		return node.Blob{}, fmt.Errorf("put blob: close temp file: %w", err)
 	}
-	blob = node.Blob{SHA256: got, Size: src.n}
+	blob = node.Blob{SHA256: got, Size: size}
 
 	final := d.path(got)
-	if info, err := os.Stat(final); err == nil && info.Size() == src.n {
+	if info, err := os.Stat(final); err == nil && info.Size() == size {
 		return blob, nil // same bytes already stored; the deferred cleanup drops ours
 	}
 	// A file of the wrong size under that digest is damaged (truncated by a
@@ -259,4 +249,25 @@ func (d *Disk) Walk(ctx context.Context, fn func(node.Blob) error) error {
 		return fmt.Errorf("walk blobs: %w", err)
 	}
 	return nil
+}
+
+// copyHashed copies r into the temporary file f while hashing it, and
+// returns the SHA-256, checked against want when one is declared, and the
+// size.
+func copyHashed(ctx context.Context, f io.Writer, r io.Reader, want string) (string, int64, error) {
+	src := newHashingReader(ctx, r, "")
+	bp := bufPool.Get().(*[]byte)
+	_, err := io.CopyBuffer(f, src, *bp)
+	bufPool.Put(bp)
+	if err != nil {
+		if src.err != nil {
+			return "", 0, fmt.Errorf("put blob: read source: %w", src.err)
+		}
+		return "", 0, fmt.Errorf("put blob: write temp file: %w", err)
+	}
+	got := src.sum()
+	if want != "" && got != want {
+		return "", 0, fmt.Errorf("put blob: %w", mismatch(want, got))
+	}
+	return got, src.n, nil
 }

@@ -75,26 +75,16 @@ func (b *diskBatch) Put(ctx context.Context, r io.Reader, wantSHA256 string) (no
 			os.Remove(name)
 		}
 	}()
-	src := newHashingReader(ctx, r, "")
-	bp := bufPool.Get().(*[]byte)
-	_, err = io.CopyBuffer(f, src, *bp)
-	bufPool.Put(bp)
+	got, size, err := copyHashed(ctx, f, r, wantSHA256)
 	if err != nil {
-		if src.err != nil {
-			return node.Blob{}, fmt.Errorf("put blob: read source: %w", src.err)
-		}
-		return node.Blob{}, fmt.Errorf("put blob: write temp file: %w", err)
-	}
-	got := src.sum()
-	if wantSHA256 != "" && got != wantSHA256 {
-		return node.Blob{}, fmt.Errorf("put blob: %w", mismatch(wantSHA256, got))
+		return node.Blob{}, err
 	}
 	if err := f.Close(); err != nil {
 		return node.Blob{}, fmt.Errorf("put blob: close temp file: %w", err)
 	}
 	keep = true
-	b.staged = append(b.staged, stagedBlob{tmp: name, sha: got, size: src.n})
-	return node.Blob{SHA256: got, Size: src.n}, nil
+	b.staged = append(b.staged, stagedBlob{tmp: name, sha: got, size: size})
+	return node.Blob{SHA256: got, Size: size}, nil
 }
 
 // Discard removes the last staged copy of the digest. After Place the
