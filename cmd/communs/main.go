@@ -29,6 +29,7 @@ func newApp() *cli.App {
 			storageCommand(),
 			doctorCommand(),
 			restoreCommand(),
+			bundleCommand(),
 		},
 	}
 }
