@@ -137,6 +137,9 @@ func (a *Archive) readSmall(name string, limit int64) ([]byte, error) {
 // or FOLDER/FILE, each part a name node.ValidateFileName accepts (no "..",
 // no leading dot or slash, no backslash, control or look-alike character).
 func checkPath(name string) *Problem {
+	if name == LicenceName || name == ManifestName || name == SignatureName {
+		return nil
+	}
 	parts := strings.Split(name, "/")
 	if len(parts) > 2 {
 		return problem(name, "chemin non admis : plus d'un dossier", "path not allowed: more than one folder")
@@ -146,7 +149,7 @@ func checkPath(name string) *Problem {
 			return problem(name, "chemin non admis (%v)", "path not allowed (%v)", err)
 		}
 	}
-	if len(parts) == 1 && name != LicenceName && name != ManifestName && name != SignatureName {
+	if len(parts) == 1 {
 		return problem(name, "fichier inattendu à la racine du zip", "unexpected file at the root of the zip")
 	}
 	return nil
