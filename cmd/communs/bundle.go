@@ -106,6 +106,9 @@ func bundleVerify(c *cli.Context) error {
 	}
 	fmt.Fprintf(out, "Paquet vérifié : %d fichiers intacts (%d octets), manifeste signé par la clé %s.\n", rep.Files, rep.Bytes, from)
 	fmt.Fprintf(out, "Bundle verified: %d files intact (%d bytes), manifest signed by key %s.\n", rep.Files, rep.Bytes, from)
+	if from != m.KeyID {
+		fmt.Fprintf(out, "Clé nommée par le manifeste / key named by the manifest: %s\n", printable(m.KeyID))
+	}
 	fmt.Fprintf(out, "Hub : %s <%s>\n", printable(m.Hub.Name), printable(m.Hub.URL))
 	if m.Title != "" {
 		fmt.Fprintf(out, "Collection : %s <%s>\n", printable(m.Title), printable(m.URL))
