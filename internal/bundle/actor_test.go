@@ -36,7 +36,9 @@ func TestFetchActorKey(t *testing.T) {
 	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"id":"` + strings.Repeat("x", bundle.MaxActorSize) + `"}`))
 	})
-	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, other.URL+"/actor", http.StatusFound) })
+	mux.HandleFunc("/away", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/actor", http.StatusFound)
+	})
 	mux.HandleFunc("/here", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/actor", http.StatusFound) })
 	mux.HandleFunc("/stolen", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(actor(base+"/stolen", base+"/actor#main-key", base+"/actor"))
