@@ -190,6 +190,9 @@ func Plan(spec Spec, signer Signer) (*Bundle, error) {
 	if keyID == "" {
 		return nil, errors.New("bundle: the signer has no key id")
 	}
+	if spec.Created.IsZero() {
+		return nil, errors.New("bundle: no version time (Created): the bytes would not tell versions apart")
+	}
 	created := spec.Created.UTC().Truncate(time.Second)
 	b := &Bundle{files: map[string]File{}}
 	m := Manifest{Format: Format, Hub: spec.Hub, KeyID: keyID, SignatureAlgorithm: SignatureAlgorithm,
@@ -328,11 +331,11 @@ func licenceText(spec Spec, keyID string) string {
 	}
 	fmt.Fprintf(&b, "%s\n\n", oneLine(title))
 	if spec.URL != "" {
-		fmt.Fprintf(&b, "Source : %s\n", spec.URL)
+		fmt.Fprintf(&b, "Source : %s\n", oneLine(spec.URL))
 	}
 	fmt.Fprintf(&b, "Hub : %s", oneLine(spec.Hub.Name))
 	if spec.Hub.URL != "" {
-		fmt.Fprintf(&b, " (%s)", spec.Hub.URL)
+		fmt.Fprintf(&b, " (%s)", oneLine(spec.Hub.URL))
 	}
 	fmt.Fprintf(&b, "\nVersion : %s\n\n", spec.Created.UTC().Format(time.RFC3339))
 	b.WriteString("Chaque dossier contient une ressource. En la réutilisant, reproduisez sa mention\n" +

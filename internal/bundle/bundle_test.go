@@ -370,6 +370,7 @@ func TestPlanRefuses(t *testing.T) {
 		{"bad digest", func(s *bundle.Spec) { s.Items[0].Files[0].SHA256 = "abc" }, "SHA-256"},
 		{"negative size", func(s *bundle.Spec) { s.Items[0].Files[0].Size = -1 }, "negative"},
 		{"no opener", func(s *bundle.Spec) { s.Items[0].Files[0].Open = nil }, "nothing to open"},
+		{"no version time", func(s *bundle.Spec) { s.Created = time.Time{} }, "no version time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := spec(2, []int{10, 20}, true)
