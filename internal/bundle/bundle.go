@@ -240,8 +240,10 @@ func Plan(spec Spec, signer Signer) (*Bundle, error) {
 			}
 			stored = append(stored, storedzip.Entry{Name: path, Size: f.Size, CRC32: f.CRC32, Modified: mod, Key: f.SHA256})
 			m.Files = append(m.Files, ManifestFile{Path: path, Size: f.Size, SHA256: f.SHA256})
-			if _, ok := b.files[f.SHA256]; !ok {
+			if prev, ok := b.files[f.SHA256]; !ok {
 				b.files[f.SHA256] = f
+			} else if prev.Size != f.Size {
+				return nil, fmt.Errorf("bundle: item %q: file %q: %d bytes, another file of the same SHA-256 has %d", it.Folder, f.Name, f.Size, prev.Size)
 			}
 			if b.first == "" && f.Size > 0 {
 				b.first = f.SHA256

@@ -370,6 +370,9 @@ func TestPlanRefuses(t *testing.T) {
 		{"bad digest", func(s *bundle.Spec) { s.Items[0].Files[0].SHA256 = "abc" }, "SHA-256"},
 		{"negative size", func(s *bundle.Spec) { s.Items[0].Files[0].Size = -1 }, "negative"},
 		{"no opener", func(s *bundle.Spec) { s.Items[0].Files[0].Open = nil }, "nothing to open"},
+		{"same digest, another size", func(s *bundle.Spec) {
+			s.Items[1].Files[1].SHA256 = s.Items[0].Files[0].SHA256
+		}, "another file of the same SHA-256"},
 		{"no version time", func(s *bundle.Spec) { s.Created = time.Time{} }, "no version time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
