@@ -29,7 +29,7 @@ func bundleCommand() *cli.Command {
 			Name: "verify",
 			Usage: "vérifier chaque fichier et la signature du hub, hors ligne avec --key / " +
 				"check every file and the hub's signature, offline with --key",
-			ArgsUsage: "FICHIER.zip (--key CLE.pem | --actor URL)",
+			ArgsUsage: "FICHIER.zip|DOSSIER (--key CLE.pem | --actor URL)",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "key", Usage: "clé publique du hub (PEM), sans réseau / the hub's public key (PEM), no network"},
 				&cli.StringFlag{Name: "actor", Usage: "URL de l'acteur du hub, dont la clé est lue en ligne / the hub's actor URL, whose key is fetched"},
@@ -42,26 +42,15 @@ func bundleCommand() *cli.Command {
 
 func bundleVerify(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return fmt.Errorf("usage: communs bundle verify FICHIER.zip (--key CLE.pem | --actor URL)")
+		return fmt.Errorf("usage: communs bundle verify FICHIER.zip|DOSSIER (--key CLE.pem | --actor URL)")
 	}
 	path := c.Args().First()
 	out := c.App.Writer
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("ouvrir / open %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s : pas un fichier ordinaire / not a regular file", path)
-	}
-	a, err := bundle.Open(f, st.Size())
+	a, err := bundle.OpenPath(path)
 	if err != nil {
 		return failed(out, path, []bundle.Problem{asProblem(err)})
 	}
+	defer a.Close()
 	m := a.Manifest()
 
 	var pub *rsa.PublicKey
@@ -114,6 +103,9 @@ func bundleVerify(c *cli.Context) error {
 		fmt.Fprintf(out, "Collection : %s <%s>\n", printable(m.Title), printable(m.URL))
 	}
 	fmt.Fprintf(out, "Version : %s\n", printable(m.Created))
+	if ig := a.Ignored(); len(ig) > 0 {
+		fmt.Fprintf(out, "Fichiers système laissés de côté / system files left aside: %d (%s)\n", len(ig), printable(strings.Join(ig[:min(len(ig), 5)], ", ")))
+	}
 	return nil
 }
 

@@ -104,6 +104,13 @@ func TestBundleVerifyCLI(t *testing.T) {
 		return b
 	}, nil))
 	notZip := write("pas-un-zip.zip", []byte("bonjour"))
+	// The same bundle unzipped on a Mac's USB stick, and a copy with one
+	// byte changed.
+	unzipped, changedDir := filepath.Join(dir, "cle-usb", "premiers-pas"), filepath.Join(dir, "modifie")
+	unzipCLI(t, good.Bytes(), unzipped)
+	os.WriteFile(filepath.Join(unzipped, ".DS_Store"), []byte("x"), 0o644)
+	unzipCLI(t, good.Bytes(), changedDir)
+	os.WriteFile(filepath.Join(changedDir, "01-adresse-email", "fiche.odt"), []byte("fichX"), 0o644)
 
 	for _, tc := range []struct {
 		name string
@@ -122,6 +129,8 @@ func TestBundleVerifyCLI(t *testing.T) {
 		{"no key given", []string{okZip}, false, []string{"--actor " + srv.URL + "/actor", "--key"}},
 		{"both keys given", []string{okZip, "--key", hubPEM, "--actor", srv.URL + "/actor"}, false, []string{"not both"}},
 		{"flags first", []string{"--key", hubPEM, okZip}, true, []string{"Paquet vérifié"}},
+		{"unzipped folder", []string{unzipped, "--key", hubPEM}, true, []string{"Paquet vérifié : 4 fichiers intacts", "system files left aside: 1 (.DS_Store)"}},
+		{"unzipped folder changed", []string{changedDir, "--key", hubPEM}, false, []string{"FAILED 01-adresse-email/fiche.odt: content changed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := run(t, nil, append([]string{"bundle", "verify"}, tc.args...)...)
@@ -182,4 +191,24 @@ func rezipCLI(t *testing.T, data []byte, edit func(string, []byte) []byte, extra
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// unzipCLI extracts a zip into dir, as an archive tool would.
+func unzipCLI(t *testing.T, data []byte, dir string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		p := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
