@@ -100,3 +100,16 @@ func (s *Server) shareSubmit(w http.ResponseWriter, r *http.Request) error {
 	http.Redirect(w, r, paths.ResourcePath(id)+"?partage="+done+"#partager", http.StatusSeeOther)
 	return nil
 }
+
+// ShareResource shares a copy (POST /api/v1/resources/{id}/share); on the
+// admin socket it acts as an admin.
+func (c *Client) ShareResource(ctx context.Context, id string) (node.Share, error) {
+	var out ShareJSON
+	err := c.do(ctx, http.MethodPost, paths.APIResourcePath(id)+"/share", nil, "", &out)
+	return node.Share{Resource: out.Resource, Object: out.Object, Activity: out.Activity, Shared: out.Shared}, err
+}
+
+// UnshareResource takes a share back (DELETE /api/v1/resources/{id}/share).
+func (c *Client) UnshareResource(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, paths.APIResourcePath(id)+"/share", nil, "", nil)
+}
