@@ -203,15 +203,27 @@ func TestHostileAnnounces(t *testing.T) {
 		t.Fatalf("%d copies after duplicate Announces, want 1", n)
 	}
 
+	// Changed at the origin without a new Announce: the periodic refresh
+	// (shortened here from a day) reads it again.
+	changed := origin.note("bonne", "CC-BY-4.0", origin.actor)
+	changed["title"], changed["dateModified"] = "Fiche bonne, revue", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	origin.set("/r/bonne", changed)
+	c.Fed.SetShareRefresh(50 * time.Millisecond)
+	testenv.Eventually(t, 10*time.Second, "copy refreshed from its origin", func() bool { r, _ := copyOf(t, c, good); return r.Title == "Fiche bonne, revue" })
+	if r, _ := copyOf(t, c, good); r.SharedBy != "partageur" || r.Hub != "origine" {
+		t.Fatalf("refreshed copy: hub %q shared by %q", r.Hub, r.SharedBy)
+	}
+
 	// Gone at the origin: the refresh drops it.
 	origin.set("/r/bonne", http.StatusGone)
-	c.Fed.SetShareRefresh(50 * time.Millisecond)
 	testenv.Eventually(t, 10*time.Second, "copy dropped after the origin answered 410", func() bool { _, ok := copyOf(t, c, good); return !ok })
 
 	// A Delete from the origin, which this node does not follow, of a
 	// copy it holds through a share.
 	c.Fed.SetShareRefresh(time.Hour)
-	origin.set("/r/bonne", origin.note("bonne", "CC-BY-4.0", origin.actor))
+	again := origin.note("bonne", "CC-BY-4.0", origin.actor)
+	again["dateModified"] = time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	origin.set("/r/bonne", again)
 	sharer.sendAs(t, c, "Announce", good)
 	inboxDrained(t, c)
 	if _, ok := copyOf(t, c, good); !ok {

@@ -138,3 +138,64 @@ func TestShareReachesHubTwoHopsAway(t *testing.T) {
 		return !onB && !onC
 	})
 }
+
+// TestFediverseFollowerSeesShareAsBoost: a Mastodon-like follower of hub B
+// receives B's share as an Announce of the origin's object id (a boost:
+// actor B, to B's followers, cc Public), signed by B; the undo is an Undo
+// naming that very Announce.
+func TestFediverseFollowerSeesShareAsBoost(t *testing.T) {
+	ctx := context.Background()
+	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	acct := newFediAccount(t)
+	var actor struct {
+		PublicKey struct {
+			PEM string `json:"publicKeyPem"`
+		} `json:"publicKey"`
+	}
+	getJSON(t, b.Fed.ActorURL(), &actor)
+	pub, err := parsePEM(actor.PublicKey.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct.mu.Lock()
+	acct.hubKey = pub
+	acct.mu.Unlock()
+	if got := acct.sendAs(t, b.URL+"/inbox", map[string]any{"@context": "https://www.w3.org/ns/activitystreams", "id": acct.id + "#follows/1",
+		"type": "Follow", "actor": acct.id, "object": b.Fed.ActorURL()}, "rsa-sha256"); got != 202 {
+		t.Fatalf("Follow: %d", got)
+	}
+	testenv.Eventually(t, 15*time.Second, "Accept delivered", func() bool { return len(acct.types()) == 1 })
+
+	origin := "https://hub-a.example/r/fiche-wifi"
+	cp, err := b.Service.SaveRemote(ctx, node.Resource{ID: node.RemoteID(origin, "fiche-wifi"), Origin: origin,
+		Metadata: node.Metadata{Title: "Se connecter au wifi", Kind: "practical-sheet", License: "CC-BY-4.0"}}, nil, node.Mirror{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := b.Service.ShareResource(ctx, cp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, "Announce delivered", func() bool { return len(acct.types()) == 2 })
+	acct.mu.Lock()
+	ann := acct.received[1]
+	acct.mu.Unlock()
+	if ann["type"] != "Announce" || ann["object"] != origin || ann["actor"] != b.Fed.ActorURL() || ann["id"] != sh.Activity ||
+		ann["to"] != b.Fed.ActorURL()+"/followers" || ann["cc"] != "https://www.w3.org/ns/activitystreams#Public" {
+		t.Fatalf("a boost is an Announce of the origin's object by the hub, to its followers, cc Public: %v", ann)
+	}
+	if _, err := b.Service.UnshareResource(ctx, cp.ID); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 15*time.Second, "Undo delivered", func() bool { return len(acct.types()) == 3 })
+	acct.mu.Lock()
+	undo := acct.received[2]
+	acct.mu.Unlock()
+	inner, _ := undo["object"].(map[string]any)
+	if undo["type"] != "Undo" || inner["type"] != "Announce" || inner["id"] != sh.Activity || inner["object"] != origin {
+		t.Fatalf("Undo of the boost: %v", undo)
+	}
+	if acct.unsigned != 0 {
+		t.Fatalf("%d deliveries failed the signature check", acct.unsigned)
+	}
+}
