@@ -25,6 +25,15 @@ import (
 // announces again when A's Update reaches it, C re-reads A at most daily,
 // and a 404/410, A's Delete or the last sharer's Undo drops them.
 
+// Collections (issue 12 §3, built on wt-colfed): a share is keyed by the
+// origin's object id whatever the object is, so state.Share and the
+// Announce/Undo builders serve a collection as they are. Two hooks are
+// left: node.Sharer takes a Resource (a collection share needs its own
+// Service method calling Share with the collection's origin id), and
+// fetchShared reads the object with parseResource; HOOK(collections):
+// dispatch on obj["type"] there to the collection saver before
+// parseResource.
+
 // DefaultShareRefresh is how old a copy held through a share gets before
 // the refresh worker reads its origin again.
 const DefaultShareRefresh = 24 * time.Hour
@@ -282,6 +291,8 @@ func (f *Federation) fetchShared(ctx context.Context, object string, sharer *sta
 	if origin == "" || hostOf(origin) != originHost {
 		return fmt.Errorf("%w: object %s is attributed to %q, not to an actor on its host %s", errShareRefused, object, origin, originHost)
 	}
+	// HOOK(collections): a shared collection object goes to its own saver
+	// here, with the same checks above (id, host, blocks).
 	r, files, err := parseResource(obj)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errShareRefused, err)
