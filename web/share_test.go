@@ -140,6 +140,7 @@ func TestShareAPIAndPage(t *testing.T) {
 	}
 	loginCookie(t, b, "un-mot-de-passe-solide")
 	resp, body = b.get("/r/" + cp.ID)
+	wantStatus(t, "copy page for an editor", resp, body, 200)
 	wantIn(t, "copy page for an editor", body, "Partager avec les hubs abonnés", `action="/r/`+cp.ID+`/partage"`)
 	token := csrfOf(t, body)
 	_, body = b.get("/r/" + local.ID)
