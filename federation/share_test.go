@@ -199,3 +199,26 @@ func TestFediverseFollowerSeesShareAsBoost(t *testing.T) {
 		t.Fatalf("%d deliveries failed the signature check", acct.unsigned)
 	}
 }
+
+// TestDropTakesShareBack: an admin dropping a copy this hub shares takes
+// the share back (followers get the Undo), so the hub no longer vouches
+// for what it removed.
+func TestDropTakesShareBack(t *testing.T) {
+	ctx := context.Background()
+	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	origin := "https://hub-a.example/r/fiche-wifi"
+	cp, err := b.Service.SaveRemote(ctx, node.Resource{ID: node.RemoteID(origin, "fiche-wifi"), Origin: origin,
+		Metadata: node.Metadata{Title: "Se connecter au wifi", Kind: "practical-sheet", License: "CC-BY-4.0"}}, nil, node.Mirror{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Service.ShareResource(ctx, cp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Fed.Drop(ctx, cp.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Fed.Shared(ctx, cp); !errors.Is(err, node.ErrNotFound) {
+		t.Fatalf("share after the copy was dropped: %v, want ErrNotFound", err)
+	}
+}
