@@ -35,6 +35,8 @@ func activity(kind, id, actor string, object any, to, cc []string) (map[string]a
 		t = streams.NewActivityStreamsUndo()
 	case "Flag":
 		t = streams.NewActivityStreamsFlag()
+	case "Announce":
+		t = streams.NewActivityStreamsAnnounce()
 	default:
 		panic("federation: unknown activity " + kind)
 	}

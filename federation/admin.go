@@ -81,6 +81,9 @@ func (f *Federation) Drop(ctx context.Context, id string) (state.Dropped, error)
 	if err := f.svc.DeleteRemote(ctx, r.ID, r.Origin); err != nil {
 		return d, err
 	}
+	if err := f.copyGone(ctx, r.Origin); err != nil { // this hub's share of it, if any, is taken back
+		return d, err
+	}
 	f.log.Info("copy dropped by an admin", "id", r.ID, "origin", r.Origin)
 	return d, nil
 }

@@ -168,7 +168,7 @@ func (f *Federation) getJSON(ctx context.Context, rawURL string, out any) error 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", rawURL, resp.Status)
+		return &fetchStatus{url: rawURL, status: resp.Status, code: resp.StatusCode}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
 	if err != nil {

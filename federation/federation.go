@@ -70,6 +70,9 @@ type Config struct {
 	// Profile is the actor's avatar, header, profile rows and
 	// discoverability.
 	Profile Profile
+	// ShareRefresh is how old a copy held through another hub's share gets
+	// before its origin is read again (default DefaultShareRefresh).
+	ShareRefresh time.Duration
 }
 
 // Federation is the node's ActivityPub side.
@@ -88,6 +91,10 @@ type Federation struct {
 	announced  state.Announcements
 	drops      state.Drops
 	feed       node.ChangeFeed
+	// sharesStore and share: copies shared and held through shares
+	// (announce.go).
+	sharesStore state.Shares
+	share       shares
 
 	urls      urls
 	host      string
@@ -188,6 +195,8 @@ func New(cfg Config) (*Federation, error) {
 		wakeInbox: make(chan struct{}, 1), wakeDeliver: make(chan struct{}, 1), wakeFeed: make(chan struct{}, 1),
 	}
 	f.profile = cfg.Profile
+	f.sharesStore, f.share.wake = cfg.Store, make(chan struct{}, 1)
+	f.SetShareRefresh(cfg.ShareRefresh)
 	f.files = newFileClient(f.http)
 	f.userAgent = "Communs/" + cfg.Version + " (+" + base + "/)"
 	return f, nil
@@ -213,7 +222,7 @@ func (f *Federation) Run(ctx context.Context) {
 	defer f.running.Wait()
 	f.resumeBackfills(ctx)
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher} {
+	for _, loop := range []func(context.Context){f.runInbox, f.runDelivery, f.runPublisher, f.runShareRefresh} {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}

@@ -296,6 +296,10 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 		if err := f.checkFlag(ctx, act); err != nil {
 			return err
 		}
+	case "Announce":
+		if err := f.checkAnnounce(ctx, act); err != nil {
+			return err
+		}
 	}
 	fresh, err := f.inboxQueue.EnqueueInbox(ctx, state.InboxItem{ID: act.ID, Actor: act.Actor, Body: body, Received: f.now().UTC()})
 	if err != nil {

@@ -47,7 +47,7 @@ func parseActivity(ctx context.Context, body []byte) (incoming, error) {
 		return in, fmt.Errorf("%w: id, type and actor are required", errBadActivity)
 	}
 	switch in.Type {
-	case "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete", "Flag":
+	case "Follow", "Accept", "Reject", "Undo", "Create", "Update", "Delete", "Flag", "Announce":
 	default:
 		return in, fmt.Errorf("%w: %w %q: this node does not act on it", errBadActivity, errUnhandled, in.Type)
 	}

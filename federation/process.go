@@ -66,6 +66,8 @@ func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
 		return f.onDelete(ctx, act)
 	case "Flag":
 		return f.onFlag(ctx, act)
+	case "Announce":
+		return f.onAnnounce(ctx, act)
 	}
 	return fmt.Errorf("%w %q", errUnhandled, act.Type)
 }
@@ -240,11 +242,14 @@ func (f *Federation) onAnswer(ctx context.Context, act incoming) error {
 }
 
 func (f *Federation) onUndo(ctx context.Context, act incoming) error {
-	defer f.peerLocks.lock(act.Actor)()
 	inner := ""
 	if act.Object != nil {
 		inner, _ = act.Object["type"].(string)
 	}
+	if inner == "Announce" {
+		return f.onUndoAnnounce(ctx, act)
+	}
+	defer f.peerLocks.lock(act.Actor)()
 	p, err := f.peers.GetPeer(ctx, act.Actor)
 	if err != nil {
 		return nil // nothing to undo
@@ -277,7 +282,13 @@ func (f *Federation) onResource(ctx context.Context, act incoming) error {
 	if act.Object == nil {
 		return fmt.Errorf("%s %s without the object embedded", act.Type, act.ObjectID)
 	}
-	return f.saveRemote(ctx, p, act.Object)
+	if err := f.saveRemote(ctx, p, act.Object); err != nil {
+		return err
+	}
+	if act.Type == "Update" {
+		return f.reannounce(ctx, act.ObjectID) // when this hub shares it
+	}
+	return nil
 }
 
 func (f *Federation) saveRemote(ctx context.Context, p state.Peer, obj map[string]any) error {
@@ -307,6 +318,12 @@ var errDropped = errors.New("this copy was dropped by an admin (communs peer und
 // objects say, so no hub can publish under another's name; copies an
 // admin dropped are skipped. errs holds each item's refusal.
 func (f *Federation) saveCopies(ctx context.Context, p state.Peer, items []node.RemoteItem) ([]error, error) {
+	return f.saveCopiesWith(ctx, p, items, f.mirror(p))
+}
+
+// saveCopiesWith is saveCopies with another mirror policy than p's own
+// (a shared copy follows the sharing hub's).
+func (f *Federation) saveCopiesWith(ctx context.Context, p state.Peer, items []node.RemoteItem, m node.Mirror) ([]error, error) {
 	errs := make([]error, len(items))
 	hub, err := f.peerHub(ctx, p)
 	if err != nil {
@@ -334,7 +351,7 @@ func (f *Federation) saveCopies(ctx context.Context, p state.Peer, items []node.
 	if len(keep) == 0 {
 		return errs, nil
 	}
-	_, kerrs, err := f.svc.SaveRemoteMany(ctx, keep, f.mirror(p))
+	_, kerrs, err := f.svc.SaveRemoteMany(ctx, keep, m)
 	for j, e := range kerrs {
 		errs[at[j]] = e
 	}
@@ -463,7 +480,7 @@ func (f *Federation) deleteCopy(ctx context.Context, origin, slug string) error 
 			return err
 		}
 	}
-	return nil
+	return f.copyGone(ctx, origin) // takes back this hub's share of it
 }
 
 func lastSlash(s string) int {

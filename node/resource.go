@@ -96,6 +96,10 @@ type Resource struct {
 	// organisation's page on its origin hub.
 	OrganisationName string `json:"organisation_name,omitempty"`
 	OrganisationURL  string `json:"organisation_url,omitempty"`
+	// SharedBy is, for a copy received through another hub's share (an
+	// Announce) rather than from its origin, the hub name of the followed
+	// hub that shared it ("partagé par hub-b"); set by federation only.
+	SharedBy string `json:"shared_by,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.

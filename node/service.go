@@ -63,6 +63,8 @@ type Service struct {
 	reports  Reports
 	// forwardReport sends reports about copies to their origin.
 	forwardReport func(ctx context.Context, res Resource, r Report) error
+	// sharer announces shared copies to the followers (share.go).
+	sharer Sharer
 	// digestLocks serialise "reference a blob" against "delete an
 	// unreferenced blob" for the same digest, so a concurrent upload of
 	// identical bytes never ends up pointing at a blob just removed.

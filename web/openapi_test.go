@@ -289,6 +289,15 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("delete absent file", 404, "not_found", "DELETE", api+"/resources/"+id+"/files/guide%20atelier.pdf", nil, n.Token, nil)
 	expect("delete file without token", 401, "unauthorized", "DELETE", api+"/resources/"+id+"/files/x.pdf", nil, "", nil)
 	expect("delete a peer's file", 403, "forbidden", "DELETE", api+"/resources/"+remote.ID+"/files/guide.pdf", nil, n.Token, nil)
+	// Shares (share_test.go's fakeSharer stands for the federation).
+	expect("share without federation", 409, "conflict", "POST", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
+	n.Service.SetSharer(&fakeSharer{shares: map[string]node.Share{}})
+	expect("share without token", 401, "unauthorized", "POST", api+"/resources/"+remote.ID+"/share", nil, "", nil)
+	expect("share a local resource", 409, "conflict", "POST", api+"/resources/"+id+"/share", nil, n.Token, nil)
+	expect("share", 200, "", "POST", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
+	expect("undo share", 204, "", "DELETE", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
+	expect("undo share again", 404, "not_found", "DELETE", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
+
 	expect("delete without token", 401, "unauthorized", "DELETE", api+"/resources/"+id, nil, "", nil)
 	expect("delete", 204, "", "DELETE", api+"/resources/"+id, nil, n.Token, nil)
 	expect("delete again", 404, "not_found", "DELETE", api+"/resources/"+id, nil, n.Token, nil)

@@ -127,6 +127,8 @@ type resourceData struct {
 	Report reportForm
 	// Reasons lists the report reasons for the form.
 	Reasons []string
+	// Share is a copy's share form for editors (share.go), nil for others.
+	Share *shareView
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -170,6 +172,7 @@ func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int
 		}
 		d.Files = append(d.Files, fv)
 	}
+	d.Share = s.shareState(r.Context(), p.User, res, r.URL.Query().Get("partage"))
 	d.JSONLD = s.jsonLD(res, lic, known)
 	d.Org = s.creditOf(r.Context(), res)
 	if d.Org != nil {

@@ -151,6 +151,8 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("PUT "+paths.APIResourceFile, s.api(s.apiPutFile))
 	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.api(s.apiDeleteFile))
 	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
+	mux.HandleFunc("POST "+paths.APIResourceShare, s.api(s.apiShare))
+	mux.HandleFunc("DELETE "+paths.APIResourceShare, s.api(s.apiUnshare))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)

@@ -319,6 +319,7 @@ func resourceCommand() *cli.Command {
 				}),
 			}),
 			resourceSetCommand(),
+			resourceShareCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {

@@ -111,6 +111,7 @@ type Store interface {
 	Keys
 	Announcements
 	Drops
+	Shares
 }
 
 // Peers stores the actors this node follows or is followed by.
@@ -186,4 +187,42 @@ type Drops interface {
 	Undrop(ctx context.Context, origin string) (bool, error)
 	IsDropped(ctx context.Context, origin string) (bool, error)
 	Drops(ctx context.Context) ([]Dropped, error)
+}
+
+// Share is a copy this node announced to its followers (an Announce of
+// its origin's object id), recorded so a second share is the same one and
+// an undo names the Announce it takes back.
+type Share struct {
+	// Object is the origin's object id (the key); ID the copy's local id.
+	Object   string    `json:"object"`
+	ID       string    `json:"id"`
+	Activity string    `json:"activity"`
+	At       time.Time `json:"at"`
+}
+
+// SharedCopy is a copy this node holds because followed hubs shared it
+// (not because it follows the origin): who shared it and when the origin
+// was last read, for the periodic refresh.
+type SharedCopy struct {
+	// Object is the origin's object id (the key); ID the copy's local id;
+	// OriginActor the actor the object is attributed to.
+	Object      string `json:"object"`
+	ID          string `json:"id"`
+	OriginActor string `json:"origin_actor"`
+	// Sharers are the actor ids of the followed hubs that announced it.
+	Sharers []string  `json:"sharers"`
+	Fetched time.Time `json:"fetched"`
+}
+
+// Shares records the shares this node sent and the copies it holds
+// through others' shares, both keyed by the origin's object id.
+type Shares interface {
+	// GetShare and GetSharedCopy return node.ErrNotFound when absent.
+	PutShare(ctx context.Context, s Share) error
+	GetShare(ctx context.Context, object string) (Share, error)
+	DeleteShare(ctx context.Context, object string) error
+	PutSharedCopy(ctx context.Context, c SharedCopy) error
+	GetSharedCopy(ctx context.Context, object string) (SharedCopy, error)
+	DeleteSharedCopy(ctx context.Context, object string) error
+	SharedCopies(ctx context.Context) ([]SharedCopy, error)
 }
