@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,7 +77,7 @@ func collectionObject(u urls, c node.Collection, items []collectionItem) (map[st
 	col.SetActivityStreamsName(n)
 	if c.Summary != "" {
 		s := streams.NewActivityStreamsSummaryProperty()
-		s.AppendXMLSchemaString(c.Summary)
+		s.AppendXMLSchemaString(html.EscapeString(c.Summary)) // AS2 summary is HTML
 		col.SetActivityStreamsSummary(s)
 	}
 	if c.Description != "" {
@@ -115,6 +116,9 @@ func collectionObject(u urls, c node.Collection, items []collectionItem) (map[st
 		list = append(list, e)
 	}
 	m[itemsKey] = list
+	if c.Summary != "" {
+		m["abstract"] = c.Summary // the plain text, as for resources
+	}
 	m["slug"] = c.ID
 	m["hub"] = c.Hub
 	m["dateModified"] = c.Updated.UTC().Truncate(time.Second).Format(time.RFC3339)
@@ -243,7 +247,10 @@ func parseCollection(o map[string]any) (node.Collection, []collectionItem, error
 	if _, err := absURL(id); err != nil {
 		return node.Collection{}, nil, fmt.Errorf("%w: collection id: %v", errBadActivity, err)
 	}
-	c := node.Collection{ID: objectSlug(o), Origin: id, Title: str("name"), Summary: str("summary")}
+	c := node.Collection{ID: objectSlug(o), Origin: id, Title: str("name"), Summary: str("abstract")}
+	if c.Summary == "" {
+		c.Summary = plainSummary(str("summary"))
+	}
 	if src, ok := o["source"].(map[string]any); ok {
 		c.Description, _ = src["content"].(string)
 	}
