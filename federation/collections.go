@@ -55,9 +55,11 @@ func (u urls) collection(id string) string {
 	return u.base + collectionsPrefix + url.PathEscape(id)
 }
 
-// collectionItem is an item as it travels: the resource's object id.
+// collectionItem is an item as it travels: the resource's object id, its
+// title (name: so a follower that cannot resolve it still says what it
+// was) and the curator's note.
 type collectionItem struct {
-	ID, Note string
+	ID, Name, Note string
 }
 
 // announceKey names a collection in the publisher's announced records,
@@ -110,6 +112,9 @@ func collectionObject(u urls, c node.Collection, items []collectionItem) (map[st
 	list := make([]any, 0, len(items))
 	for _, it := range items {
 		e := map[string]any{"id": it.ID}
+		if it.Name != "" {
+			e["name"] = it.Name
+		}
 		if it.Note != "" {
 			e["note"] = it.Note
 		}
@@ -147,7 +152,7 @@ func (f *Federation) collectionDoc(ctx context.Context, c node.Collection) (map[
 		if r.Local() {
 			id = f.urls.object(r.ID)
 		}
-		items = append(items, collectionItem{ID: id, Note: it.Note})
+		items = append(items, collectionItem{ID: id, Name: r.Title, Note: it.Note})
 	}
 	return collectionObject(f.urls, c, items)
 }
@@ -277,6 +282,7 @@ func parseCollection(o map[string]any) (node.Collection, []collectionItem, error
 			it.ID = x
 		case map[string]any:
 			it.ID = idOf(x)
+			it.Name, _ = x["name"].(string)
 			it.Note, _ = x["note"].(string)
 		}
 		if _, err := absURL(it.ID); err != nil {
@@ -329,6 +335,9 @@ func (f *Federation) saveCollection(ctx context.Context, p state.Peer, obj map[s
 			return err // storage failure: retried with the activity
 		}
 		if reason != "" {
+			if title == "" {
+				title = truncateRunes(it.Name, 200) // the sender's word for it
+			}
 			c.Unavailable = append(c.Unavailable, node.UnavailableItem{URL: it.ID, Title: title, Note: it.Note, Reason: reason})
 			continue
 		}

@@ -20,8 +20,8 @@ func goldenCollection() (node.Collection, []collectionItem) {
 		Organisation: "atelier-mayennais", OrganisationName: "Atelier Numérique Mayennais", Hub: "conumm",
 		Created: at, Updated: at.Add(2 * time.Hour)}
 	items := []collectionItem{
-		{ID: testURLs.object("creer-sa-premiere-adresse-email"), Note: "Séance 2 : créer son adresse e-mail"},
-		{ID: "https://hub-sud.example/r/naviguer-sur-internet"},
+		{ID: testURLs.object("creer-sa-premiere-adresse-email"), Name: "Créer sa première adresse e-mail", Note: "Séance 2 : créer son adresse e-mail"},
+		{ID: "https://hub-sud.example/r/naviguer-sur-internet", Name: "Naviguer sur internet"},
 	}
 	return c, items
 }

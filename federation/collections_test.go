@@ -49,6 +49,20 @@ func TestCollectionFederates(t *testing.T) {
 	ctx := context.Background()
 	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a", Allow: []string{"CC-BY-NC-4.0"}})
 	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	// D is a hub A follows and B does not: A's collection lists A's copy
+	// of D's kit, which B cannot fetch.
+	d := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-d"})
+	rd, err := d.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit du hub D", Kind: "practical-sheet", License: "CC0-1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, a, d, state.MirrorNone)
+	var copyD node.Resource
+	testenv.Eventually(t, 15*time.Second, "A copies D's kit", func() bool {
+		var ok bool
+		copyD, ok = remotes(t, a)[d.URL+"/r/"+rd.ID]
+		return ok
+	})
 	if _, err := a.Service.AddOrganisation(ctx, node.Organisation{Slug: "tilleuls", Name: "Centre social Les Tilleuls"}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +83,7 @@ func TestCollectionFederates(t *testing.T) {
 
 	c, err := a.Service.CreateCollection(ctx, node.Collection{Title: "Parcours e-mail", Summary: "Trois séances",
 		Description: "**Pour** les débutants", Organisation: "tilleuls",
-		Items: []node.CollectionItem{{Resource: r2.ID, Note: "Séance 2 : créer son adresse e-mail"}, {Resource: r1.ID}, {Resource: r3.ID, Note: "hors politique"}}})
+		Items: []node.CollectionItem{{Resource: r2.ID, Note: "Séance 2 : créer son adresse e-mail"}, {Resource: r1.ID}, {Resource: r3.ID, Note: "hors politique"}, {Resource: copyD.ID}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,9 +102,12 @@ func TestCollectionFederates(t *testing.T) {
 		cp.OrganisationURL != a.URL+"/organisations/tilleuls" || cp.Organisation != "" {
 		t.Fatalf("B's copy: %+v", cp)
 	}
-	if len(cp.Unavailable) != 1 || cp.Unavailable[0].URL != obj(r3) || cp.Unavailable[0].Title != r3.Title ||
+	if len(cp.Unavailable) != 2 || cp.Unavailable[0].URL != obj(r3) || cp.Unavailable[0].Title != r3.Title ||
 		cp.Unavailable[0].Note != "hors politique" || !strings.HasPrefix(cp.Unavailable[0].Reason, "non disponible sur ce hub : licence hors politique") {
 		t.Fatalf("B's unavailable items: %+v; want the CC-BY-NC item with its reason", cp.Unavailable)
+	}
+	if u := cp.Unavailable[1]; u.URL != d.URL+"/r/"+rd.ID || u.Title != rd.Title || u.Reason != "non disponible sur ce hub : hub d'origine non suivi" {
+		t.Fatalf("B's unavailable item from D: %+v", u)
 	}
 
 	// B lost its copy of r1 (a missed Create): the next update of the
