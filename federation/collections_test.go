@@ -184,3 +184,39 @@ func TestCollectionFederates(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectionItemOfTheFollower: A's collection lists A's copy of one of
+// B's own kits; B resolves that item to its own resource, not a copy.
+func TestCollectionItemOfTheFollower(t *testing.T) {
+	ctx := context.Background()
+	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a"})
+	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	rb, err := b.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit de B", Kind: "practical-sheet", License: "CC0-1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, a, b, state.MirrorNone)
+	follow(t, b, a, state.MirrorNone)
+	var copyB node.Resource
+	testenv.Eventually(t, 15*time.Second, "A copies B's kit", func() bool {
+		var ok bool
+		copyB, ok = remotes(t, a)[b.URL+"/r/"+rb.ID]
+		return ok
+	})
+	c, err := a.Service.CreateCollection(ctx, node.Collection{Title: "Avec un kit de B", Items: []node.CollectionItem{{Resource: copyB.ID, Note: "de B"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp node.Collection
+	testenv.Eventually(t, 15*time.Second, "the collection reaches B", func() bool {
+		var ok bool
+		cp, ok = remoteCollection(t, b, a.URL+"/collections/"+c.ID)
+		return ok
+	})
+	if len(cp.Items) != 1 || cp.Items[0].Resource != rb.ID || cp.Items[0].Note != "de B" || len(cp.Unavailable) != 0 {
+		t.Fatalf("B's copy: items %+v, unavailable %+v; want B's own %s", cp.Items, cp.Unavailable, rb.ID)
+	}
+	if len(remotes(t, b)) != 0 {
+		t.Fatal("B made a copy of its own kit")
+	}
+}
