@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -269,5 +270,42 @@ func TestCollectionItemsFetchBudget(t *testing.T) {
 	}
 	if took := time.Since(start); took > 4*time.Second {
 		t.Fatalf("B waited %v for the slow item: the budget did not bound it", took)
+	}
+}
+
+// TestCollectionOfTheMostItems: a collection of 200 items, the most a
+// collection holds, reaches a follower with every item resolved in order.
+func TestCollectionOfTheMostItems(t *testing.T) {
+	ctx := context.Background()
+	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a"})
+	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	var items []node.CollectionItem
+	var want []string
+	for i := range node.MaxCollectionItems {
+		r, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: fmt.Sprintf("Fiche %03d", i), Kind: "practical-sheet", License: "CC0-1.0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, node.CollectionItem{Resource: r.ID, Note: fmt.Sprintf("séance %d", i)})
+		want = append(want, a.URL+"/r/"+r.ID)
+	}
+	slices.Reverse(items) // an order that is not the creation order
+	slices.Reverse(want)
+	follow(t, b, a, state.MirrorNone)
+	testenv.Eventually(t, 30*time.Second, "backfill", func() bool { return len(remotes(t, b)) == len(items) })
+	start := time.Now()
+	c, err := a.Service.CreateCollection(ctx, node.Collection{Title: "Deux cents fiches", Items: items})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp node.Collection
+	testenv.Eventually(t, 15*time.Second, "the collection reaches B", func() bool {
+		var ok bool
+		cp, ok = remoteCollection(t, b, a.URL+"/collections/"+c.ID)
+		return ok
+	})
+	t.Logf("a collection of %d items reached B and was resolved in %v", len(items), time.Since(start))
+	if got := itemOrigins(t, b, cp); !slices.Equal(got, want) || cp.Items[0].Note != items[0].Note || len(cp.Unavailable) != 0 {
+		t.Fatalf("B's copy lists %d items (%d unavailable), not A's %d in order", len(got), len(cp.Unavailable), len(want))
 	}
 }
