@@ -222,6 +222,16 @@ func TestCollectionItemOfTheFollower(t *testing.T) {
 	if len(remotes(t, b)) != 0 {
 		t.Fatal("B made a copy of its own kit")
 	}
+	// B stops following A: A's collection goes with A's copies.
+	if err := b.Fed.Unfollow(ctx, strings.TrimPrefix(a.URL, "http://")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := remoteCollection(t, b, a.URL+"/collections/"+c.ID); ok {
+		t.Fatal("B kept the collection of a hub it no longer follows")
+	}
+	if _, err := b.Service.Get(ctx, rb.ID); err != nil {
+		t.Fatalf("B's own kit, listed in A's collection, went with it: %v", err)
+	}
 }
 
 // TestCollectionItemsFetchBudget: an origin too slow to serve the items a
