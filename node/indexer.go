@@ -134,6 +134,9 @@ func (ix *Indexer) apply(ctx context.Context, changes []Change) error {
 	var deletes []string
 	for i := len(changes) - 1; i >= 0; i-- { // newest state wins
 		id := changes[i].ResourceID
+		if changes[i].Collection != "" {
+			continue // collections are not in the resource index
+		}
 		if seen[id] {
 			continue
 		}

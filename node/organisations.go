@@ -217,6 +217,9 @@ func (s *Service) RemoveOrganisation(ctx context.Context, slug string) error {
 	if _, err := s.Organisation(ctx, slug); err != nil {
 		return err
 	}
+	if err := s.organisationHasNoCollections(ctx, slug); err != nil {
+		return err
+	}
 	res, users, err := s.orgs.RemoveOrganisation(ctx, slug)
 	if err != nil {
 		return fmt.Errorf("remove organisation %q: %w", slug, err)
@@ -318,6 +321,16 @@ type OwnerError struct {
 	// for none).
 	Moving bool
 	Giving string
+	// Collection is set when the refused change is to a collection
+	// (Resource then holds its id).
+	Collection bool
+}
+
+func (e *OwnerError) noun() string {
+	if e.Collection {
+		return "collection"
+	}
+	return "resource"
 }
 
 func (e *OwnerError) owner() string {
@@ -337,16 +350,19 @@ func (e *OwnerError) who() string {
 func (e *OwnerError) Error() string {
 	switch {
 	case e.Moving && e.Giving == "":
-		return fmt.Sprintf("%s and may not take a resource away from its organisation; only an admin may: %s", e.who(), ErrForbidden)
+		return fmt.Sprintf("%s and may not take a %s away from its organisation; only an admin may: %s", e.who(), e.noun(), ErrForbidden)
 	case e.Moving:
 		return fmt.Sprintf("%s and may not publish for the organisation %s; only an admin may: %s", e.who(), e.Giving, ErrForbidden)
 	case e.Organisation != "":
-		return fmt.Sprintf("resource %s belongs to %s; %s, so only an editor of %s or an admin may change it: %s",
-			e.Resource, e.owner(), e.who(), e.Organisation, ErrForbidden)
+		return fmt.Sprintf("%s %s belongs to %s; %s, so only an editor of %s or an admin may change it: %s",
+			e.noun(), e.Resource, e.owner(), e.who(), e.Organisation, ErrForbidden)
 	case e.CreatedBy != "":
-		return fmt.Sprintf("resource %s has no organisation and was published by user %s; only they or an admin may change it: %s",
-			e.Resource, e.CreatedBy, ErrForbidden)
+		return fmt.Sprintf("%s %s has no organisation and was published by user %s; only they or an admin may change it: %s",
+			e.noun(), e.Resource, e.CreatedBy, ErrForbidden)
 	default:
+		if e.Collection {
+			return fmt.Sprintf("collection %s has no organisation yet; only an admin may change it: %s", e.Resource, ErrForbidden)
+		}
 		return fmt.Sprintf("resource %s has no organisation yet; only an admin may change it (communs resource set %s --org SLUG gives it one): %s",
 			e.Resource, e.Resource, ErrForbidden)
 	}

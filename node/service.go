@@ -42,6 +42,8 @@ type Config struct {
 	// ForwardReport, when set, sends a report about a copy to the copy's
 	// origin (the federation's Flag); the report has no contact.
 	ForwardReport func(ctx context.Context, res Resource, r Report) error
+	// Collections stores collections; nil means the node keeps none.
+	Collections Collections
 }
 
 // Service is the hub's domain: every edge (HTTP, CLI, federation) goes
@@ -71,6 +73,8 @@ type Service struct {
 	digestLocks [64]sync.Mutex
 	// crc finds blobs' CRC-32 for kit zips (checksum.go).
 	crc *crcCache
+	// colls stores collections (collection.go); nil keeps none.
+	colls Collections
 }
 
 // New returns a Service. Missing optional parts get defaults.
@@ -108,7 +112,8 @@ func New(cfg Config) (*Service, error) {
 		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 		reports: cfg.Reports, forwardReport: cfg.ForwardReport,
-		crc: newCRCCache(cfg.Catalog, cfg.Logger),
+		crc:   newCRCCache(cfg.Catalog, cfg.Logger),
+		colls: cfg.Collections,
 	}, nil
 }
 

@@ -46,6 +46,10 @@ type Change struct {
 	ResourceID string    `json:"resource_id"`
 	Deleted    bool      `json:"deleted"`
 	At         time.Time `json:"at"`
+	// Collection, when set, is the id of the collection that changed
+	// (ResourceID is then empty): followers of the feed that only know
+	// resources skip these entries.
+	Collection string `json:"collection,omitempty"`
 }
 
 // ListOptions pages a listing, newest first.

@@ -183,7 +183,7 @@ func (h *Handler) scan(ctx context.Context, f filter, pos position, limit int) (
 // newest change of its id. A resource deleted, re-created and deleted again
 // is listed once, at its last deletion.
 func (h *Handler) isDeletion(ctx context.Context, ch *node.Change, f filter, d *deletedIDs) (bool, error) {
-	if !ch.Deleted || !f.inRange(ch.At) {
+	if !ch.Deleted || ch.Collection != "" || !f.inRange(ch.At) {
 		return false, nil
 	}
 	if ch.Seq <= d.seq {
@@ -309,9 +309,11 @@ func (h *Handler) deletions(ctx context.Context) (*deletedIDs, error) {
 			if c.Seq > seq {
 				break // written since LastSeq: left to the next index
 			}
-			if c.Deleted {
+			switch {
+			case c.Collection != "": // a collection's change: not a record
+			case c.Deleted:
 				d.last[c.ResourceID] = c
-			} else {
+			default:
 				delete(d.last, c.ResourceID)
 			}
 			after = c.Seq

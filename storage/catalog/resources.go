@@ -343,6 +343,9 @@ func (s *Store) Delete(ctx context.Context, id string) (node.Resource, []string,
 		if orphans, err = adjustRefs(tx, old.Files, nil); err != nil {
 			return err
 		}
+		if err := dropFromCollections(tx, &old); err != nil {
+			return err
+		}
 		if err := appendChange(tx, id, true); err != nil {
 			return err
 		}
