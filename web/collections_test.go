@@ -280,7 +280,7 @@ func TestCollectionPage(t *testing.T) {
 	// A copy from another hub with an item this hub refused.
 	origin := "https://autre-hub.example/collections/parcours-visio"
 	cp, err := n.Service.SaveRemoteCollection(ctx, node.Collection{Title: "Parcours visio", Hub: "autre-hub", Origin: origin,
-		Items: []node.CollectionItem{{Resource: "kit-alice", Note: "avant"}},
+		Items:       []node.CollectionItem{{Resource: "kit-alice", Note: "avant"}},
 		Unavailable: []node.UnavailableItem{{URL: "https://autre-hub.example/r/kit-nc", Title: "Kit NC", Reason: "licence CC BY-NC 4.0 hors de la politique de ce hub"}}})
 	if err != nil {
 		t.Fatal(err)
