@@ -136,6 +136,12 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 		for _, it := range pg.items {
 			listed[it.Resource.Origin] = true
 		}
+		for _, obj := range pg.collections {
+			listed[idOf(obj)] = true
+			if err := f.saveCollection(ctx, p, obj); err != nil {
+				f.log.Info("backfill: collection skipped", "object", idOf(obj), "err", err)
+			}
+		}
 		next = pg.next
 		if next != "" {
 			if err := f.markBackfill(ctx, p.ActorID, next, false); err != nil {
@@ -154,6 +160,9 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 		// at the origin while this hub was not following (or missed the
 		// Delete), so it goes too.
 		if err := f.dropUnlisted(ctx, p, listed, started); err != nil {
+			return n, err
+		}
+		if err := f.dropUnlistedCollections(ctx, p, listed, started); err != nil {
 			return n, err
 		}
 	}
@@ -217,8 +226,11 @@ const backfillAhead = 4
 // ended the reading; next is the page after it ("" for the last).
 type backfillPage struct {
 	items []node.RemoteItem
-	next  string
-	err   error
+	// collections are the page's collection objects (the outbox lists
+	// them after every resource).
+	collections []map[string]any
+	next        string
+	err         error
 }
 
 // fetchPages reads a peer's outbox pages from next on, in order, and
@@ -258,6 +270,10 @@ func (f *Federation) fetchPages(ctx context.Context, p state.Peer, next string, 
 			}
 			obj, ok := item["object"].(map[string]any)
 			if !ok || hostOf(idOf(obj)) != p.Host {
+				continue
+			}
+			if isCollectionObject(obj) {
+				pg.collections = append(pg.collections, obj)
 				continue
 			}
 			r, files, err := parseResource(obj)

@@ -47,6 +47,13 @@ func (f *Federation) Handler(next http.Handler) http.Handler {
 		}
 		f.handle(f.object)(w, r)
 	})
+	mux.HandleFunc("GET "+collectionsPrefix+"{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !wantsAS(r) || strings.Contains(r.PathValue("id"), ".") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		f.handle(f.collectionJSON)(w, r)
+	})
 	mux.Handle("/", next)
 	return mux
 }
@@ -189,6 +196,9 @@ func (f *Federation) object(w http.ResponseWriter, r *http.Request) error {
 func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
+	if q.Has("collections") {
+		return f.outboxCollections(w, r)
+	}
 	if !q.Has("page") {
 		total, _ := f.svc.CountLocal(ctx)
 		writeAS(w, http.StatusOK, contentTypeAS, map[string]any{
@@ -220,6 +230,8 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 	}
 	if next != "" {
 		page["next"] = f.urls.outbox() + "?page=1&after=" + next
+	} else if cp := f.firstCollectionsPage(ctx); cp != "" {
+		page["next"] = cp // then the collections (collections.go)
 	}
 	writeAS(w, http.StatusOK, contentTypeAS, page)
 	return nil

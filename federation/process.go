@@ -61,6 +61,9 @@ func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
 	case "Undo":
 		return f.onUndo(ctx, act)
 	case "Create", "Update":
+		if act.Object != nil && isCollectionObject(act.Object) {
+			return f.onCollection(ctx, act)
+		}
 		return f.onResource(ctx, act)
 	case "Delete":
 		return f.onDelete(ctx, act)
@@ -450,6 +453,11 @@ func (f *Federation) onDelete(ctx context.Context, act incoming) error {
 			}
 		}
 		return f.peers.DeletePeer(ctx, act.Actor)
+	}
+	// A collection's copy, if the object was one (ids are on the actor's
+	// host, checked by the inbox).
+	if err := f.svc.DeleteRemoteCollection(ctx, act.ObjectID); err != nil {
+		return err
 	}
 	return f.deleteCopy(ctx, act.ObjectID, slug)
 }

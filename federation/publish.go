@@ -47,6 +47,9 @@ func (f *Federation) publishChanges(ctx context.Context) error {
 }
 
 func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes []string) error {
+	if ch.Collection != "" {
+		return f.publishCollectionChange(ctx, ch, inboxes)
+	}
 	announced, err := f.announced.Announced(ctx, ch.ResourceID)
 	if err != nil {
 		return err

@@ -228,6 +228,9 @@ type Collections interface {
 	CollectionsWith(ctx context.Context, resourceID string) ([]string, error)
 }
 
+// KeepsCollections says whether this node stores collections.
+func (s *Service) KeepsCollections() bool { return s.colls != nil }
+
 func (s *Service) needCollections() error {
 	if s.colls == nil {
 		return fmt.Errorf("this node keeps no collections: %w", ErrUnavailable)
@@ -548,8 +551,8 @@ func (s *Service) SaveRemoteCollection(ctx context.Context, c Collection) (Colle
 // DeleteRemoteCollection removes the copy of the peer's collection with
 // that origin object id. An unknown origin is not an error.
 func (s *Service) DeleteRemoteCollection(ctx context.Context, origin string) error {
-	if err := s.needCollections(); err != nil {
-		return err
+	if s.colls == nil {
+		return nil // nothing was ever stored
 	}
 	c, err := s.colls.CollectionByOrigin(ctx, origin)
 	if errors.Is(err, ErrNotFound) {
@@ -571,4 +574,33 @@ func (s *Service) CollectionByOrigin(ctx context.Context, origin string) (Collec
 		return Collection{}, err
 	}
 	return s.colls.CollectionByOrigin(ctx, origin)
+}
+
+// deleteRemoteCollectionsFrom removes the copies of the collections whose
+// origin starts with originPrefix (a hub unfollowed, blocked or gone).
+func (s *Service) deleteRemoteCollectionsFrom(ctx context.Context, originPrefix string) error {
+	if s.colls == nil {
+		return nil
+	}
+	var gone []string
+	for offset := 0; ; offset += maxCollectionsPage {
+		page, total, err := s.colls.ListCollections(ctx, ListCollectionsQuery{Origin: "remote", Offset: offset, Limit: maxCollectionsPage})
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if strings.HasPrefix(c.Origin, originPrefix) {
+				gone = append(gone, c.Origin)
+			}
+		}
+		if len(page) == 0 || offset+len(page) >= total {
+			break
+		}
+	}
+	for _, origin := range gone {
+		if err := s.DeleteRemoteCollection(ctx, origin); err != nil {
+			return err
+		}
+	}
+	return nil
 }

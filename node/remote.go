@@ -301,8 +301,12 @@ func (s *Service) DeleteRemote(ctx context.Context, id, origin string) error {
 }
 
 // DeleteRemoteFrom removes every remote resource whose origin is on host
-// (a blocked hub), and returns how many went.
+// (a blocked hub), and returns how many went. The copies of that hub's
+// collections go too (not counted).
 func (s *Service) DeleteRemoteFrom(ctx context.Context, originPrefix string) (int, error) {
+	if err := s.deleteRemoteCollectionsFrom(ctx, originPrefix); err != nil {
+		return 0, err
+	}
 	n, cursor := 0, ""
 	for {
 		rs, next, err := s.catalog.List(ctx, ListOptions{After: cursor, Limit: 200, Origin: "remote"})
