@@ -93,6 +93,7 @@ type CollectionItemJSON struct {
 type UnavailableItemJSON struct {
 	URL    string `json:"url"`
 	Title  string `json:"title,omitempty"`
+	Note   string `json:"note,omitempty"`
 	Reason string `json:"reason"`
 }
 
@@ -157,7 +158,7 @@ func (s *Server) collectionJSON(ctx context.Context, c node.Collection, resolve 
 		out.Items = append(out.Items, ij)
 	}
 	for _, u := range c.Unavailable {
-		uj := UnavailableItemJSON{Title: u.Title, Reason: u.Reason}
+		uj := UnavailableItemJSON{Title: u.Title, Note: u.Note, Reason: u.Reason}
 		if isWebURL(u.URL) {
 			uj.URL = u.URL
 		}
@@ -335,7 +336,7 @@ func (c CollectionJSON) toCollection() node.Collection {
 		out.Items = append(out.Items, node.CollectionItem{Resource: it.Resource, Note: it.Note})
 	}
 	for _, u := range c.Unavailable {
-		out.Unavailable = append(out.Unavailable, node.UnavailableItem{URL: u.URL, Title: u.Title, Reason: u.Reason})
+		out.Unavailable = append(out.Unavailable, node.UnavailableItem{URL: u.URL, Title: u.Title, Note: u.Note, Reason: u.Reason})
 	}
 	return out
 }

@@ -281,13 +281,13 @@ func TestCollectionPage(t *testing.T) {
 	origin := "https://autre-hub.example/collections/parcours-visio"
 	cp, err := n.Service.SaveRemoteCollection(ctx, node.Collection{Title: "Parcours visio", Hub: "autre-hub", Origin: origin,
 		Items:       []node.CollectionItem{{Resource: "kit-alice", Note: "avant"}},
-		Unavailable: []node.UnavailableItem{{URL: "https://autre-hub.example/r/kit-nc", Title: "Kit NC", Reason: "licence CC BY-NC 4.0 hors de la politique de ce hub"}}})
+		Unavailable: []node.UnavailableItem{{URL: "https://autre-hub.example/r/kit-nc", Title: "Kit NC", Note: "Séance 3 : le kit NC", Reason: "licence CC BY-NC 4.0 hors de la politique de ce hub"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, page = b.get("/collections/" + cp.ID)
 	wantIn(t, "copy's page", page, "non disponible sur ce hub", "licence CC BY-NC 4.0 hors de la politique de ce hub",
-		`href="https://autre-hub.example/r/kit-nc"`, "Kit NC", `href="`+origin+`"`)
+		`href="https://autre-hub.example/r/kit-nc"`, "Kit NC", "Séance 3 : le kit NC", `href="`+origin+`"`)
 	if resp := call(t, "PATCH", n.URL+"/api/v1/collections/"+cp.ID, f.tokens["root"], "application/json", strings.NewReader(`{"title":"X"}`), nil); resp.StatusCode != http.StatusForbidden {
 		t.Errorf("patching a copy: %d, want 403", resp.StatusCode)
 	}

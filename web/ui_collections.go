@@ -43,7 +43,7 @@ type collectionItemView struct {
 }
 
 type unavailableView struct {
-	Title, URL, Reason string
+	Title, URL, Note, Reason string
 }
 
 type collectionData struct {
@@ -102,7 +102,7 @@ func (s *Server) collectionPage(w http.ResponseWriter, r *http.Request) error {
 		d.OriginURL = c.Origin
 	}
 	for _, u := range c.Unavailable {
-		v := unavailableView{Title: u.Title, Reason: u.Reason}
+		v := unavailableView{Title: u.Title, Note: u.Note, Reason: u.Reason}
 		if isWebURL(u.URL) {
 			v.URL = u.URL
 		}
