@@ -298,6 +298,8 @@ func TestCollectionPage(t *testing.T) {
 	wantNotIn(t, "organisation page", org, `href="/collections/`+cp.ID+`"`)
 	_, home := b.get("/")
 	wantIn(t, "home page", home, `href="/collections/parcours-e-mail"`, `href="/collections/`+cp.ID+`"`, `href="/collections"`)
+	_, hub := b.get("/hub")
+	wantIn(t, "hub page", hub, `<a href="/collections">2 collections</a>`)
 	_, list := b.get("/collections")
 	wantIn(t, "list page", list, `href="/collections/parcours-e-mail"`, `href="/collections/`+cp.ID+`"`, "2 collections")
 	_, list = b.get("/collections?q=ecrire")
@@ -406,6 +408,22 @@ func TestCollectionEditor(t *testing.T) {
 	if _, err := n.Service.Get(context.Background(), "kit-alice"); err != nil {
 		t.Errorf("deleting the collection removed a resource: %v", err)
 	}
+	// An admin chooses the organisation; an editor's post of the field
+	// for another organisation is refused.
+	root := loginAs(t, n.URL, "root")
+	_, form = root.get("/editeur/nouvelle-collection")
+	wantIn(t, "admin's form", form, `<select id="f-organisation" name="organisation"`, `<option value="mediatheque"`)
+	resp, _ = root.postForm("/editeur/nouvelle-collection", url.Values{"csrf": {csrfOf(t, form)}, "title": {"Pour la médiathèque"}, "items": {"kit-carol"}, "organisation": {"mediatheque"}})
+	if c, err := n.Service.GetCollection(context.Background(), "pour-la-mediatheque"); resp.StatusCode != http.StatusSeeOther || err != nil || c.Organisation != "mediatheque" {
+		t.Errorf("admin creating for mediatheque: %d, %+v, %v", resp.StatusCode, c, err)
+	}
+	_, form = b.get("/editeur/nouvelle-collection")
+	wantNotIn(t, "editor's form", form, `name="organisation"`)
+	resp, page = b.postForm("/editeur/nouvelle-collection", url.Values{"csrf": {csrf}, "title": {"En douce"}, "items": {"kit-carol"}, "organisation": {"mediatheque"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("alice posting for mediatheque: %d, want 403", resp.StatusCode)
+	}
+
 	// Logged out: the editor pages send to the login page.
 	resp, _ = newBrowser(t, n.URL).get("/editeur/nouvelle-collection")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/connexion") {

@@ -293,6 +293,9 @@ const maxFormItems = 500
 
 type collectionValues struct {
 	Title, Summary, Description, Items string
+	// Organisation is the admin's choice; OrgSent says the form had it.
+	Organisation string
+	OrgSent      bool
 }
 
 type collectionForm struct {
@@ -303,8 +306,11 @@ type collectionForm struct {
 	ByField map[string]string
 	// Items are the current items, resolved, shown beside the textarea.
 	Items []collectionItemView
-	// OrgName is the organisation the collection belongs (or will).
-	OrgName string
+	// OrgName is the organisation the collection belongs (or will);
+	// admins choose it among Orgs instead.
+	OrgName   string
+	ChooseOrg bool
+	Orgs      []node.Organisation
 }
 
 func (f *collectionForm) addError(field, msg string) {
@@ -393,13 +399,14 @@ func (s *Server) checkItemLines(ctx context.Context, p *uiPage, f *collectionFor
 }
 
 func readCollectionValues(v url.Values) collectionValues {
-	return collectionValues{Title: v.Get("title"), Summary: v.Get("summary"), Description: v.Get("description"), Items: v.Get("items")}
+	return collectionValues{Title: v.Get("title"), Summary: v.Get("summary"), Description: v.Get("description"), Items: v.Get("items"),
+		Organisation: v.Get("organisation"), OrgSent: v.Has("organisation")}
 }
 
 // collectionFields maps the domain's field names to the form's controls.
 func collectionField(field string) string {
 	switch {
-	case field == "title" || field == "summary" || field == "description":
+	case field == "title" || field == "summary" || field == "description" || field == "organisation":
 		return field
 	case strings.HasPrefix(field, "item"):
 		return "items"
@@ -408,6 +415,13 @@ func collectionField(field string) string {
 }
 
 func (s *Server) renderCollectionForm(w http.ResponseWriter, r *http.Request, status int, f *collectionForm) {
+	if u, ok := node.ActorFrom(r.Context()); ok && u.Role == node.RoleAdmin {
+		os, err := s.svc.Organisations(r.Context())
+		if err != nil {
+			s.log.Warn("list organisations for the collection form", "err", err)
+		}
+		f.Orgs, f.ChooseOrg = os, len(os) > 0
+	}
 	if f.OrgName == "" {
 		if u, ok := node.ActorFrom(r.Context()); ok && u.Organisation != "" && f.New {
 			f.OrgName = u.Organisation
@@ -486,7 +500,8 @@ func (s *Server) collectionCreate(w http.ResponseWriter, r *http.Request) error 
 		s.renderCollectionForm(w, r, http.StatusBadRequest, f)
 		return nil
 	}
-	c, err := s.svc.CreateCollection(r.Context(), node.Collection{Title: f.V.Title, Summary: f.V.Summary, Description: f.V.Description, Items: items})
+	c, err := s.svc.CreateCollection(r.Context(), node.Collection{Title: f.V.Title, Summary: f.V.Summary, Description: f.V.Description, Items: items,
+		Organisation: f.V.Organisation})
 	if err != nil {
 		return s.collectionFailed(w, r, f, err)
 	}
@@ -515,7 +530,7 @@ func (s *Server) editableCollection(r *http.Request) (node.Collection, *http.Req
 
 func (s *Server) collectionEditForm(r *http.Request, c node.Collection) *collectionForm {
 	f := &collectionForm{ID: c.ID, ByField: map[string]string{}, Items: s.resolveItems(r.Context(), c),
-		V: collectionValues{Title: c.Title, Summary: c.Summary, Description: c.Description, Items: itemLines(c.Items)}}
+		V: collectionValues{Title: c.Title, Summary: c.Summary, Description: c.Description, Items: itemLines(c.Items), Organisation: c.Organisation}}
 	if cr := s.collectionCredit(r.Context(), c); cr != nil {
 		f.OrgName = cr.Name
 	}
@@ -548,6 +563,9 @@ func (s *Server) collectionUpdate(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	}
 	patch := node.CollectionPatch{Title: &f.V.Title, Summary: &f.V.Summary, Description: &f.V.Description, Items: &items}
+	if f.V.OrgSent { // only admins get the field; the service refuses it to others
+		patch.Organisation = &f.V.Organisation
+	}
 	if _, err := s.svc.UpdateCollection(r.Context(), c.ID, patch); err != nil {
 		return s.collectionFailed(w, r, f, err)
 	}
