@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -33,11 +34,22 @@ var foldAccents = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), 
 
 // searchWords lowercases, removes accents and splits s into words.
 func searchWords(s string) []string {
-	folded, _, err := transform.String(foldAccents, strings.ToLower(s))
-	if err != nil {
-		folded = strings.ToLower(s)
+	folded := strings.ToLower(s)
+	if !isASCII(folded) {
+		if f, _, err := transform.String(foldAccents, folded); err == nil {
+			folded = f
+		}
 	}
 	return strings.FieldsFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // hasWords says whether text holds every query word: whole words, the
