@@ -37,7 +37,7 @@ const itemsKey = "communs:items"
 // collectionFetchBudget bounds the time a follower spends fetching the
 // items of one collection it does not have yet: a collection of 200 items
 // on slow hubs must not hold the inbox worker for 200 timeouts.
-const collectionFetchBudget = 60 * time.Second
+var collectionFetchBudget = 60 * time.Second
 
 // Reasons shown for the items of a copy this node could not resolve,
 // plain French for visitors.
@@ -330,7 +330,7 @@ func (f *Federation) saveCollection(ctx context.Context, p state.Peer, obj map[s
 	fctx, cancel := context.WithTimeout(ctx, collectionFetchBudget)
 	defer cancel()
 	for _, it := range items {
-		local, title, reason, err := f.resolveItem(fctx, it.ID)
+		local, title, reason, err := f.resolveItem(ctx, fctx, it.ID)
 		if err != nil {
 			return err // storage failure: retried with the activity
 		}
@@ -365,8 +365,9 @@ func containsItem(items []node.CollectionItem, id string) bool {
 // this node's own resources, a copy already here, or a copy made now by
 // fetching the object from its origin. It returns the local id, or the
 // title (when known) and the reason it is unavailable; err only for a
-// failure of this node.
-func (f *Federation) resolveItem(ctx context.Context, objectID string) (id, title, reason string, err error) {
+// failure of this node. Fetches run under fetchCtx (the collection's
+// budget), lookups and saves under ctx.
+func (f *Federation) resolveItem(ctx, fetchCtx context.Context, objectID string) (id, title, reason string, err error) {
 	if hostOf(objectID) == f.host {
 		local, ok := strings.CutPrefix(objectID, f.urls.object(""))
 		if !ok || node.ValidateID(local) != nil {
@@ -391,14 +392,14 @@ func (f *Federation) resolveItem(ctx context.Context, objectID string) (id, titl
 			return "", "", "", err
 		}
 	}
-	return f.fetchItem(ctx, objectID)
+	return f.fetchItem(ctx, fetchCtx, objectID)
 }
 
 // fetchItem copies an item this node does not have from its origin: only
 // from a hub this node follows (whose mirror policy and hub name apply),
 // never from a blocked domain, and only an object whose id is the one
 // asked for.
-func (f *Federation) fetchItem(ctx context.Context, objectID string) (id, title, reason string, err error) {
+func (f *Federation) fetchItem(ctx, fetchCtx context.Context, objectID string) (id, title, reason string, err error) {
 	host := hostOf(objectID)
 	if blocked, err := f.blocks.Blocked(ctx, hostname(host)); err != nil {
 		return "", "", "", err
@@ -419,11 +420,14 @@ func (f *Federation) fetchItem(ctx context.Context, objectID string) (id, title,
 	if origin.ActorID == "" {
 		return "", "", reasonNotFollowed, nil
 	}
-	if ctx.Err() != nil {
+	if fetchCtx.Err() != nil {
 		return "", "", reasonUnreachable, nil // the collection's fetch budget is spent
 	}
 	var obj map[string]any
-	if err := f.getJSON(ctx, objectID, &obj); err != nil {
+	if err := f.getJSON(fetchCtx, objectID, &obj); err != nil {
+		if ctx.Err() != nil {
+			return "", "", "", ctx.Err() // the node stops: retried at the next start
+		}
 		f.log.Info("collection item not fetched", "object", objectID, "err", err)
 		if msg := err.Error(); strings.HasSuffix(msg, ": 404 Not Found") || strings.HasSuffix(msg, ": 410 Gone") {
 			return "", "", reasonNotFound, nil

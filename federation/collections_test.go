@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/communs-numerique/communs/federation"
 	"github.com/communs-numerique/communs/federation/state"
 	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/internal/testnode"
@@ -218,5 +220,54 @@ func TestCollectionItemOfTheFollower(t *testing.T) {
 	}
 	if len(remotes(t, b)) != 0 {
 		t.Fatal("B made a copy of its own kit")
+	}
+}
+
+// TestCollectionItemsFetchBudget: an origin too slow to serve the items a
+// follower lacks does not keep the collection out: it stores within the
+// fetch budget, the slow item listed as unreachable.
+func TestCollectionItemsFetchBudget(t *testing.T) {
+	t.Cleanup(federation.SetCollectionFetchBudget(500 * time.Millisecond)) // restored after the nodes stop
+	ctx := context.Background()
+	var slow atomic.Bool
+	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a", Wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if slow.Load() && strings.HasPrefix(r.URL.Path, "/r/") {
+				select {
+				case <-time.After(5 * time.Second):
+				case <-r.Context().Done():
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	b := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-b"})
+	r1, err := a.Service.Create(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit lent", Kind: "practical-sheet", License: "CC0-1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow(t, b, a, state.MirrorNone)
+	origin1 := a.URL + "/r/" + r1.ID
+	testenv.Eventually(t, 15*time.Second, "backfill", func() bool { _, ok := remotes(t, b)[origin1]; return ok })
+	if _, _, err := b.Catalog.Delete(ctx, remotes(t, b)[origin1].ID); err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(true)
+	start := time.Now()
+	c, err := a.Service.CreateCollection(ctx, node.Collection{Title: "Série lente", Items: []node.CollectionItem{{Resource: r1.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp node.Collection
+	testenv.Eventually(t, 15*time.Second, "the collection reaches B", func() bool {
+		var ok bool
+		cp, ok = remoteCollection(t, b, a.URL+"/collections/"+c.ID)
+		return ok
+	})
+	if len(cp.Items) != 0 || len(cp.Unavailable) != 1 || cp.Unavailable[0].Reason != "non disponible sur ce hub : hub d'origine injoignable" || cp.Unavailable[0].Title != r1.Title {
+		t.Fatalf("B's copy: %+v", cp)
+	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Fatalf("B waited %v for the slow item: the budget did not bound it", took)
 	}
 }

@@ -604,3 +604,19 @@ func (s *Service) deleteRemoteCollectionsFrom(ctx context.Context, originPrefix 
 	}
 	return nil
 }
+
+// organisationHasNoCollections refuses to remove an organisation that
+// still owns collections, with their count.
+func (s *Service) organisationHasNoCollections(ctx context.Context, slug string) error {
+	if s.colls == nil {
+		return nil
+	}
+	_, n, err := s.colls.ListCollections(ctx, ListCollectionsQuery{Organisation: slug, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("remove organisation %q: %w", slug, err)
+	}
+	if n > 0 {
+		return fmt.Errorf("organisation %q still owns %d collection(s); give them to another organisation or delete them first: %w", slug, n, ErrConflict)
+	}
+	return nil
+}

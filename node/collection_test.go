@@ -245,3 +245,24 @@ func TestRemoteCollection(t *testing.T) {
 		t.Fatalf("unavailable item with a script URL: %v", err)
 	}
 }
+
+// TestOrganisationWithCollections: an organisation that owns a collection
+// is not removed, and the count is in the refusal.
+func TestOrganisationWithCollections(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newCollectionService(t)
+	c, err := svc.CreateCollection(ctx, node.Collection{Title: "Série", Organisation: "mediatheque", Items: []node.CollectionItem{{Resource: "kit-a"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.RemoveOrganisation(ctx, "mediatheque")
+	if !errors.Is(err, node.ErrConflict) || !strings.Contains(err.Error(), "1 collection") {
+		t.Fatalf("removing an organisation with a collection: %v", err)
+	}
+	if err := svc.DeleteCollection(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.RemoveOrganisation(ctx, "mediatheque"); err != nil {
+		t.Fatalf("removing it once the collection is gone: %v", err)
+	}
+}

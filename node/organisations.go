@@ -217,6 +217,9 @@ func (s *Service) RemoveOrganisation(ctx context.Context, slug string) error {
 	if _, err := s.Organisation(ctx, slug); err != nil {
 		return err
 	}
+	if err := s.organisationHasNoCollections(ctx, slug); err != nil {
+		return err
+	}
 	res, users, err := s.orgs.RemoveOrganisation(ctx, slug)
 	if err != nil {
 		return fmt.Errorf("remove organisation %q: %w", slug, err)

@@ -135,7 +135,10 @@ func putCollection(tx *bbolt.Tx, old, c *node.Collection) error {
 		if !c.Local() {
 			return fmt.Errorf("collection %q: a copy from another hub belongs to none of this hub's organisations: %w", c.ID, node.ErrInvalid)
 		}
-		if tx.Bucket(bucketOrgs).Get([]byte(c.Organisation)) == nil {
+		// Checked when the owner is set or changes: a collection kept by
+		// an organisation removed meanwhile must not block the deletion
+		// of a resource it lists (dropFromCollections).
+		if (old == nil || old.Organisation != c.Organisation) && tx.Bucket(bucketOrgs).Get([]byte(c.Organisation)) == nil {
 			return &node.ValidationError{Field: "organisation", Code: "invalid",
 				Rule: fmt.Sprintf("unknown organisation %q (removed meanwhile?)", c.Organisation)}
 		}
