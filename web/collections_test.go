@@ -420,8 +420,8 @@ func TestCollectionEditor(t *testing.T) {
 	_, form = b.get("/editeur/nouvelle-collection")
 	wantNotIn(t, "editor's form", form, `name="organisation"`)
 	resp, page = b.postForm("/editeur/nouvelle-collection", url.Values{"csrf": {csrf}, "title": {"En douce"}, "items": {"kit-carol"}, "organisation": {"mediatheque"}})
-	if resp.StatusCode != http.StatusForbidden {
-		t.Errorf("alice posting for mediatheque: %d, want 403", resp.StatusCode)
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "mediatheque") {
+		t.Errorf("alice posting for mediatheque: %d, want 403 naming mediatheque", resp.StatusCode)
 	}
 
 	// Logged out: the editor pages send to the login page.
