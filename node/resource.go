@@ -96,6 +96,11 @@ type Resource struct {
 	// organisation's page on its origin hub.
 	OrganisationName string `json:"organisation_name,omitempty"`
 	OrganisationURL  string `json:"organisation_url,omitempty"`
+	// Version counts the changes kept in the resource's history
+	// (history.go): 1 at creation, one more per change; the catalog sets
+	// it in the write's transaction. 0 for a resource stored before
+	// histories and not changed since.
+	Version int `json:"version,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.
