@@ -58,7 +58,9 @@ func TestReviseDiff(t *testing.T) {
 				AfterSHA256: digestOf([]byte(long))}}, nil},
 		{"two fields in one change", func(r *node.Resource) { r.Title, r.Level = "T", "" },
 			[]node.FieldChange{{Field: "title", Before: "Créer une adresse e-mail", After: "T"}, {Field: "level", Before: "beginner"}}, nil},
-		{"file added", func(r *node.Resource) { r.Files = append(r.Files, node.File{Name: "affiche.png", SHA256: d3, Size: 30}) },
+		{"file added", func(r *node.Resource) {
+			r.Files = append(r.Files, node.File{Name: "affiche.png", SHA256: d3, Size: 30})
+		},
 			nil, []node.FileChange{{Name: "affiche.png", Change: node.FileAdded, After: d3, Size: 30}}},
 		{"file replaced", func(r *node.Resource) { r.Files[0] = node.File{Name: "guide.pdf", SHA256: d3, Size: 31} },
 			nil, []node.FileChange{{Name: "guide.pdf", Change: node.FileReplaced, Before: d1, After: d3, Size: 31}}},
