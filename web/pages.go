@@ -127,6 +127,8 @@ type resourceData struct {
 	Report reportForm
 	// Reasons lists the report reasons for the form.
 	Reasons []string
+	// History is the "Historique" section (history.go).
+	History *historyView
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -183,6 +185,10 @@ func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int
 			}
 		}
 		d.JSONLD["creator"] = org
+	}
+	var historyOK bool
+	if d.History, historyOK = s.resourceHistory(r, p, res); !historyOK && status == http.StatusOK {
+		status, p.NoRobots = http.StatusBadRequest, true
 	}
 	p.Data = d
 	// A copy's canonical page is the origin's: search engines credit the

@@ -151,6 +151,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("PUT "+paths.APIResourceFile, s.api(s.apiPutFile))
 	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.api(s.apiDeleteFile))
 	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
+	mux.HandleFunc("GET "+paths.APIResourceHistory, s.api(s.apiHistory))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)
