@@ -110,3 +110,29 @@ func list(v any) []map[string]any {
 	}
 	return out
 }
+
+// TestHistoryOnThePage: the section speaks French and English, a copy's
+// changes name the hub they came from, and a forged history link answers
+// 400 with the newest changes and a reason.
+func TestHistoryOnThePage(t *testing.T) {
+	n := testnode.Start(t, testnode.Options{})
+	id := publish(t, n, kitJSON)["id"].(string)
+	call(t, "PATCH", n.URL+"/api/v1/resources/"+id, n.Token, "application/json", strings.NewReader(`{"license":"CC-BY-4.0"}`), nil)
+
+	fr := newBrowser(t, n.URL)
+	resp, body := fr.get("/r/" + id)
+	if resp.StatusCode != 200 {
+		t.Fatalf("page: %d", resp.StatusCode)
+	}
+	wantIn(t, "French history", body, `<h2 id="h-history">Historique</h2>`, "Licence modifiée le ", "Créé le ")
+	en := newBrowser(t, n.URL)
+	en.lang = "en"
+	_, body = en.get("/r/" + id)
+	wantIn(t, "English history", body, `<h2 id="h-history">History</h2>`, "Licence changed on ", "Created on ")
+
+	resp, body = fr.get("/r/" + id + "?historique=AAAA")
+	if resp.StatusCode != 400 {
+		t.Errorf("forged history link: %d, want 400", resp.StatusCode)
+	}
+	wantIn(t, "forged history link", body, "Ce lien vers l&#39;historique n&#39;est pas valide", "Licence modifiée le ")
+}
