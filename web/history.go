@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/communs-numerique/communs/node"
@@ -25,6 +27,19 @@ type historyPageJSON struct {
 // revisions, newest first. Account names are not for visitors (like a
 // resource's created_by): a revision says which hub made it.
 func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) error {
+	return s.history(w, r, false)
+}
+
+// adminHistory is apiHistory for the admin socket, with the account of
+// each local change.
+func (s *Server) adminHistory(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.admin(r); err != nil {
+		return err
+	}
+	return s.history(w, r, true)
+}
+
+func (s *Server) history(w http.ResponseWriter, r *http.Request, withAccounts bool) error {
 	q := r.URL.Query()
 	limit, err := pageSize(q, "limit")
 	if err != nil {
@@ -43,7 +58,9 @@ func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := historyPageJSON{Items: make([]node.Revision, 0, len(revs)), Next: next}
 	for _, rev := range revs {
-		rev.By = ""
+		if !withAccounts {
+			rev.By = ""
+		}
 		out.Items = append(out.Items, rev)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -133,4 +150,19 @@ func historyLineOf(p *uiPage, res node.Resource, rev node.Revision) historyLine 
 		l.Sentences = append(l.Sentences, p.T("history.file."+f.Change, f.Name, day))
 	}
 	return l
+}
+
+// History reads a page of a resource's revisions, with the accounts that
+// made them (admin socket).
+func (c *Client) History(ctx context.Context, id, after string, limit int) ([]node.Revision, string, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("cursor", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var out historyPageJSON
+	err := c.doJSON(ctx, http.MethodGet, "/admin/v1/resources/"+url.PathEscape(id)+"/history?"+q.Encode(), nil, &out)
+	return out.Items, out.Next, err
 }

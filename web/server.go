@@ -131,6 +131,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/v1/reports", s.api(s.adminListReports))
 	mux.HandleFunc("GET /admin/v1/reports/{id}", s.api(s.adminGetReport))
 	mux.HandleFunc("POST /admin/v1/reports/{id}/close", s.api(s.adminCloseReport))
+	mux.HandleFunc("GET /admin/v1/resources/{id}/history", s.api(s.adminHistory))
 	return s.middleware(s.validQuery(mux), true)
 }
 

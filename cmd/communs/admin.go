@@ -37,6 +37,7 @@ type backend interface {
 	IndexStatus(ctx context.Context) (node.IndexStatus, error)
 	RebuildIndex(ctx context.Context, progress func(done, total int)) error
 	Update(ctx context.Context, id string, p node.Patch) (node.Resource, error)
+	History(ctx context.Context, id, after string, limit int) ([]node.Revision, string, error)
 	AddOrganisation(ctx context.Context, o node.Organisation) (node.Organisation, error)
 	Organisations(ctx context.Context) ([]node.Organisation, error)
 	Organisation(ctx context.Context, slug string) (node.Organisation, error)
@@ -319,6 +320,7 @@ func resourceCommand() *cli.Command {
 				}),
 			}),
 			resourceSetCommand(),
+			resourceHistoryCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {
