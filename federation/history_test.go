@@ -123,7 +123,8 @@ func TestHistoryFollowsTheCopy(t *testing.T) {
 	}
 	// The copy's page says where its changes came from.
 	status, body, _ := get(t, b.URL+"/r/"+c.ID)
-	if page := string(body); status != 200 || !strings.Contains(page, "Fichier guide.pdf remplacé le ") || !strings.Contains(page, "(modification reçue de hub-a)") {
+	if page := string(body); status != 200 || !strings.Contains(page, "Fichier guide.pdf remplacé le ") || !strings.Contains(page, "(modification reçue de hub-a)") ||
+		!strings.Contains(page, "Copie reçue de hub-a le ") {
 		t.Errorf("B's copy page (%d) does not tell its history", status)
 	}
 }

@@ -123,19 +123,19 @@ func historyLineOf(p *uiPage, res node.Resource, rev node.Revision) historyLine 
 		l.By = rev.Hub
 	}
 	if rev.Created {
-		key := "history.created"
+		key, args := "history.created", []any{day}
 		if !res.Local() {
-			key = "history.received"
+			// "Copie reçue de hub-a le …": the line names the hub already.
+			key, args, l.By = "history.received", []any{rev.Hub, day}, ""
 		}
-		if len(rev.Files) == 0 {
-			l.Sentences = append(l.Sentences, p.T(key, day))
-			return l
+		if len(rev.Files) > 0 {
+			names := make([]string, 0, len(rev.Files))
+			for _, f := range rev.Files {
+				names = append(names, f.Name)
+			}
+			key, args = key+".files", append(args, strings.Join(names, ", "))
 		}
-		names := make([]string, 0, len(rev.Files))
-		for _, f := range rev.Files {
-			names = append(names, f.Name)
-		}
-		l.Sentences = append(l.Sentences, p.T(key+".files", day, strings.Join(names, ", ")))
+		l.Sentences = append(l.Sentences, p.T(key, args...))
 		return l
 	}
 	for _, f := range rev.Fields {
