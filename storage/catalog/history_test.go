@@ -220,3 +220,31 @@ func writeForever(path string) {
 		fmt.Println("wrote", r.Version)
 	}
 }
+
+// BenchmarkUpsertManyHistory measures what the grouped import and
+// backfills pay for the revision written with each resource: one
+// transaction of 100 realistic kits, created then all changed (a new
+// description: a revision with capped before/after texts).
+func BenchmarkUpsertManyHistory(b *testing.B) {
+	s := openTemp(b)
+	b.ReportAllocs()
+	n := 0
+	for i := range b.N {
+		rs := make([]node.Resource, 100)
+		for j := range rs {
+			rs[j] = realistic(n + j)
+		}
+		for round := range 2 {
+			if round == 1 {
+				for j := range rs {
+					rs[j].Description += "\n\nMise à jour " + strconv.Itoa(i)
+				}
+			}
+			if _, _, err := s.UpsertMany(ctx, rs, func(old, r *node.Resource) error { return nil }); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += len(rs)
+	}
+	b.ReportMetric(float64(2*n)/b.Elapsed().Seconds(), "writes/s")
+}
