@@ -113,12 +113,12 @@ func (s *Store) History(ctx context.Context, id string, after string, limit int)
 		c := tx.Bucket(bucketRevisions).Cursor()
 		// Start after the resource's last key (or at the cursor) and walk
 		// back.
-		var k, v []byte
-		if before == 0 {
-			k, v = c.Seek(append(bytes.Clone(prefix), 0xff))
-		} else {
-			k, v = c.Seek(binary.BigEndian.AppendUint64(bytes.Clone(prefix), before))
+		from := append(bytes.Clone(prefix), 0xff) // past the newest version
+		if before != 0 {
+			from = binary.BigEndian.AppendUint64(bytes.Clone(prefix), before)
 		}
+		k, _ := c.Seek(from)
+		var v []byte
 		if k == nil {
 			k, v = c.Last()
 		} else {
