@@ -123,12 +123,12 @@ type resourceData struct {
 	CanEdit      bool
 	Local        bool
 	Org          *orgCredit
+	// History is the "Historique" section (history.go).
+	History *historyView
 	// Report is the report form's state.
 	Report reportForm
 	// Reasons lists the report reasons for the form.
 	Reasons []string
-	// History is the "Historique" section (history.go).
-	History *historyView
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.

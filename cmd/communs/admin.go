@@ -319,8 +319,8 @@ func resourceCommand() *cli.Command {
 					return enc.Encode(r)
 				}),
 			}),
-			resourceSetCommand(),
 			resourceHistoryCommand(),
+			resourceSetCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {
