@@ -40,8 +40,8 @@ func TestPatchCoversMetadata(t *testing.T) {
 // encoding/json flattens it there.
 func TestResourceJSONKeys(t *testing.T) {
 	want := []string{"id", "title", "summary", "description", "kind", "themes", "audience", "level",
-		"license", "language", "authors", "hub", "published", "organisation", "created", "updated", "files", "origin", "created_by", "organisation_name", "organisation_url"}
-	data, err := json.Marshal(Resource{ID: "x", Origin: "https://example.org/r/x", Metadata: Metadata{Organisation: "o"}, CreatedBy: "u", OrganisationName: "O", OrganisationURL: "https://example.org/organisations/o"})
+		"license", "language", "authors", "hub", "published", "organisation", "created", "updated", "files", "origin", "created_by", "organisation_name", "organisation_url", "version"}
+	data, err := json.Marshal(Resource{ID: "x", Origin: "https://example.org/r/x", Metadata: Metadata{Organisation: "o"}, CreatedBy: "u", OrganisationName: "O", OrganisationURL: "https://example.org/organisations/o", Version: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

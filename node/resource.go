@@ -100,6 +100,11 @@ type Resource struct {
 	// Announce) rather than from its origin, the hub name of the followed
 	// hub that shared it ("partagé par hub-b"); set by federation only.
 	SharedBy string `json:"shared_by,omitempty"`
+	// Version counts the changes kept in the resource's history
+	// (history.go): 1 at creation, one more per change; the catalog sets
+	// it in the write's transaction. 0 for a resource stored before
+	// histories and not changed since.
+	Version int `json:"version,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.

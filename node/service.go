@@ -224,10 +224,15 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	var orphans []string
 	err = s.withDigests(ctx, stored, func() error {
 		if !exists {
-			return s.catalog.Create(ctx, r)
+			if err := s.catalog.Create(ctx, r); err != nil {
+				return err
+			}
+			r.Version = 1 // what the catalog stored (Revise, history.go)
+			return nil
 		}
 		var err error
-		_, orphans, err = s.catalog.Update(ctx, r.ID, func(cur *Resource) error {
+		var saved Resource
+		saved, orphans, err = s.catalog.Update(ctx, r.ID, func(cur *Resource) error {
 			if !cur.Local() {
 				return fmt.Errorf("resource %q comes from another hub: %w", r.ID, ErrForbidden)
 			}
@@ -238,6 +243,7 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 			*cur = r
 			return nil
 		})
+		r.Version = saved.Version
 		return err
 	})
 	if err != nil {

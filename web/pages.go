@@ -126,6 +126,8 @@ type resourceData struct {
 	CanEdit      bool
 	Local        bool
 	Org          *orgCredit
+	// History is the "Historique" section (history.go).
+	History *historyView
 	// Report is the report form's state.
 	Report reportForm
 	// Reasons lists the report reasons for the form.
@@ -189,6 +191,10 @@ func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int
 			}
 		}
 		d.JSONLD["creator"] = org
+	}
+	var historyOK bool
+	if d.History, historyOK = s.resourceHistory(r, p, res); !historyOK && status == http.StatusOK {
+		status, p.NoRobots = http.StatusBadRequest, true
 	}
 	p.Data = d
 	// A copy's canonical page is the origin's: search engines credit the

@@ -37,6 +37,7 @@ type backend interface {
 	IndexStatus(ctx context.Context) (node.IndexStatus, error)
 	RebuildIndex(ctx context.Context, progress func(done, total int)) error
 	Update(ctx context.Context, id string, p node.Patch) (node.Resource, error)
+	History(ctx context.Context, id, after string, limit int) ([]node.Revision, string, error)
 	AddOrganisation(ctx context.Context, o node.Organisation) (node.Organisation, error)
 	Organisations(ctx context.Context) ([]node.Organisation, error)
 	Organisation(ctx context.Context, slug string) (node.Organisation, error)
@@ -322,6 +323,7 @@ func resourceCommand() *cli.Command {
 					return enc.Encode(r)
 				}),
 			}),
+			resourceHistoryCommand(),
 			resourceSetCommand(),
 			resourceShareCommand(),
 			leaf(&cli.Command{

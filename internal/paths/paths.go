@@ -42,6 +42,8 @@ const (
 	APIResourceFile = APIResource + "/files/{name}"
 	// APIResourceReports takes anonymous reports about a resource.
 	APIResourceReports = APIResource + "/reports"
+	// APIResourceHistory pages a resource's revisions, newest first.
+	APIResourceHistory = APIResource + "/history"
 	APILicenses        = "/api/v1/licenses"
 	APISearch          = "/api/v1/search"
 	// APIOrganisations lists the hub's member organisations (an admin
@@ -123,6 +125,9 @@ func APIOrganisationPath(slug string) string { return fill(APIOrganisation, slug
 
 // APIResourcePath is /api/v1/resources/{id}.
 func APIResourcePath(id string) string { return fill(APIResource, id) }
+
+// APIHistoryPath is /api/v1/resources/{id}/history.
+func APIHistoryPath(id string) string { return fill(APIResourceHistory, id) }
 
 // APIFilePath is /api/v1/resources/{id}/files/{name}.
 func APIFilePath(id, name string) string { return fill(APIResourceFile, id, name) }

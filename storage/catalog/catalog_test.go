@@ -119,6 +119,7 @@ func TestCRUD(t *testing.T) {
 	r := resource("kit-smartphone", base, file("guide.pdf", "guide"))
 	r.Description = "# Atelier\n\nDes **exercices**."
 	mustCreate(t, s, r)
+	r.Version = 1 // the catalog numbers the versions (history.go)
 
 	got, err := s.Get(ctx, r.ID)
 	if err != nil {
@@ -287,6 +288,7 @@ func TestUpdateAtomicity(t *testing.T) {
 	s := openTemp(t)
 	r := resource("kit", base, file("a.pdf", "a"))
 	mustCreate(t, s, r)
+	r.Version = 1 // the catalog numbers the versions (history.go)
 	seq := lastSeq(t, s)
 
 	wrapped := fmt.Errorf("resource kit: %w", node.ErrForbidden)

@@ -184,6 +184,9 @@ func (s *Store) Create(ctx context.Context, r node.Resource) error {
 		if err := indexOrganisation(tx, nil, &r); err != nil {
 			return err
 		}
+		if err := recordRevision(ctx, tx, nil, &r); err != nil {
+			return err
+		}
 		if err := putResource(tx, &r); err != nil {
 			return err
 		}
@@ -231,6 +234,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*node.Resource) e
 			}
 		}
 		if err := indexOrganisation(tx, &old, &cur); err != nil {
+			return err
+		}
+		if err := recordRevision(ctx, tx, &old, &cur); err != nil {
 			return err
 		}
 		if err := putResource(tx, &cur); err != nil {
@@ -300,6 +306,10 @@ func (s *Store) UpsertMany(ctx context.Context, rs []node.Resource, check func(o
 					}
 				}
 			}
+			if err := recordRevision(ctx, tx, oldp, &r); err != nil {
+				return err
+			}
+			rs[i].Version = r.Version // the caller returns what was stored
 			if err := putResource(tx, &r); err != nil {
 				return err
 			}
@@ -338,6 +348,9 @@ func (s *Store) Delete(ctx context.Context, id string) (node.Resource, []string,
 			return err
 		}
 		if err := tx.Bucket(bucketByCreated).Delete(createdKey(old.Created, id)); err != nil {
+			return err
+		}
+		if err := deleteHistory(tx, id); err != nil {
 			return err
 		}
 		if orphans, err = adjustRefs(tx, old.Files, nil); err != nil {
