@@ -267,11 +267,6 @@ func TestCollectionPage(t *testing.T) {
 	wantIn(t, "collection page in English", en, "Download the whole collection (zip)", "The resources, in order")
 	b.lang = ""
 
-	// The zip link answers 404 until the bundle is wired.
-	resp2, _ = b.get("/collections/" + c.ID + ".zip")
-	if resp2.StatusCode != http.StatusNotFound {
-		t.Errorf("collection zip: %d, want 404 for now", resp2.StatusCode)
-	}
 	resp2, _ = b.get("/collections/nulle-part")
 	if resp2.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown collection page: %d", resp2.StatusCode)

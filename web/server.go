@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/communs-numerique/communs/internal/bundle"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,6 +51,10 @@ type Options struct {
 	// They page past the API's limits and read the change feed, so they
 	// get the catalog rather than the Service. Nil leaves them out.
 	Harvest Harvest
+	// BundleSigner signs the manifest of a collection's zip with the hub's
+	// actor key (internal/bundle, docs/BUNDLES.md); nil answers 503 for
+	// collection zips.
+	BundleSigner bundle.Signer
 }
 
 // Harvest is the read-only catalog the harvesting interfaces need.
@@ -75,6 +80,7 @@ type Server struct {
 	actorURL            string
 	peers               func(ctx context.Context) ([]PeerInfo, error)
 	harvest             Harvest
+	bundleSigner        bundle.Signer
 
 	brand      Brand
 	started    time.Time
@@ -94,7 +100,7 @@ func New(svc *node.Service, opt Options) *Server {
 		opt.UploadIdleTimeout = DefaultUploadIdleTimeout
 	}
 	s := &Server{svc: svc, publicURL: strings.TrimRight(opt.PublicURL, "/"), name: opt.Name, log: opt.Logger, indexer: opt.Indexer,
-		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest,
+		uploadIdle: opt.UploadIdleTimeout, harvest: opt.Harvest, bundleSigner: opt.BundleSigner,
 		reportLimit: newRateLimiter(reportMaxPerWindow, reportWindow, reportMaxTracked)}
 	s.initUI(opt)
 	return s

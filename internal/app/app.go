@@ -98,6 +98,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	opts := web.Options{PublicURL: cfg.PublicURL, Name: cfg.Name, Logger: log, Indexer: st.Indexer,
 		Region: cfg.Region, Description: cfg.Description, SessionKey: sessionKey, Brand: &brand, UploadIdleTimeout: cfg.UploadIdleTimeout,
 		Harvest: st.Catalog}
+	if opts.BundleSigner, err = BundleSigner(cfg, n.Fed); err != nil {
+		return nil, err
+	}
 	if n.Fed != nil {
 		opts.ActorURL, opts.Peers = n.Fed.ActorURL(), peerInfos(n.Fed)
 	}
