@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"html"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -25,10 +24,6 @@ import (
 // its items in order as communs:items, each the object id of a resource
 // ({"id", "note"}): this node's /r/{id} for a local resource, the origin's
 // object id for a copy. A follower resolves each item to its own copy.
-
-// collectionsPrefix is the collections' page address, which is also their
-// object id (the web side serves the page there).
-const collectionsPrefix = "/collections/"
 
 // itemsKey carries the items: a compact IRI, so the shared context (and
 // every golden file) stays as it is.
@@ -52,7 +47,9 @@ const (
 )
 
 func (u urls) collection(id string) string {
-	return u.base + collectionsPrefix + url.PathEscape(id)
+	// The page address is also the object id (the web side serves the
+	// page there): one route table, internal/paths.
+	return paths.Base(u.base).Collection(id)
 }
 
 // collectionItem is an item as it travels: the resource's object id, its

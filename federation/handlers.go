@@ -47,7 +47,7 @@ func (f *Federation) Handler(next http.Handler) http.Handler {
 		}
 		f.handle(f.object)(w, r)
 	})
-	mux.HandleFunc("GET "+collectionsPrefix+"{id}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+paths.Collection, func(w http.ResponseWriter, r *http.Request) {
 		if !wantsAS(r) || strings.Contains(r.PathValue("id"), ".") {
 			next.ServeHTTP(w, r)
 			return
