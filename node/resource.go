@@ -96,6 +96,9 @@ type Resource struct {
 	// organisation's page on its origin hub.
 	OrganisationName string `json:"organisation_name,omitempty"`
 	OrganisationURL  string `json:"organisation_url,omitempty"`
+	// BasedOn is the attribution chain of an adaptation (adapt.go): the
+	// oldest source first, the resource it was adapted from last.
+	BasedOn []Source `json:"based_on,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.
@@ -217,6 +220,9 @@ func (r *Resource) Validate() error {
 		if _, err := time.Parse(dateLayout, r.Published); err != nil {
 			return invalid("published", "must be a date written YYYY-MM-DD (got %q)", r.Published)
 		}
+	}
+	if err := validateSources(r.BasedOn); err != nil {
+		return err
 	}
 	if len(r.Files) > MaxFiles {
 		return invalid("files", "at most %d files per resource", MaxFiles)

@@ -42,6 +42,9 @@ type Config struct {
 	// ForwardReport, when set, sends a report about a copy to the copy's
 	// origin (the federation's Flag); the report has no contact.
 	ForwardReport func(ctx context.Context, res Resource, r Report) error
+	// Adaptations lists the adaptations other hubs made of local
+	// resources; nil keeps none (adapt.go).
+	Adaptations Adaptations
 }
 
 // Service is the hub's domain: every edge (HTTP, CLI, federation) goes
@@ -69,6 +72,9 @@ type Service struct {
 	digestLocks [64]sync.Mutex
 	// crc finds blobs' CRC-32 for kit zips (checksum.go).
 	crc *crcCache
+	// adaptations and fetch serve adaptations (adapt.go).
+	adaptations Adaptations
+	fetch       Fetch
 }
 
 // New returns a Service. Missing optional parts get defaults.
@@ -106,7 +112,7 @@ func New(cfg Config) (*Service, error) {
 		catalog: cfg.Catalog, accounts: cfg.Accounts, orgs: cfg.Organisations, blobs: cfg.Blobs, policy: cfg.Policy,
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 		reports: cfg.Reports, forwardReport: cfg.ForwardReport,
-		crc: newCRCCache(cfg.Catalog, cfg.Logger),
+		crc: newCRCCache(cfg.Catalog, cfg.Logger), adaptations: cfg.Adaptations,
 	}, nil
 }
 
@@ -190,6 +196,13 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	var oldp *Resource
 	if exists {
 		oldp = &old
+		// A replaced adaptation keeps its attribution chain and its
+		// licence rule (adapt.go); a new resource has no chain.
+		if err := keepChain(&r, old); err != nil {
+			return Resource{}, err
+		}
+	} else {
+		r.BasedOn = nil
 	}
 	if err := s.assignOrganisation(ctx, &r, oldp); err != nil {
 		return Resource{}, s.nameOwner(ctx, err)
@@ -228,6 +241,9 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 				return err
 			}
 			r.Created = cur.Created
+			if err := keepChain(&r, *cur); err != nil {
+				return err
+			}
 			*cur = r
 			return nil
 		})
@@ -357,7 +373,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		if err := checkOwner(ctx, *r); err != nil {
 			return err
 		}
-		was := r.Organisation
+		was, wasLicence := r.Organisation, r.License
 		p.apply(r)
 		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
 			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Moving: true, Giving: r.Organisation}
@@ -372,6 +388,12 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		}
 		if err := s.policy.Check(r.License); err != nil {
 			return err
+		}
+		if r.License != wasLicence {
+			// An adaptation's licence follows its sources' rules.
+			if err := checkChainLicence(r.BasedOn, r.License); err != nil {
+				return err
+			}
 		}
 		r.Updated = s.now().UTC()
 		return nil

@@ -34,6 +34,7 @@ func OpenFederation(cfg Config, svc *node.Service, st *Stores, log *slog.Logger)
 		return nil, "", err
 	}
 	svc.SetReportForwarder(f.ForwardReport)
+	svc.SetFileFetcher(f.FetchFile)
 	return f, "", nil
 }
 
