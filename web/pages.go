@@ -127,6 +127,9 @@ type resourceData struct {
 	Report reportForm
 	// Reasons lists the report reasons for the form.
 	Reasons []string
+	// Adapt is the attribution chain, the adaptations other hubs told of,
+	// and the "Adapter ce kit" form (adapt.go).
+	Adapt adaptView
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -171,6 +174,10 @@ func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int
 		d.Files = append(d.Files, fv)
 	}
 	d.JSONLD = s.jsonLD(res, lic, known)
+	d.Adapt = s.adaptViewOf(r.Context(), p, res) // adapt.go
+	if len(res.BasedOn) > 0 {
+		d.JSONLD["isBasedOn"] = isBasedOnLD(res.BasedOn)
+	}
 	d.Org = s.creditOf(r.Context(), res)
 	if d.Org != nil {
 		// The member organisation that made the kit, for search engines

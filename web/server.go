@@ -131,6 +131,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/v1/reports", s.api(s.adminListReports))
 	mux.HandleFunc("GET /admin/v1/reports/{id}", s.api(s.adminGetReport))
 	mux.HandleFunc("POST /admin/v1/reports/{id}/close", s.api(s.adminCloseReport))
+	mux.HandleFunc("POST /admin/v1/resources/{id}/adapt", s.api(s.adminAdapt))
 	return s.middleware(s.validQuery(mux), true)
 }
 
@@ -151,6 +152,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("PUT "+paths.APIResourceFile, s.api(s.apiPutFile))
 	mux.HandleFunc("DELETE "+paths.APIResourceFile, s.api(s.apiDeleteFile))
 	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
+	mux.HandleFunc("POST "+paths.APIResourceAdapt, s.api(s.apiAdapt))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)

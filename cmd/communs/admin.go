@@ -46,12 +46,15 @@ type backend interface {
 	ListReports(ctx context.Context, f node.ReportFilter) ([]node.Report, error)
 	GetReport(ctx context.Context, id string) (node.Report, error)
 	CloseReport(ctx context.Context, id, note string) (node.Report, error)
+	AdaptResource(ctx context.Context, id string, opt node.AdaptOptions) (node.Resource, error)
 	Close() error
 }
 
 type localBackend struct {
 	*node.Service
 	st *stores
+	// publicURL makes the public address of a local source (adaptations).
+	publicURL string
 }
 
 func (l localBackend) Close() error { return l.st.Close() }
@@ -95,7 +98,7 @@ func openBackend(c *cli.Context, withIndex bool) (backend, error) {
 		}
 		return nil, err
 	}
-	return localBackend{Service: svc, st: st}, nil
+	return localBackend{Service: svc, st: st, publicURL: cfg.PublicURL}, nil
 }
 
 // leaf gives an admin command the node flags and the config file.
@@ -319,6 +322,7 @@ func resourceCommand() *cli.Command {
 				}),
 			}),
 			resourceSetCommand(),
+			resourceAdaptCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {

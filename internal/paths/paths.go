@@ -29,6 +29,8 @@ const (
 	File = Resource + FilesSegment + "{name}"
 	// ResourceReport takes the resource page's report form.
 	ResourceReport = Resource + "/signalement"
+	// ResourceAdapt takes the resource page's "Adapter ce kit" form.
+	ResourceAdapt = Resource + "/adapter"
 	// FilesSegment separates a resource from its file name.
 	FilesSegment = "/files/"
 	// ZipSuffix, added to a resource address, is its kit archive.
@@ -42,6 +44,8 @@ const (
 	APIResourceFile = APIResource + "/files/{name}"
 	// APIResourceReports takes anonymous reports about a resource.
 	APIResourceReports = APIResource + "/reports"
+	// APIResourceAdapt adapts a resource into a new local one.
+	APIResourceAdapt = APIResource + "/adapt"
 	APILicenses        = "/api/v1/licenses"
 	APISearch          = "/api/v1/search"
 	// APIOrganisations lists the hub's member organisations (an admin
