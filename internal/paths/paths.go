@@ -46,8 +46,8 @@ const (
 	APIResourceReports = APIResource + "/reports"
 	// APIResourceAdapt adapts a resource into a new local one.
 	APIResourceAdapt = APIResource + "/adapt"
-	APILicenses        = "/api/v1/licenses"
-	APISearch          = "/api/v1/search"
+	APILicenses      = "/api/v1/licenses"
+	APISearch        = "/api/v1/search"
 	// APIOrganisations lists the hub's member organisations (an admin
 	// adds one with POST); APIOrganisation is one of them.
 	APIOrganisations = "/api/v1/organisations"
