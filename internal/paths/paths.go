@@ -31,6 +31,10 @@ const (
 	ResourceReport = Resource + "/signalement"
 	// ResourceAdapt takes the resource page's "Adapter ce kit" form.
 	ResourceAdapt = Resource + "/adapter"
+
+	// APIResourceAdapt adapts a resource into a new local one.
+	APIResourceAdapt = "/api/v1/resources/{id}/adapt"
+
 	// FilesSegment separates a resource from its file name.
 	FilesSegment = "/files/"
 	// ZipSuffix, added to a resource address, is its kit archive.
@@ -44,10 +48,8 @@ const (
 	APIResourceFile = APIResource + "/files/{name}"
 	// APIResourceReports takes anonymous reports about a resource.
 	APIResourceReports = APIResource + "/reports"
-	// APIResourceAdapt adapts a resource into a new local one.
-	APIResourceAdapt = APIResource + "/adapt"
-	APILicenses      = "/api/v1/licenses"
-	APISearch        = "/api/v1/search"
+	APILicenses        = "/api/v1/licenses"
+	APISearch          = "/api/v1/search"
 	// APIOrganisations lists the hub's member organisations (an admin
 	// adds one with POST); APIOrganisation is one of them.
 	APIOrganisations = "/api/v1/organisations"
