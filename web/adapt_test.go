@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -149,5 +150,39 @@ func TestAPIAdapt(t *testing.T) {
 	}
 	if !strings.Contains(licence, "Adapté de « Kit kit-sa » par Awa Diallo") || !strings.Contains(licence, n.URL+"/r/kit-sa") {
 		t.Errorf("LICENCE.txt lacks the chain:\n%s", licence)
+	}
+}
+
+// TestAdaptForm: the page's form works without JavaScript (a plain POST
+// with the CSRF token, then a redirect to the editor of the new
+// resource) and refuses a POST without the token, creating nothing.
+func TestAdaptForm(t *testing.T) {
+	n, _ := adaptFixture(t)
+	b := loginAs(t, n.URL, "bob")
+	_, page := b.get("/r/kit-sa")
+	if !strings.Contains(page, `action="/r/kit-sa/adapter"`) {
+		t.Fatal("the page has no adapt form for an editor")
+	}
+	before, _ := n.Service.Count(context.Background())
+	resp, _ := b.postForm("/r/kit-sa/adapter", url.Values{"title": {"Sans jeton"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("POST without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if after, _ := n.Service.Count(context.Background()); after != before {
+		t.Fatalf("a refused form created a resource")
+	}
+	resp, _ = b.postForm("/r/kit-sa/adapter", url.Values{"csrf": {csrfOf(t, page)}, "title": {"Version médiathèque"}})
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/editeur/r/version-mediatheque") {
+		t.Fatalf("adapt form: %d to %q, want 303 to the new resource's editor", resp.StatusCode, loc)
+	}
+	r, err := n.Service.Get(context.Background(), "version-mediatheque")
+	if err != nil || r.Organisation != "mediatheque" || len(r.BasedOn) != 1 {
+		t.Fatalf("created %+v, %v", r, err)
+	}
+	// A visitor sees no form.
+	anon := newBrowser(t, n.URL)
+	if _, page := anon.get("/r/kit-sa"); strings.Contains(page, "/adapter") {
+		t.Error("a visitor sees the adapt form")
 	}
 }
