@@ -246,6 +246,9 @@ type Adaptations interface {
 	DeleteAdaptation(ctx context.Context, url, actor string) error
 	// ListAdaptations returns a resource's adaptations, oldest first.
 	ListAdaptations(ctx context.Context, resourceID string) ([]Adaptation, error)
+	// DropAdaptationsOf forgets the list of a deleted resource, so a
+	// resource that later takes its id does not inherit it.
+	DropAdaptationsOf(ctx context.Context, resourceID string) error
 }
 
 // ReceiveAdaptation records that another hub adapted the local resource
@@ -282,6 +285,18 @@ func (s *Service) RemoveAdaptation(ctx context.Context, url, actor string) error
 		return nil
 	}
 	return s.adaptations.DeleteAdaptation(ctx, url, actor)
+}
+
+// dropAdaptationsOf forgets a deleted local resource's adaptations; a
+// failure leaves entries no page shows until the id is reused, so it is
+// logged, not returned.
+func (s *Service) dropAdaptationsOf(ctx context.Context, id string) {
+	if s.adaptations == nil {
+		return
+	}
+	if err := s.adaptations.DropAdaptationsOf(context.WithoutCancel(ctx), id); err != nil {
+		s.log.Warn("adaptations of a deleted resource not forgotten", "resource", id, "err", err)
+	}
 }
 
 // AdaptationsOf lists the adaptations other hubs made of a resource.

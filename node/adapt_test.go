@@ -363,4 +363,18 @@ func TestAdaptationRefs(t *testing.T) {
 	if as, _ := svc.AdaptationsOf(ctx, "kit-a"); len(as) != 0 {
 		t.Fatalf("after its hub's removal: %+v", as)
 	}
+	// A deleted resource's list goes with it: a new kit under its id
+	// does not inherit it.
+	if err := svc.ReceiveAdaptation(ctx, "kit-a", gap); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Delete(ctx, "kit-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(ctx, kitMeta("kit-a")); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := svc.AdaptationsOf(ctx, "kit-a"); len(as) != 0 {
+		t.Fatalf("a new kit-a inherited %+v", as)
+	}
 }

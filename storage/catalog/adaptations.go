@@ -142,3 +142,28 @@ func (s *Store) AdaptationNotice(ctx context.Context, id string) (string, error)
 	})
 	return inbox, err
 }
+
+// DropAdaptationsOf removes every adaptation listed under resourceID.
+func (s *Store) DropAdaptationsOf(ctx context.Context, resourceID string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b, by := tx.Bucket(bucketAdaptations), tx.Bucket(bucketAdaptedBy)
+		prefix := pairKey(resourceID, "")
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := by.Delete(pairKey(string(k[len(prefix):]), resourceID)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
