@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/communs-numerique/communs/internal/paths"
@@ -226,4 +228,35 @@ func (s *Server) adaptViewOf(ctx context.Context, p *uiPage, res node.Resource) 
 		}
 	}
 	return v
+}
+
+// adaptationChoices keeps, for an adaptation, the licences its chain
+// allows, so the editor's menu offers only those (the service refuses
+// the others anyway).
+func adaptationChoices(accepted []node.License, res node.Resource) []node.License {
+	if len(res.BasedOn) == 0 {
+		return accepted
+	}
+	allowed := node.AdaptationLicencesFor(res.BasedOn)
+	var out []node.License
+	for _, l := range accepted {
+		if slices.Contains(allowed, l.ID) || l.ID == res.License {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// licenceRuleMessage is the editor form's message for a licence an
+// adaptation may not take: the rule, in the page's language.
+func licenceRuleMessage(p *uiPage, err error) string {
+	var le *node.LicenceRuleError
+	if !errors.As(err, &le) || le.NoDerivatives {
+		return ""
+	}
+	rule := le.EN
+	if p.Lang == uiLangs[0] {
+		rule = le.FR
+	}
+	return p.T("form.error.license_incompatible", le.From, le.To, rule)
 }

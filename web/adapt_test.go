@@ -180,6 +180,20 @@ func TestAdaptForm(t *testing.T) {
 	if err != nil || r.Organisation != "mediatheque" || len(r.BasedOn) != 1 {
 		t.Fatalf("created %+v, %v", r, err)
 	}
+	// Its editor offers only the licences the source's rule allows, and
+	// refuses another one posted anyway, naming the rule.
+	_, edit := b.get("/editeur/r/version-mediatheque")
+	if !strings.Contains(edit, `value="LAL-1.3"`) || strings.Contains(edit, `value="CC-BY-4.0"`) {
+		t.Error("the adaptation's licence menu is not limited to CC BY-SA 4.0 and its compatible licences")
+	}
+	form := url.Values{"csrf": {csrfOf(t, edit)}, "title": {"Version médiathèque"}, "kind": {"tutorial"}, "license": {"CC-BY-4.0"}, "language": {"fr"}}
+	resp, body := b.postForm("/editeur/r/version-mediatheque", form)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "ne peut pas passer sous CC-BY-4.0") {
+		t.Errorf("editor form with an incompatible licence: %d, want 400 naming the rule:\n%s", resp.StatusCode, body)
+	}
+	if r, _ := n.Service.Get(context.Background(), "version-mediatheque"); r.License != "CC-BY-SA-4.0" {
+		t.Errorf("licence changed to %s", r.License)
+	}
 	// A visitor sees no form.
 	anon := newBrowser(t, n.URL)
 	if _, page := anon.get("/r/kit-sa"); strings.Contains(page, "/adapter") {
