@@ -232,8 +232,13 @@ type Adaptation struct {
 	Received time.Time `json:"received"`
 }
 
-// MaxAdaptations bounds the adaptations listed per resource.
-const MaxAdaptations = 1000
+// MaxAdaptations bounds the adaptations listed per resource, and
+// MaxAdaptationsPerHub those one hub may add to it, so one hub cannot
+// fill a kit's page with notices.
+const (
+	MaxAdaptations       = 1000
+	MaxAdaptationsPerHub = 20
+)
 
 // Adaptations stores the adaptations other hubs made of local resources.
 // Implementation: storage/catalog.

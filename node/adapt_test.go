@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -362,6 +363,23 @@ func TestAdaptationRefs(t *testing.T) {
 	}
 	if as, _ := svc.AdaptationsOf(ctx, "kit-a"); len(as) != 0 {
 		t.Fatalf("after its hub's removal: %+v", as)
+	}
+	// One hub may list at most MaxAdaptationsPerHub adaptations of a kit.
+	for i := range node.MaxAdaptationsPerHub + 1 {
+		a := gap
+		a.URL = fmt.Sprintf("https://gap.example/r/kit-%d", i)
+		err := svc.ReceiveAdaptation(ctx, "kit-a", a)
+		if i < node.MaxAdaptationsPerHub && err != nil {
+			t.Fatalf("notice %d: %v", i, err)
+		}
+		if i == node.MaxAdaptationsPerHub && !errors.Is(err, node.ErrTooMany) {
+			t.Fatalf("notice beyond the per-hub bound: %v, want ErrTooMany", err)
+		}
+	}
+	for i := range node.MaxAdaptationsPerHub {
+		if err := svc.RemoveAdaptation(ctx, fmt.Sprintf("https://gap.example/r/kit-%d", i), gap.Actor); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A deleted resource's list goes with it: a new kit under its id
 	// does not inherit it.

@@ -47,11 +47,17 @@ func (s *Store) PutAdaptation(ctx context.Context, resourceID string, a node.Ada
 		key := pairKey(resourceID, a.URL)
 		if b.Get(key) == nil && max > 0 {
 			prefix := pairKey(resourceID, "")
-			n := 0
+			n, fromActor := 0, 0
 			c := b.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 				if n++; n >= max {
 					return fmt.Errorf("resource %q already lists %d adaptations: %w", resourceID, n, node.ErrTooMany)
+				}
+				var prev node.Adaptation
+				if json.Unmarshal(v, &prev) == nil && prev.Actor == a.Actor {
+					if fromActor++; fromActor >= node.MaxAdaptationsPerHub {
+						return fmt.Errorf("resource %q already lists %d adaptations from %s: %w", resourceID, fromActor, a.Actor, node.ErrTooMany)
+					}
 				}
 			}
 		}
