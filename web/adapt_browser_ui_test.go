@@ -42,6 +42,17 @@ func TestBrowserAdaptFlow(t *testing.T) {
 	if got := text(t, ctx, ".adaptations .chain"); !strings.Contains(got, "Adapté de « Kit kit-sa » par Awa Diallo") || !strings.Contains(got, "CC BY-SA 4.0") {
 		t.Errorf("attribution on the adaptation's page: %q", got)
 	}
+	browsertest.Do(t, ctx, "viewport 320", chromedp.EmulateViewport(320, 640))
+	checkAxe(t, b, ctx, base+"/r/kit-sa", "/r/kit-sa at 320 px")
+	if sw := eval[int](t, ctx, `document.documentElement.scrollWidth`); sw > 320 {
+		t.Errorf("the page with the adapt form is %d px wide on a 320 px screen", sw)
+	}
+	browsertest.Do(t, ctx, "English", chromedp.Navigate(base+"/langue/en?retour=/r/"+id))
+	checkAxeHere(t, b, ctx, "the adaptation's page in English")
+	if got := text(t, ctx, ".adaptations .chain"); !strings.Contains(got, "Adapted from") {
+		t.Errorf("English attribution: %q", got)
+	}
+	browsertest.Do(t, ctx, "French", chromedp.Navigate(base+"/langue/fr?retour=/"), chromedp.EmulateViewport(1280, 900))
 	checkAxe(t, b, ctx, base+"/r/kit-nd", "/r/kit-nd (NoDerivatives)")
 	if got := text(t, ctx, ".adaptations"); !strings.Contains(got, "ne peut pas être adapté") {
 		t.Errorf("ND kit: %q, want the rule", got)
