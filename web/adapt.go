@@ -99,7 +99,7 @@ func (s *Server) uiAdapt(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("resource adapted from its page", "source", id, "adaptation", res.ID, "user", u.Name)
-	http.Redirect(w, r, "/editeur/r/"+res.ID+"?adapte=1", http.StatusSeeOther)
+	http.Redirect(w, r, "/editeur/r/"+res.ID, http.StatusSeeOther)
 	return nil
 }
 
