@@ -143,6 +143,12 @@ func TestLicenceDocMatchesRules(t *testing.T) {
 func sha(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 func newAdaptService(t *testing.T, fetch node.Fetch) (*node.Service, func(string) int) {
+	svc, refs, _ := newAdaptServiceBlobs(t, fetch)
+	return svc, refs
+}
+
+// newAdaptServiceBlobs also returns whether a blob is stored.
+func newAdaptServiceBlobs(t *testing.T, fetch node.Fetch) (*node.Service, func(string) int, func(string) bool) {
 	t.Helper()
 	cat, disk := testStores(t)
 	pol, err := node.NewPolicy("CC-BY-ND-4.0", "CC-BY-NC-SA-4.0")
@@ -168,7 +174,11 @@ func newAdaptService(t *testing.T, fetch node.Fetch) (*node.Service, func(string
 		}
 		return n
 	}
-	return svc, refs
+	stored := func(d string) bool {
+		_, err := disk.Stat(context.Background(), d)
+		return err == nil
+	}
+	return svc, refs, stored
 }
 
 const srcURL = "https://lens.example/r/"
@@ -278,7 +288,7 @@ func TestAdaptLinkedFiles(t *testing.T) {
 	ctx := context.Background()
 	good := []byte("fiche d'origine, octets annoncés")
 	var serve func() (io.ReadCloser, error)
-	svc, refs := newAdaptService(t, func(ctx context.Context, url string) (io.ReadCloser, error) { return serve() })
+	svc, refs, stored := newAdaptServiceBlobs(t, func(ctx context.Context, url string) (io.ReadCloser, error) { return serve() })
 	copyRes := kitMeta("ignored")
 	copyRes.ID = node.RemoteID("https://lens.example/r/kit-lens", "kit-lens")
 	copyRes.Origin = "https://lens.example/r/kit-lens"
@@ -308,6 +318,32 @@ func TestAdaptLinkedFiles(t *testing.T) {
 			t.Errorf("%s: %d references to the blob", name, n)
 		}
 	}
+	// Two linked files, the second failing: the first, already fetched,
+	// is not left referenced either.
+	other := []byte("deuxième fiche")
+	two := copyRes
+	two.ID, two.Origin = node.RemoteID("https://lens.example/r/kit-two", "kit-two"), "https://lens.example/r/kit-two"
+	c2, err := svc.SaveRemote(ctx, two, []node.RemoteFile{
+		{Name: "a.pdf", Size: int64(len(other)), SHA256: sha(other), URL: "https://lens.example/r/kit-two/files/a.pdf"},
+		{Name: "b.pdf", Size: int64(len(good)), SHA256: sha(good), URL: "https://lens.example/r/kit-two/files/b.pdf"},
+	}, node.Mirror{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	serve = func() (io.ReadCloser, error) {
+		if calls++; calls == 1 {
+			return io.NopCloser(bytes.NewReader(other)), nil
+		}
+		return nil, errors.New("timeout")
+	}
+	if _, err := svc.Adapt(bob, c2.ID, node.AdaptOptions{}); !errors.Is(err, node.ErrConflict) {
+		t.Fatalf("second file failing: %v, want ErrConflict", err)
+	}
+	if n := refs(sha(other)); n != 0 || calls != 2 || stored(sha(other)) {
+		t.Fatalf("after a failed adaptation: %d references to the first file's blob, stored %v (%d fetches); want none left", n, stored(sha(other)), calls)
+	}
+
 	serve = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(good)), nil }
 	a, err := svc.Adapt(bob, c.ID, node.AdaptOptions{})
 	if err != nil {
