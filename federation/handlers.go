@@ -304,6 +304,9 @@ func (f *Federation) inbox(w http.ResponseWriter, r *http.Request) error {
 		if hostOf(act.ObjectID) != actorHost {
 			return httperr.Status(http.StatusBadRequest, fmt.Errorf("object %s is not on the actor's host %s: a hub only speaks for its own resources", act.ObjectID, actorHost))
 		}
+		if err := f.checkAdaptationNotice(ctx, act); err != nil {
+			return err
+		}
 	case "Flag":
 		if err := f.checkFlag(ctx, act); err != nil {
 			return err

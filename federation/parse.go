@@ -181,6 +181,11 @@ func parseResource(o map[string]any) (node.Resource, []node.RemoteFile, error) {
 		r.OrganisationName, _ = org["name"].(string)
 		r.OrganisationURL = idOf(org["url"])
 	}
+	chain, err := parseBasedOn(o) // adaptations.go
+	if err != nil {
+		return r, nil, err
+	}
+	r.BasedOn = chain
 	var files []node.RemoteFile
 	filesKey := "files"
 	if _, ok := o[filesKey]; !ok {

@@ -64,8 +64,14 @@ func (f *Federation) apply(ctx context.Context, it state.InboxItem) error {
 		if act.Object != nil && isCollectionObject(act.Object) {
 			return f.onCollection(ctx, act)
 		}
+		if noticeOnly, err := f.onAdaptationNotice(ctx, act); noticeOnly || err != nil {
+			return err
+		}
 		return f.onResource(ctx, act)
 	case "Delete":
+		if err := f.onAdaptationDelete(ctx, act); err != nil {
+			return err
+		}
 		return f.onDelete(ctx, act)
 	case "Flag":
 		return f.onFlag(ctx, act)

@@ -65,7 +65,7 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 		if err != nil {
 			return err
 		}
-		if err := f.enqueue(ctx, act, inboxes); err != nil {
+		if err := f.enqueue(ctx, act, f.adaptationInboxes(ctx, ch.ResourceID, nil, inboxes)); err != nil {
 			return err
 		}
 		return f.announced.SetAnnounced(ctx, ch.ResourceID, false)
@@ -88,7 +88,7 @@ func (f *Federation) publishChange(ctx context.Context, ch node.Change, inboxes 
 	if err != nil {
 		return err
 	}
-	if err := f.enqueue(ctx, act, inboxes); err != nil {
+	if err := f.enqueue(ctx, act, f.adaptationInboxes(ctx, r.ID, &r, inboxes)); err != nil {
 		return err
 	}
 	if !announced {

@@ -294,6 +294,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 		m["organisation"] = map[string]any{"type": "Organization", "name": cmp.Or(r.OrganisationName, r.Organisation),
 			"url": paths.Base(u.base).Organisation(r.Organisation)}
 	}
+	basedOnTerms(m, r.BasedOn) // adaptations.go
 	return m, nil
 }
 
@@ -336,6 +337,7 @@ func contentHTML(u urls, r node.Resource, link string) string {
 		b.WriteString("<p>" + html.EscapeString(d) + "</p>")
 	}
 	b.WriteString(`<p><a href="` + html.EscapeString(link) + `">` + html.EscapeString(link) + `</a></p>`)
+	b.WriteString(basedOnHTML(r.BasedOn))
 	if len(r.Themes) > 0 {
 		b.WriteString("<p>")
 		for i, t := range r.Themes {

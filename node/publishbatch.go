@@ -142,8 +142,12 @@ func (b *PublishBatch) Add(ctx context.Context, r Resource, files Uploads, repla
 	}
 	now := s.now().UTC()
 	r.Created, r.Updated = now, now
+	r.BasedOn = nil
 	if exists {
 		r.Created = old.Created
+		if err := keepChain(&r, old); err != nil {
+			return Resource{}, err
+		}
 	}
 	var staged []string
 	var size int64
@@ -328,7 +332,7 @@ func (b *PublishBatch) Commit(ctx context.Context) (out []Resource, errs []error
 				return fmt.Errorf("resource %q already exists: %w", r.ID, ErrConflict)
 			}
 			r.Created = old.Created
-			return nil
+			return keepChain(r, *old)
 		})
 		if err != nil {
 			return err

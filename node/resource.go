@@ -105,6 +105,9 @@ type Resource struct {
 	// it in the write's transaction. 0 for a resource stored before
 	// histories and not changed since.
 	Version int `json:"version,omitempty"`
+	// BasedOn is the attribution chain of an adaptation (adapt.go): the
+	// oldest source first, the resource it was adapted from last.
+	BasedOn []Source `json:"based_on,omitempty"`
 }
 
 // Local reports whether this node is the resource's origin.
@@ -226,6 +229,9 @@ func (r *Resource) Validate() error {
 		if _, err := time.Parse(dateLayout, r.Published); err != nil {
 			return invalid("published", "must be a date written YYYY-MM-DD (got %q)", r.Published)
 		}
+	}
+	if err := validateSources(r.BasedOn); err != nil {
+		return err
 	}
 	if len(r.Files) > MaxFiles {
 		return invalid("files", "at most %d files per resource", MaxFiles)

@@ -44,6 +44,9 @@ type Config struct {
 	ForwardReport func(ctx context.Context, res Resource, r Report) error
 	// Collections stores collections; nil means the node keeps none.
 	Collections Collections
+	// Adaptations lists the adaptations other hubs made of local
+	// resources; nil keeps none (adapt.go).
+	Adaptations Adaptations
 }
 
 // Service is the hub's domain: every edge (HTTP, CLI, federation) goes
@@ -75,6 +78,9 @@ type Service struct {
 	crc *crcCache
 	// colls stores collections (collection.go); nil keeps none.
 	colls Collections
+	// adaptations and fetch serve adaptations (adapt.go).
+	adaptations Adaptations
+	fetch       Fetch
 }
 
 // New returns a Service. Missing optional parts get defaults.
@@ -113,7 +119,7 @@ func New(cfg Config) (*Service, error) {
 		hub: cfg.Hub, maxFile: cfg.MaxFileSize, log: cfg.Logger, now: cfg.Now, changed: cfg.Changed, index: cfg.Index,
 		reports: cfg.Reports, forwardReport: cfg.ForwardReport,
 		crc:   newCRCCache(cfg.Catalog, cfg.Logger),
-		colls: cfg.Collections,
+		colls: cfg.Collections, adaptations: cfg.Adaptations,
 	}, nil
 }
 
@@ -197,6 +203,13 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 	var oldp *Resource
 	if exists {
 		oldp = &old
+		// A replaced adaptation keeps its attribution chain and its
+		// licence rule (adapt.go); a new resource has no chain.
+		if err := keepChain(&r, old); err != nil {
+			return Resource{}, err
+		}
+	} else {
+		r.BasedOn = nil
 	}
 	if err := s.assignOrganisation(ctx, &r, oldp); err != nil {
 		return Resource{}, s.nameOwner(ctx, err)
@@ -240,6 +253,9 @@ func (s *Service) Publish(ctx context.Context, r Resource, files Uploads, replac
 				return err
 			}
 			r.Created = cur.Created
+			if err := keepChain(&r, *cur); err != nil {
+				return err
+			}
 			*cur = r
 			return nil
 		})
@@ -370,7 +386,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		if err := checkOwner(ctx, *r); err != nil {
 			return err
 		}
-		was := r.Organisation
+		was, wasLicence := r.Organisation, r.License
 		p.apply(r)
 		if u, ok := ActorFrom(ctx); ok && u.Role != RoleAdmin && r.Organisation != was {
 			return &OwnerError{User: u.Name, UserOrganisation: u.Organisation, Moving: true, Giving: r.Organisation}
@@ -385,6 +401,12 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (Resource, err
 		}
 		if err := s.policy.Check(r.License); err != nil {
 			return err
+		}
+		if r.License != wasLicence {
+			// An adaptation's licence follows its sources' rules.
+			if err := checkChainLicence(r.BasedOn, r.License); err != nil {
+				return err
+			}
 		}
 		r.Updated = s.now().UTC()
 		return nil
@@ -420,6 +442,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
+	s.dropAdaptationsOf(ctx, id) // adapt.go
 	return nil
 }
 

@@ -43,6 +43,8 @@ type ResourceJSON struct {
 	ZipURL string     `json:"zip_url"`
 	Local  bool       `json:"local"`
 	Files  []FileJSON `json:"files"`
+	// Adaptations is filled by GET of one resource (adapt.go).
+	Adaptations []AdaptationJSON `json:"adaptations,omitempty"`
 }
 
 func (s *Server) resourceJSON(r node.Resource) ResourceJSON {
@@ -143,7 +145,9 @@ func (s *Server) apiGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.resourceJSON(res))
+	out := s.resourceJSON(res)
+	out.Adaptations = s.adaptationsJSON(r.Context(), res.ID)
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

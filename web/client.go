@@ -336,3 +336,11 @@ func (c *Client) RebuildIndex(ctx context.Context, progress func(done, total int
 		}
 	}
 }
+
+// AdaptResource adapts a resource through the admin socket.
+func (c *Client) AdaptResource(ctx context.Context, id string, opt node.AdaptOptions) (node.Resource, error) {
+	var out ResourceJSON
+	err := c.doJSON(ctx, http.MethodPost, "/admin/v1/resources/"+url.PathEscape(id)+"/adapt",
+		adaptInput{Title: opt.Title, Organisation: opt.Organisation}, &out)
+	return out.toResource(), err
+}

@@ -240,6 +240,7 @@ func licenceText(r node.Resource, url string, skipped, clashes []string) string 
 	fmt.Fprintf(&b, "Attribution / Credit:\n  %s\n\n", Attribution(r))
 	fmt.Fprintf(&b, "Licence : %s (%s)\n  %s\n\n", l.Label, r.License, l.URL)
 	fmt.Fprintf(&b, "Auteurs / Authors : %s\nHub : %s\nPublié / Published : %s\nSource : %s\n", strings.Join(r.Authors, ", "), r.Hub, r.Published, url)
+	b.WriteString(chainText(r.BasedOn)) // adapt.go
 	if len(skipped) > 0 {
 		b.WriteString("\nFichiers hébergés par le hub d'origine / Files hosted by the origin hub:\n")
 		for _, s := range skipped {

@@ -223,6 +223,11 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("report a bad reason", 400, "invalid", "POST", api+"/resources/"+id+"/reports", []byte(`{"reason":"spam"}`), "", jsonCT)
 	expect("report unknown", 404, "not_found", "POST", api+"/resources/nulle-part/reports", []byte(`{"reason":"other"}`), "", jsonCT)
 	expect("report as form", 415, "unsupported_media_type", "POST", api+"/resources/"+id+"/reports", []byte(`reason=other`), "", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	expect("adapt", 201, "", "POST", api+"/resources/"+id+"/adapt", []byte(`{"title":"Adresse e-mail, version séniors"}`), n.Token, jsonCT)
+	expect("adapt a copy whose file stays at its origin", 409, "conflict", "POST", api+"/resources/"+remote.ID+"/adapt", nil, n.Token, nil)
+	expect("adapt unknown", 404, "not_found", "POST", api+"/resources/nulle-part/adapt", nil, n.Token, nil)
+	expect("adapt without token", 401, "unauthorized", "POST", api+"/resources/"+id+"/adapt", nil, "", nil)
+	expect("adapt with an unknown field", 400, "bad_request", "POST", api+"/resources/"+id+"/adapt", []byte(`{"titre":"X"}`), n.Token, jsonCT)
 
 	// Change.
 	expect("patch", 200, "", "PATCH", api+"/resources/"+id, []byte(`{"summary":"Pas à pas, en 10 minutes.","level":"debutant","hub":null}`), n.Token, jsonCT)

@@ -134,6 +134,9 @@ type resourceData struct {
 	Reasons []string
 	// Share is a copy's share form for editors (share.go), nil for others.
 	Share *shareView
+	// Adapt is the attribution chain, the adaptations other hubs told of,
+	// and the "Adapter ce kit" form (adapt.go).
+	Adapt adaptView
 }
 
 // resourcePage serves /r/{id} as HTML and /r/{id}.zip as the kit archive.
@@ -179,6 +182,10 @@ func (s *Server) showResource(w http.ResponseWriter, r *http.Request, status int
 	}
 	d.Share = s.shareState(r.Context(), p.User, res, r.URL.Query().Get("partage"))
 	d.JSONLD = s.jsonLD(res, lic, known)
+	d.Adapt = s.adaptViewOf(r.Context(), p, res) // adapt.go
+	if len(res.BasedOn) > 0 {
+		d.JSONLD["isBasedOn"] = isBasedOnLD(res.BasedOn)
+	}
 	d.Org = s.creditOf(r.Context(), res)
 	if d.Org != nil {
 		// The member organisation that made the kit, for search engines

@@ -138,6 +138,7 @@ func (s *Server) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /admin/v1/reports", s.api(s.adminListReports))
 	mux.HandleFunc("GET /admin/v1/reports/{id}", s.api(s.adminGetReport))
 	mux.HandleFunc("POST /admin/v1/reports/{id}/close", s.api(s.adminCloseReport))
+	mux.HandleFunc("POST /admin/v1/resources/{id}/adapt", s.api(s.adminAdapt))
 	return s.middleware(s.validQuery(mux), true)
 }
 
@@ -161,6 +162,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("POST "+paths.APIResourceReports, s.api(s.apiReport))
 	mux.HandleFunc("POST "+paths.APIResourceShare, s.api(s.apiShare))
 	mux.HandleFunc("DELETE "+paths.APIResourceShare, s.api(s.apiUnshare))
+	mux.HandleFunc("POST "+paths.APIResourceAdapt, s.api(s.apiAdapt))
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)

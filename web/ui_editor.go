@@ -152,6 +152,9 @@ func (s *Server) explain(p *uiPage, f *editorForm, err error) (int, bool) {
 		if ve.Code == "license_refused" {
 			msg = p.T("form.error.license_refused", f.Accepted)
 		}
+		if m := licenceRuleMessage(p, err); m != "" { // adapt.go
+			msg = m
+		}
 		f.addError(field, msg)
 		return http.StatusBadRequest, true
 	case errors.Is(err, node.ErrTooLarge):
@@ -418,6 +421,7 @@ func (s *Server) editablePost(w http.ResponseWriter, r *http.Request, limit int6
 func (s *Server) editForm(res node.Resource) *editorForm {
 	f := s.newEditorForm(false)
 	f.V, f.R = valuesOf(res), res
+	f.Licences = adaptationChoices(f.Licences, res) // adapt.go
 	return f
 }
 

@@ -51,12 +51,15 @@ type backend interface {
 	GetCollection(ctx context.Context, id string) (node.Collection, error)
 	ListCollections(ctx context.Context, q node.ListCollectionsQuery) ([]node.Collection, int, error)
 	DeleteCollection(ctx context.Context, id string) error
+	AdaptResource(ctx context.Context, id string, opt node.AdaptOptions) (node.Resource, error)
 	Close() error
 }
 
 type localBackend struct {
 	*node.Service
 	st *stores
+	// publicURL makes the public address of a local source (adaptations).
+	publicURL string
 }
 
 func (l localBackend) Close() error { return l.st.Close() }
@@ -100,7 +103,7 @@ func openBackend(c *cli.Context, withIndex bool) (backend, error) {
 		}
 		return nil, err
 	}
-	return localBackend{Service: svc, st: st}, nil
+	return localBackend{Service: svc, st: st, publicURL: cfg.PublicURL}, nil
 }
 
 // leaf gives an admin command the node flags and the config file.
@@ -326,6 +329,7 @@ func resourceCommand() *cli.Command {
 			resourceHistoryCommand(),
 			resourceSetCommand(),
 			resourceShareCommand(),
+			resourceAdaptCommand(),
 			leaf(&cli.Command{
 				Name: "rm", Usage: "supprimer une ressource et ses fichiers / delete a resource and its files", ArgsUsage: "ID",
 				Action: withBackend(func(c *cli.Context, b backend) error {

@@ -35,6 +35,7 @@ func OpenFederation(cfg Config, svc *node.Service, st *Stores, log *slog.Logger)
 	}
 	svc.SetReportForwarder(f.ForwardReport)
 	svc.SetSharer(f)
+	svc.SetFileFetcher(f.FetchFile)
 	return f, "", nil
 }
 

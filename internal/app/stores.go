@@ -117,7 +117,7 @@ func OpenService(ctx context.Context, cfg Config, log *slog.Logger, withIndex bo
 		st.Close()
 		return nil, nil, err
 	}
-	svc, err := node.New(node.Config{Catalog: st.Catalog, Accounts: st.Catalog, Organisations: st.Catalog, Collections: st.Catalog, Downloads: st.Catalog, Reports: st.Catalog, Blobs: st.Blobs, Policy: policy,
+	svc, err := node.New(node.Config{Catalog: st.Catalog, Accounts: st.Catalog, Organisations: st.Catalog, Collections: st.Catalog, Adaptations: st.Catalog, Downloads: st.Catalog, Reports: st.Catalog, Blobs: st.Blobs, Policy: policy,
 		Hub: cfg.Hub, MaxFileSize: cfg.MaxFileSize, Logger: log, Index: st.Index, Changed: changed})
 	if err != nil {
 		st.Close()

@@ -29,6 +29,12 @@ const (
 	File = Resource + FilesSegment + "{name}"
 	// ResourceReport takes the resource page's report form.
 	ResourceReport = Resource + "/signalement"
+	// ResourceAdapt takes the resource page's "Adapter ce kit" form.
+	ResourceAdapt = Resource + "/adapter"
+
+	// APIResourceAdapt adapts a resource into a new local one.
+	APIResourceAdapt = "/api/v1/resources/{id}/adapt"
+
 	// FilesSegment separates a resource from its file name.
 	FilesSegment = "/files/"
 	// ZipSuffix, added to a resource address, is its kit archive.
