@@ -176,7 +176,56 @@ func (s *Service) Adapt(ctx context.Context, id string, opt AdaptOptions) (Resou
 		return Resource{}, err
 	}
 	s.changed()
+	if src.Local() {
+		s.listLocalAdaptation(ctx, src, srcURL, r)
+	}
 	return r, nil
+}
+
+// localAdaptationURL is the page of adaptation id when its source, this
+// node's resource srcID, is at srcURL: both are this node's /r/{id}
+// pages. "" when srcURL does not end with the source's id.
+func localAdaptationURL(srcURL, srcID, id string) string {
+	prefix, ok := strings.CutSuffix(srcURL, "/"+srcID)
+	if !ok {
+		return ""
+	}
+	return prefix + "/" + id
+}
+
+// listLocalAdaptation lists an adaptation of one of this node's own kits
+// on its source, as a notice from another hub is: no federation notice
+// is sent to this node itself. The adaptation exists whatever happens
+// here, so a failure is logged, not returned.
+func (s *Service) listLocalAdaptation(ctx context.Context, src Resource, srcURL string, r Resource) {
+	u := localAdaptationURL(srcURL, src.ID, r.ID)
+	if s.adaptations == nil || u == "" {
+		return
+	}
+	a := Adaptation{URL: u, Title: r.Title, Hub: r.Hub, Received: s.now().UTC()}
+	if err := s.adaptations.PutAdaptation(context.WithoutCancel(ctx), src.ID, a, MaxAdaptations); err != nil {
+		s.log.Warn("adaptation not listed on its source", "source", src.ID, "adaptation", r.ID, "err", err)
+	}
+}
+
+// unlistLocalAdaptation takes a deleted local adaptation of a local kit
+// off its source's list (Actor "" marks this node's own entries).
+func (s *Service) unlistLocalAdaptation(ctx context.Context, r Resource) {
+	if s.adaptations == nil || len(r.BasedOn) == 0 {
+		return
+	}
+	last := r.BasedOn[len(r.BasedOn)-1]
+	srcID := last.URL[strings.LastIndexByte(last.URL, '/')+1:]
+	u := localAdaptationURL(last.URL, srcID, r.ID)
+	if u == "" || ValidateID(srcID) != nil {
+		return
+	}
+	if src, err := s.catalog.Get(ctx, srcID); err != nil || !src.Local() {
+		return // not adapted from this node's kit, or that kit is gone with its list
+	}
+	if err := s.adaptations.DeleteAdaptation(context.WithoutCancel(ctx), u, ""); err != nil {
+		s.log.Warn("deleted adaptation still listed on its source", "adaptation", r.ID, "err", err)
+	}
 }
 
 // fetchForAdaptation copies a file the node only links to, refusing bytes

@@ -432,3 +432,39 @@ func TestAdaptationRefs(t *testing.T) {
 		t.Fatalf("a new kit-a inherited %+v", as)
 	}
 }
+
+// TestLocalAdaptationListedOnItsSource: an adaptation of this hub's own kit
+// is listed on that kit, as another hub's notice would be (no federation
+// notice goes to the node itself), and leaves the list when deleted; an
+// adaptation of it does not leave another entry's list.
+func TestLocalAdaptationListedOnItsSource(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newAdaptService(t, nil)
+	alice := node.User{Name: "alice", Role: node.RoleEditor, Organisation: "tilleuls"}
+	bob := node.User{Name: "bob", Role: node.RoleEditor, Organisation: "mediatheque"}
+	if _, err := svc.Publish(node.WithActor(ctx, alice), kitMeta("kit-seniors"), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	a, err := svc.Adapt(node.WithActor(ctx, bob), "kit-seniors", node.AdaptOptions{Title: "Kit séniors (Port)", SourceURL: srcURL + "kit-seniors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := svc.Adapt(node.WithActor(ctx, alice), "kit-seniors", node.AdaptOptions{Title: "Kit séniors (Tilleuls)", SourceURL: srcURL + "kit-seniors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := svc.AdaptationsOf(ctx, "kit-seniors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].URL != srcURL+a.ID || list[0].Title != "Kit séniors (Port)" || list[1].URL != srcURL+b.ID {
+		t.Fatalf("source's adaptations = %+v, want %s then %s", list, a.ID, b.ID)
+	}
+	if err := svc.Delete(node.WithActor(ctx, bob), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = svc.AdaptationsOf(ctx, "kit-seniors")
+	if len(list) != 1 || list[0].URL != srcURL+b.ID {
+		t.Fatalf("after deleting %s: %+v, want only %s", a.ID, list, b.ID)
+	}
+}

@@ -443,6 +443,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	s.changed()
 	s.dropUnreferenced(ctx, orphans)
 	s.dropAdaptationsOf(ctx, id) // adapt.go
+	s.unlistLocalAdaptation(ctx, cur)
 	return nil
 }
 
