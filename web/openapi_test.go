@@ -284,6 +284,44 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 		expect("search "+bad, 400, "invalid", "GET", api+"/search?"+bad, nil, "", nil)
 	}
 
+	// Collections.
+	kitID, _ := kit["id"].(string)
+	col := []byte(`{"title":"Parcours messagerie","summary":"Trois séances.","description":"**Pour** débuter.","items":[{"resource":"` + id + `","note":"Séance 1"},{"resource":"` + kitID + `"},{"resource":"` + remote.ID + `","note":"Séance 3 : en visio"}]}`)
+	var created web.CollectionJSON
+	json.Unmarshal(expect("create collection", 201, "", "POST", api+"/collections", col, n.Token, jsonCT), &created)
+	if created.ID == "" || len(created.Items) != 3 || created.Items[2].Title != "Atelier visio" {
+		t.Errorf("created collection: %+v", created)
+	}
+	cid := created.ID
+	expect("create collection again", 409, "conflict", "POST", api+"/collections", []byte(`{"id":"`+cid+`","title":"Autre","items":[]}`), n.Token, jsonCT)
+	expect("create collection without token", 401, "unauthorized", "POST", api+"/collections", col, "", jsonCT)
+	expect("create collection of an unknown resource", 400, "invalid", "POST", api+"/collections", []byte(`{"title":"X","items":[{"resource":"nulle-part"}]}`), n.Token, jsonCT)
+	expect("create collection with an unknown field", 400, "bad_request", "POST", api+"/collections", []byte(`{"title":"X","items":[],"colour":"blue"}`), n.Token, jsonCT)
+	expect("create collection as text", 415, "unsupported_media_type", "POST", api+"/collections", col, n.Token, map[string]string{"Content-Type": "text/plain"})
+	expect("create collection too large", 413, "too_large", "POST", api+"/collections", big, n.Token, jsonCT)
+	expect("create collection for another organisation", 403, "forbidden", "POST", api+"/collections", []byte(`{"title":"X","items":[],"organisation":"inconnue"}`), n.Token, jsonCT)
+	expect("list collections", 200, "", "GET", api+"/collections?limit=1&origin=local", nil, "", nil)
+	expect("list collections, bad origin", 400, "invalid", "GET", api+"/collections?origin=elsewhere", nil, "", nil)
+	expect("get collection", 200, "", "GET", api+"/collections/"+cid, nil, "", nil)
+	expect("get unknown collection", 404, "not_found", "GET", api+"/collections/nulle-part", nil, "", nil)
+	expect("patch collection", 200, "", "PATCH", api+"/collections/"+cid, []byte(`{"items":[{"resource":"`+kitID+`"},{"resource":"`+id+`","note":"Séance 2"}]}`), n.Token, jsonCT)
+	expect("patch collection, bad item", 400, "invalid", "PATCH", api+"/collections/"+cid, []byte(`{"items":[{"resource":"nulle-part"}]}`), n.Token, jsonCT)
+	expect("patch collection without token", 401, "unauthorized", "PATCH", api+"/collections/"+cid, []byte(`{"title":"X"}`), "", jsonCT)
+	expect("patch collection for an unknown organisation", 400, "invalid", "PATCH", api+"/collections/"+cid, []byte(`{"organisation":"inconnue"}`), n.Token, jsonCT)
+	expect("patch unknown collection", 404, "not_found", "PATCH", api+"/collections/nulle-part", []byte(`{"title":"X"}`), n.Token, jsonCT)
+	expect("patch collection too large", 413, "too_large", "PATCH", api+"/collections/"+cid, big, n.Token, jsonCT)
+	expect("patch collection as form", 415, "unsupported_media_type", "PATCH", api+"/collections/"+cid, []byte(`title=X`), n.Token, map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	var colHits web.CollectionSearchJSON
+	json.Unmarshal(expect("search collections", 200, "", "GET", api+"/search?type=collection&q=messagerie", nil, "", nil), &colHits)
+	if colHits.Total != 1 || len(colHits.Hits) != 1 || colHits.Hits[0].ID != cid {
+		t.Errorf("search type=collection: %+v", colHits)
+	}
+	expect("search collections with a filter", 400, "invalid", "GET", api+"/search?type=collection&kind=tutorial", nil, "", nil)
+	expect("search an unknown type", 400, "invalid", "GET", api+"/search?type=person", nil, "", nil)
+	expect("delete collection without token", 401, "unauthorized", "DELETE", api+"/collections/"+cid, nil, "", nil)
+	expect("delete collection", 204, "", "DELETE", api+"/collections/"+cid, nil, n.Token, nil)
+	expect("delete collection again", 404, "not_found", "DELETE", api+"/collections/"+cid, nil, n.Token, nil)
+
 	// Delete.
 	expect("delete file", 204, "", "DELETE", api+"/resources/"+id+"/files/guide%20atelier.pdf", nil, n.Token, nil)
 	expect("delete absent file", 404, "not_found", "DELETE", api+"/resources/"+id+"/files/guide%20atelier.pdf", nil, n.Token, nil)

@@ -286,6 +286,8 @@ type organisationData struct {
 	DownloadsThisMonth int
 	JSONLD             map[string]any
 	APIURL             string
+	// Collections are the organisation's newest collections.
+	Collections []node.Collection
 }
 
 func (s *Server) organisationPage(w http.ResponseWriter, r *http.Request) error {
@@ -309,7 +311,8 @@ func (s *Server) organisationPage(w http.ResponseWriter, r *http.Request) error 
 		ld["sameAs"] = d.URL
 	}
 	p := s.newPage(w, r, "", "", organisationData{O: d.Organisation, Items: rs, ResourceCount: d.ResourceCount,
-		DownloadsThisMonth: int(min(d.DownloadsThisMonth, 1<<31)), JSONLD: ld, APIURL: paths.APIOrganisationPath(d.Slug)})
+		DownloadsThisMonth: int(min(d.DownloadsThisMonth, 1<<31)), JSONLD: ld, APIURL: paths.APIOrganisationPath(d.Slug),
+		Collections: s.latestCollections(r.Context(), node.ListCollectionsQuery{Organisation: d.Slug, Limit: orgPageResources})})
 	p.Title = d.Name
 	p.Meta.Canonical = page
 	if desc := metaDescription(d.Description); desc != "" {
@@ -322,6 +325,10 @@ func (s *Server) organisationPage(w http.ResponseWriter, r *http.Request) error 
 // ownerSentence explains an ownership refusal on the error page, naming
 // the owner in the page's language.
 func ownerSentence(p *uiPage, oe *node.OwnerError) string {
+	noun := "error.owner."
+	if oe.Collection {
+		noun = "error.owner.collection." // ui_collections.go
+	}
 	switch {
 	case oe.Moving && oe.Giving == "":
 		return p.T("error.owner.taking")
@@ -332,11 +339,11 @@ func ownerSentence(p *uiPage, oe *node.OwnerError) string {
 		if oe.OrganisationName != "" {
 			name = oe.OrganisationName + " (" + oe.Organisation + ")"
 		}
-		return p.T("error.owner.org", name)
+		return p.T(noun+"org", name)
 	case oe.CreatedBy != "":
-		return p.T("error.owner.creator", oe.CreatedBy)
+		return p.T(noun+"creator", oe.CreatedBy)
 	}
-	return p.T("error.owner.none")
+	return p.T(noun + "none")
 }
 
 func ownerOf(err error) *node.OwnerError {

@@ -26,8 +26,14 @@ type orgFixture struct {
 // carol have published one kit each through the API.
 func newOrgFixture(t *testing.T) orgFixture {
 	t.Helper()
+	return newOrgFixtureWith(t, testnode.Options{})
+}
+
+// newOrgFixtureWith is newOrgFixture on a node started with opt.
+func newOrgFixtureWith(t *testing.T, opt testnode.Options) orgFixture {
+	t.Helper()
 	ctx := context.Background()
-	n := testnode.Start(t, testnode.Options{})
+	n := testnode.Start(t, opt)
 	f := orgFixture{n: n, tokens: map[string]string{}}
 	for _, o := range []node.Organisation{
 		{Slug: "tilleuls", Name: "Centre social Les Tilleuls", Description: "Ateliers numériques du quartier."},

@@ -27,6 +27,8 @@ type homeData struct {
 	Kinds, Audiences, Themes []facetLink
 	Latest                   []node.Resource
 	Peers                    []PeerInfo
+	// Collections are the newest collections (ui_collections.go).
+	Collections []node.Collection
 	// FirstRun: the catalog is empty, so the page tells the admin what
 	// to do next.
 	FirstRun bool
@@ -78,6 +80,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 		Peers:     s.peerList(r.Context()),
 		FirstRun:  len(latest) == 0,
 	}
+	d.Collections = s.latestCollections(r.Context(), node.ListCollectionsQuery{Limit: 6})
 	p := s.newPage(w, r, "home", "", d)
 	p.Title = s.name
 	p.Actor = s.actorURL

@@ -48,7 +48,7 @@ func ParseQuery(v url.Values) (node.Query, error) {
 	}
 	for name := range v {
 		switch name {
-		case "q", "sort", "page", "per_page":
+		case "q", "sort", "page", "per_page", "type":
 		default:
 			if !slices.Contains(node.Facets, name) {
 				return q, &node.ValidationError{Field: name, Code: "invalid",
@@ -73,6 +73,11 @@ func (s *Server) apiSearch(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseQuery(r.URL.Query())
 	if err != nil {
 		return err
+	}
+	if t, err := searchType(r.URL.Query()); err != nil {
+		return err
+	} else if t == "collection" {
+		return s.apiSearchCollections(w, r, q) // collection_search.go
 	}
 	res, err := s.svc.Search(r.Context(), q)
 	if errors.Is(err, node.ErrUnavailable) {

@@ -156,6 +156,7 @@ func (s *Server) routes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.APILicenses, s.apiLicenses)
 	mux.HandleFunc("GET "+paths.APISearch, s.api(s.apiSearch))
 	s.organisationRoutes(mux)
+	s.collectionRoutes(mux)
 	mux.HandleFunc("GET "+paths.API, s.apiNotFound)
 	mux.HandleFunc("GET "+paths.File, s.fileAnswer(s.download))
 	mux.HandleFunc("GET "+paths.Resource, s.page(s.resourcePage))

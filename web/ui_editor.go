@@ -186,7 +186,11 @@ func (s *Server) editorHome(w http.ResponseWriter, r *http.Request) error {
 		Next    string
 		Deleted bool
 		Reports *editorReports
-	}{items, next, r.URL.Query().Get("supprime") == "1", s.openReports(r.Context(), u, "")}
+		// Collections are the hub's own collections (ui_collections.go).
+		Collections       []node.Collection
+		CollectionDeleted bool
+	}{items, next, r.URL.Query().Get("supprime") == "1", s.openReports(r.Context(), u, ""), s.editorCollections(r.Context()),
+		r.URL.Query().Get("collection-supprimee") == "1"}
 	p := s.newPage(w, r, "editor", "editor.title", d)
 	p.NoRobots = true
 	s.renderPage(w, r, http.StatusOK, "editor.html", p)

@@ -103,6 +103,9 @@ type hubData struct {
 	FeedURL   string
 	APIURL    string
 	PublicURL string
+
+	// Collections counts the hub's collections (-1: unknown).
+	Collections int
 }
 
 func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) error {
@@ -111,7 +114,10 @@ func (s *Server) hubPage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := hubData{Count: n, Peers: s.peerList(r.Context()), MaxFile: s.svc.MaxFileSize(),
-		FeedURL: paths.Feed, APIURL: paths.APIResources, PublicURL: s.publicURL}
+		FeedURL: paths.Feed, APIURL: paths.APIResources, PublicURL: s.publicURL, Collections: -1}
+	if _, total, err := s.svc.ListCollections(r.Context(), node.ListCollectionsQuery{Limit: 1}); err == nil {
+		d.Collections = total
+	}
 	for _, id := range s.svc.Policy().Accepted() {
 		if l, ok := node.LookupLicense(id); ok {
 			d.Accepted = append(d.Accepted, l)

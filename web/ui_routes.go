@@ -45,6 +45,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /guide", s.guidePage)
 	mux.HandleFunc("GET /hub", s.page(s.hubPage))
 	s.organisationPageRoutes(mux)
+	s.collectionPageRoutes(mux)
 	mux.HandleFunc("GET "+paths.Feed, s.page(s.atomFeed))
 	mux.HandleFunc("POST "+paths.ResourceReport, s.page(s.reportSubmit))
 	mux.HandleFunc("POST "+paths.ResourceShare, s.page(s.shareSubmit))

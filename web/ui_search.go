@@ -47,6 +47,8 @@ type searchData struct {
 	PrevURL  string
 	NextURL  string
 	ClearURL string
+	// Collections are the collections matching the words (collection_search.go).
+	Collections *collectionHits
 }
 
 // searchPage renders /recherche: the same parameters as the search API,
@@ -55,6 +57,12 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) error {
 	q, err := ParseQuery(r.URL.Query())
 	if err != nil {
 		return err
+	}
+	if t, err := searchType(r.URL.Query()); err != nil {
+		return err
+	} else if t == "collection" { // the collections list page searches them
+		http.Redirect(w, r, "/collections?"+url.Values{"q": {q.Text}}.Encode(), http.StatusSeeOther)
+		return nil
 	}
 	res, err := s.svc.Search(r.Context(), q)
 	if errors.Is(err, node.ErrUnavailable) {
@@ -136,6 +144,7 @@ func (s *Server) searchPage(w http.ResponseWriter, r *http.Request) error {
 	if page < d.Pages {
 		d.NextURL = "/recherche?" + withPage(base, page+1).Encode()
 	}
+	d.Collections = s.searchPageCollections(r.Context(), q)
 	p := s.newPage(w, r, "search", "search.title", d)
 	if q.Text != "" {
 		p.Title = p.T("search.title.query", q.Text)

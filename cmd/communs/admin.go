@@ -46,6 +46,10 @@ type backend interface {
 	ListReports(ctx context.Context, f node.ReportFilter) ([]node.Report, error)
 	GetReport(ctx context.Context, id string) (node.Report, error)
 	CloseReport(ctx context.Context, id, note string) (node.Report, error)
+	CreateCollection(ctx context.Context, c node.Collection) (node.Collection, error)
+	GetCollection(ctx context.Context, id string) (node.Collection, error)
+	ListCollections(ctx context.Context, q node.ListCollectionsQuery) ([]node.Collection, int, error)
+	DeleteCollection(ctx context.Context, id string) error
 	Close() error
 }
 

@@ -22,6 +22,7 @@ func newApp() *cli.App {
 			tokenCommand(),
 			resourceCommand(),
 			orgCommand(),
+			collectionCommand(),
 			reportCommand(),
 			indexCommand(),
 			peerCommand(),

@@ -137,7 +137,8 @@ func ActivityPath(kind, id string) string {
 // (/r/{id}/files/{name} or /r/{id}.zip), the bodies that are already
 // compressed or too large to compress on the fly.
 func IsDownload(p string) bool {
-	return strings.HasPrefix(p, ResourcePrefix) && (strings.Contains(p, FilesSegment) || strings.HasSuffix(p, ZipSuffix))
+	return strings.HasPrefix(p, ResourcePrefix) && (strings.Contains(p, FilesSegment) || strings.HasSuffix(p, ZipSuffix)) ||
+		strings.HasPrefix(p, Collections+"/") && strings.HasSuffix(p, ZipSuffix) // a collection's zip (collections.go)
 }
 
 // Base is a hub's public URL (scheme and host, no trailing slash); its

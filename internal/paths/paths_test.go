@@ -125,6 +125,7 @@ func TestIsDownload(t *testing.T) {
 	for p, want := range map[string]bool{
 		"/r/kit/files/a.pdf": true, "/r/kit.zip": true, "/r/kit": false, "/": false,
 		"/api/v1/resources/kit/files/a": false, "/ressources": false,
+		"/collections/parcours.zip": true, "/collections/parcours": false, "/collections": false,
 	} {
 		if IsDownload(p) != want {
 			t.Errorf("IsDownload(%q) = %v", p, !want)
@@ -155,4 +156,31 @@ func FuzzFileRoundTrip(f *testing.F) {
 			t.Fatalf("FilePath(%q, %q) = %s came back as %q, %q", wantID, wantName, FilePath(wantID, wantName), id, name)
 		}
 	})
+}
+
+// TestCollectionBuilders: a collection's page, zip and API addresses reach
+// their routes with the id intact.
+func TestCollectionBuilders(t *testing.T) {
+	var got string
+	mux := http.NewServeMux()
+	for _, p := range []string{"GET " + Collection, "GET " + APICollection, "GET " + Collections} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { got = r.Pattern + " " + r.PathValue("id") })
+	}
+	b := Base("https://hub.example")
+	for _, id := range hostile {
+		for _, c := range []struct{ url, want string }{
+			{b.Collection(id), "GET " + Collection + " " + id},
+			{b.CollectionZip(id), "GET " + Collection + " " + id + ZipSuffix},
+			{b.URL(APICollectionPath(id)), "GET " + APICollection + " " + id},
+		} {
+			got = ""
+			mux.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", c.url, nil))
+			if got != c.want {
+				t.Errorf("%s reached %q, want %q", c.url, got, c.want)
+			}
+		}
+	}
+	if b.Collection("parcours-e-mail") != "https://hub.example/collections/parcours-e-mail" {
+		t.Errorf("Collection: %s", b.Collection("parcours-e-mail"))
+	}
 }
