@@ -190,6 +190,8 @@ func (s *Server) collectionRoutes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.APICollection, s.api(s.apiGetCollection))
 	mux.HandleFunc("PATCH "+paths.APICollection, s.api(s.apiPatchCollection))
 	mux.HandleFunc("DELETE "+paths.APICollection, s.api(s.apiDeleteCollection))
+	mux.HandleFunc("POST "+paths.APICollectionShare, s.api(s.apiShareCollection))
+	mux.HandleFunc("DELETE "+paths.APICollectionShare, s.api(s.apiUnshareCollection))
 }
 
 // maxCollectionOffset bounds how deep a list of collections pages.
