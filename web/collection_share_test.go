@@ -49,6 +49,9 @@ func TestCollectionShareAPIAndPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	api := n.URL + "/api/v1/collections/"
+	if st, out := shareCall(t, "GET", api+cp.ID, ""); st != http.StatusOK || out["shared_by"] != "hub-b" {
+		t.Fatalf("GET of the copy: %d, shared_by %v, want hub-b", st, out["shared_by"])
+	}
 
 	if st, _ := shareCall(t, "POST", api+cp.ID+"/share", ""); st != http.StatusUnauthorized {
 		t.Errorf("share without a token: %d, want 401", st)
