@@ -20,8 +20,8 @@ import (
 // its items resolved to C's own copies fetched from A (credited to A,
 // shared by B); the item C's licence policy refuses is listed as
 // unavailable with the reason. B cannot share its own collection. A's
-// delete of the collection makes B take its share back and C drop the
-// copy.
+// update reaches C through B's new Announce; A's delete of the collection
+// makes B take its share back and C drop the copy.
 func TestCollectionShareReachesHubTwoHopsAway(t *testing.T) {
 	ctx := context.Background()
 	a := testnode.Start(t, testnode.Options{Federate: true, Hub: "hub-a", Allow: []string{"CC-BY-NC-4.0"}})
@@ -99,6 +99,20 @@ func TestCollectionShareReachesHubTwoHopsAway(t *testing.T) {
 	// The same share again is the same Announce.
 	if again, err := b.Service.ShareCollection(ctx, onB.ID); err != nil || again.Activity != sh.Activity {
 		t.Fatalf("second share = %+v, %v; want the first (%s)", again, err, sh.Activity)
+	}
+
+	// A updates: B receives the Update, announces again, C reads A anew.
+	title := "Parcours e-mail, niveau 1"
+	items := []node.CollectionItem{{Resource: r1.ID, Note: "d'abord"}}
+	if _, err := a.Service.UpdateCollection(ctx, col.ID, node.CollectionPatch{Title: &title, Items: &items}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "C's copy updated", func() bool {
+		onC, _ = remoteCollection(t, c, origin)
+		return onC.Title == title
+	})
+	if got := itemOrigins(t, c, onC); !slices.Equal(got, []string{obj(r1)}) || onC.SharedBy != "hub-b" || len(onC.Unavailable) != 0 {
+		t.Fatalf("C's updated copy: items %v, shared by %q, unavailable %+v", got, onC.SharedBy, onC.Unavailable)
 	}
 
 	// A deletes the collection: B drops its copy and takes its share
