@@ -25,14 +25,10 @@ import (
 // announces again when A's Update reaches it, C re-reads A at most daily,
 // and a 404/410, A's Delete or the last sharer's Undo drops them.
 
-// Collections (issue 12 §3, built on wt-colfed): a share is keyed by the
-// origin's object id whatever the object is, so state.Share and the
-// Announce/Undo builders serve a collection as they are. Two hooks are
-// left: node.Sharer takes a Resource (a collection share needs its own
-// Service method calling Share with the collection's origin id), and
-// fetchShared reads the object with parseResource; HOOK(collections):
-// dispatch on obj["type"] there to the collection saver before
-// parseResource.
+// Collections (issue 12 §3): a share is keyed by the origin's object id
+// whatever the object is, so state.Share and the Announce/Undo builders
+// serve a collection as they are; fetchShared hands a fetched Collection
+// to collection_share.go.
 
 // DefaultShareRefresh is how old a copy held through a share gets before
 // the refresh worker reads its origin again.
