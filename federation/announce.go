@@ -25,14 +25,10 @@ import (
 // announces again when A's Update reaches it, C re-reads A at most daily,
 // and a 404/410, A's Delete or the last sharer's Undo drops them.
 
-// Collections (issue 12 §3, built on wt-colfed): a share is keyed by the
-// origin's object id whatever the object is, so state.Share and the
-// Announce/Undo builders serve a collection as they are. Two hooks are
-// left: node.Sharer takes a Resource (a collection share needs its own
-// Service method calling Share with the collection's origin id), and
-// fetchShared reads the object with parseResource; HOOK(collections):
-// dispatch on obj["type"] there to the collection saver before
-// parseResource.
+// Collections (issue 12 §3): a share is keyed by the origin's object id
+// whatever the object is, so state.Share and the Announce/Undo builders
+// serve a collection as they are; fetchShared hands a fetched Collection
+// to collection_share.go.
 
 // DefaultShareRefresh is how old a copy held through a share gets before
 // the refresh worker reads its origin again.
@@ -102,9 +98,15 @@ func (f *Federation) Share(ctx context.Context, r node.Resource) (node.Share, er
 	if r.Local() || hostOf(r.Origin) == f.host {
 		return node.Share{}, fmt.Errorf("resource %q is this hub's own; only a copy received from another hub can be shared: %w", r.ID, node.ErrConflict)
 	}
+	return f.shareObject(ctx, r.ID, r.Origin)
+}
+
+// shareObject announces the origin's object (a copy's, local id id) to the
+// followers, once.
+func (f *Federation) shareObject(ctx context.Context, id, object string) (node.Share, error) {
 	f.share.mu.Lock()
 	defer f.share.mu.Unlock()
-	sh, err := f.shareStore().GetShare(ctx, r.Origin)
+	sh, err := f.shareStore().GetShare(ctx, object)
 	if err == nil {
 		return nodeShare(sh), nil
 	}
@@ -112,7 +114,7 @@ func (f *Federation) Share(ctx context.Context, r node.Resource) (node.Share, er
 		return node.Share{}, err
 	}
 	now := f.now().UTC()
-	sh = state.Share{Object: r.Origin, ID: r.ID, Activity: f.urls.activity("announce", newID()), At: now}
+	sh = state.Share{Object: object, ID: id, Activity: f.urls.activity("announce", newID()), At: now}
 	act, err := f.announceActivity(sh.Activity, sh.Object, now)
 	if err != nil {
 		return node.Share{}, err
@@ -131,17 +133,23 @@ func (f *Federation) Share(ctx context.Context, r node.Resource) (node.Share, er
 		_ = f.shareStore().DeleteShare(context.WithoutCancel(ctx), sh.Object)
 		return node.Share{}, err
 	}
-	f.log.Info("copy shared with the followers", "id", r.ID, "object", r.Origin, "announce", sh.Activity, "followers", len(inboxes))
+	f.log.Info("copy shared with the followers", "id", id, "object", object, "announce", sh.Activity, "followers", len(inboxes))
 	return nodeShare(sh), nil
 }
 
 // Unshare sends the Undo of r's share to the followers and forgets it.
 func (f *Federation) Unshare(ctx context.Context, r node.Resource) (node.Share, error) {
+	return f.unshareObject(ctx, "resource", r.ID, r.Origin)
+}
+
+// unshareObject sends the Undo of the share of object (kind id's) and
+// forgets it.
+func (f *Federation) unshareObject(ctx context.Context, kind, id, object string) (node.Share, error) {
 	f.share.mu.Lock()
 	defer f.share.mu.Unlock()
-	sh, err := f.shareStore().GetShare(ctx, r.Origin)
+	sh, err := f.shareStore().GetShare(ctx, object)
 	if errors.Is(err, node.ErrNotFound) {
-		return node.Share{}, fmt.Errorf("resource %q is not shared by this hub: %w", r.ID, node.ErrNotFound)
+		return node.Share{}, fmt.Errorf("%s %q is not shared by this hub: %w", kind, id, node.ErrNotFound)
 	}
 	if err != nil {
 		return node.Share{}, err
@@ -149,7 +157,7 @@ func (f *Federation) Unshare(ctx context.Context, r node.Resource) (node.Share, 
 	if err := f.undoShare(ctx, sh); err != nil {
 		return node.Share{}, err
 	}
-	f.log.Info("share taken back", "id", r.ID, "object", r.Origin)
+	f.log.Info("share taken back", "id", id, "object", object)
 	return nodeShare(sh), nil
 }
 
@@ -258,6 +266,12 @@ func (f *Federation) fetchObject(ctx context.Context, object string) (map[string
 // node's copy. sharer is the followed hub that announced it, nil for the
 // periodic refresh (the record's sharers are kept).
 func (f *Federation) fetchShared(ctx context.Context, object string, sharer *state.Peer) error {
+	return f.fetchSharedObject(ctx, object, sharer, true)
+}
+
+// fetchSharedObject is fetchShared; collections says whether the object
+// may be a collection (not for a shared collection's items).
+func (f *Federation) fetchSharedObject(ctx context.Context, object string, sharer *state.Peer, collections bool) error {
 	originHost := hostOf(object)
 	for _, h := range []string{originHost, hostOfPeer(sharer)} {
 		if h == "" {
@@ -282,7 +296,7 @@ func (f *Federation) fetchShared(ctx context.Context, object string, sharer *sta
 		return fmt.Errorf("%w: %w", errShareRefused, err)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: fetch %s from its origin: %w", errShareRefused, object, err)
+		return fmt.Errorf("%w: %w: fetch %s from its origin: %w", errShareRefused, errShareUnreachable, object, err)
 	}
 	if id, _ := obj["id"].(string); id != object {
 		return fmt.Errorf("%w: %s answered an object whose id is %q", errShareRefused, object, id)
@@ -291,8 +305,9 @@ func (f *Federation) fetchShared(ctx context.Context, object string, sharer *sta
 	if origin == "" || hostOf(origin) != originHost {
 		return fmt.Errorf("%w: object %s is attributed to %q, not to an actor on its host %s", errShareRefused, object, origin, originHost)
 	}
-	// HOOK(collections): a shared collection object goes to its own saver
-	// here, with the same checks above (id, host, blocks).
+	if collections && isCollectionObject(obj) {
+		return f.fetchSharedCollection(ctx, obj, origin, sharer) // collection_share.go
+	}
 	r, files, err := parseResource(obj)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errShareRefused, err)
@@ -433,6 +448,9 @@ func (f *Federation) dropShared(ctx context.Context, object string) error {
 	if err := f.svc.DeleteRemote(ctx, rec.ID, object); err != nil && !errors.Is(err, node.ErrForbidden) {
 		return err
 	}
+	if err := f.svc.DeleteRemoteCollection(ctx, object); err != nil { // if it was a collection
+		return err
+	}
 	f.log.Info("shared copy dropped", "id", rec.ID, "object", object)
 	return f.copyGone(ctx, object)
 }
@@ -500,7 +518,9 @@ func (f *Federation) refreshShared(ctx context.Context) error {
 		if f.now().Sub(rec.Fetched) < age {
 			continue
 		}
-		if _, err := f.svc.Get(ctx, rec.ID); errors.Is(err, node.ErrNotFound) {
+		if held, err := f.holdsSharedCopy(ctx, rec); err != nil {
+			return err
+		} else if !held {
 			// Gone meanwhile (an admin's drop, a block): forget it.
 			if err := f.copyGone(ctx, rec.Object); err != nil {
 				return err

@@ -303,7 +303,13 @@ func (f *Federation) onCollection(ctx context.Context, act incoming) error {
 	if err != nil || p.Following != state.StateAccepted {
 		return fmt.Errorf("%s %s from %s, which this hub does not follow", act.Type, act.ObjectID, act.Actor)
 	}
-	return f.saveCollection(ctx, p, act.Object)
+	if err := f.saveCollection(ctx, p, act.Object); err != nil {
+		return err
+	}
+	if act.Type == "Update" {
+		return f.reannounce(ctx, act.ObjectID) // when this hub shares it
+	}
+	return nil
 }
 
 // saveCollection stores a peer's collection as a copy whose items are
@@ -312,24 +318,36 @@ func (f *Federation) onCollection(ctx context.Context, act incoming) error {
 // licence policy, blocks and drops; an item refused or unreachable is
 // listed as unavailable with its reason, never dropped.
 func (f *Federation) saveCollection(ctx context.Context, p state.Peer, obj map[string]any) error {
+	_, err := f.saveCollectionAs(ctx, p, obj, "", f.resolveItem)
+	return err
+}
+
+// itemResolver is resolveItem's signature.
+type itemResolver func(ctx, fetchCtx context.Context, objectID string) (id, title, reason string, err error)
+
+// saveCollectionAs is saveCollection for a copy shared by the hub
+// sharedBy ("" when received from its origin), its items resolved by
+// resolve.
+func (f *Federation) saveCollectionAs(ctx context.Context, p state.Peer, obj map[string]any, sharedBy string, resolve itemResolver) (node.Collection, error) {
 	c, items, err := parseCollection(obj)
 	if err != nil {
-		return err
+		return node.Collection{}, err
 	}
+	c.SharedBy = sharedBy
 	if hostOf(c.Origin) != p.Host {
-		return fmt.Errorf("collection %s is not on %s", c.Origin, p.Host)
+		return node.Collection{}, fmt.Errorf("collection %s is not on %s", c.Origin, p.Host)
 	}
 	hub, err := f.peerHub(ctx, p)
 	if err != nil {
-		return err
+		return node.Collection{}, err
 	}
 	c.Hub = hub
 	fctx, cancel := context.WithTimeout(ctx, collectionFetchBudget)
 	defer cancel()
 	for _, it := range items {
-		local, title, reason, err := f.resolveItem(ctx, fctx, it.ID)
+		local, title, reason, err := resolve(ctx, fctx, it.ID)
 		if err != nil {
-			return err // storage failure: retried with the activity
+			return node.Collection{}, err // storage failure: retried with the activity
 		}
 		if reason != "" {
 			if title == "" {
@@ -343,10 +361,11 @@ func (f *Federation) saveCollection(ctx context.Context, p state.Peer, obj map[s
 		}
 		c.Items = append(c.Items, node.CollectionItem{Resource: local, Note: it.Note})
 	}
-	if _, err := f.svc.SaveRemoteCollection(ctx, c); err != nil {
-		return fmt.Errorf("collection %s from %s: %w", c.Origin, p.Host, err)
+	saved, err := f.svc.SaveRemoteCollection(ctx, c)
+	if err != nil {
+		return node.Collection{}, fmt.Errorf("collection %s from %s: %w", c.Origin, p.Host, err)
 	}
-	return nil
+	return saved, nil
 }
 
 func containsItem(items []node.CollectionItem, id string) bool {

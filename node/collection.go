@@ -62,6 +62,9 @@ type Collection struct {
 	// this node refused or could not resolve. Always empty for a local
 	// collection.
 	Unavailable []UnavailableItem `json:"unavailable,omitempty"`
+	// SharedBy is, for a copy received through another hub's share (an
+	// Announce), the hub name of the sharer ("partagé par").
+	SharedBy string `json:"shared_by,omitempty"`
 }
 
 // Local reports whether this node is the collection's origin.

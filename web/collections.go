@@ -116,6 +116,9 @@ type CollectionJSON struct {
 	Updated          time.Time             `json:"updated"`
 	URL              string                `json:"url"`
 	ZipURL           string                `json:"zip_url"`
+	// SharedBy is, for a copy received through another hub's share, the
+	// hub that shared it.
+	SharedBy string `json:"shared_by,omitempty"`
 }
 
 // CollectionPageJSON is one page of GET /api/v1/collections.
@@ -133,7 +136,7 @@ func (s *Server) collectionJSON(ctx context.Context, c node.Collection, resolve 
 		Items: []CollectionItemJSON{}, ItemCount: len(c.Items), Unavailable: []UnavailableItemJSON{},
 		Organisation: c.Organisation, OrganisationName: c.OrganisationName, OrganisationURL: c.OrganisationURL,
 		Hub: c.Hub, Origin: c.Origin, Local: c.Origin == "", Created: c.Created, Updated: c.Updated,
-		URL: b.Collection(c.ID), ZipURL: b.CollectionZip(c.ID)}
+		URL: b.Collection(c.ID), ZipURL: b.CollectionZip(c.ID), SharedBy: c.SharedBy}
 	if out.Local && c.Organisation != "" {
 		out.OrganisationURL = b.Organisation(c.Organisation)
 		if out.OrganisationName == "" {
@@ -190,6 +193,8 @@ func (s *Server) collectionRoutes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.APICollection, s.api(s.apiGetCollection))
 	mux.HandleFunc("PATCH "+paths.APICollection, s.api(s.apiPatchCollection))
 	mux.HandleFunc("DELETE "+paths.APICollection, s.api(s.apiDeleteCollection))
+	mux.HandleFunc("POST "+paths.APICollectionShare, s.api(s.apiShareCollection))
+	mux.HandleFunc("DELETE "+paths.APICollectionShare, s.api(s.apiUnshareCollection))
 }
 
 // maxCollectionOffset bounds how deep a list of collections pages.

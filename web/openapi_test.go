@@ -344,6 +344,20 @@ func TestAPIFollowsOpenAPI(t *testing.T) {
 	expect("share", 200, "", "POST", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
 	expect("undo share", 204, "", "DELETE", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
 	expect("undo share again", 404, "not_found", "DELETE", api+"/resources/"+remote.ID+"/share", nil, n.Token, nil)
+	remoteCol, err := n.Service.SaveRemoteCollection(context.Background(), node.Collection{ID: "parcours", Origin: "https://hub-a.example/collections/parcours", Title: "Parcours", Hub: "hub-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	localCol, err := n.Service.CreateCollection(context.Background(), node.Collection{Title: "Collection locale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Service.SetSharer(fakeCollectionSharer{&fakeSharer{shares: map[string]node.Share{}}})
+	expect("share collection without token", 401, "unauthorized", "POST", api+"/collections/"+remoteCol.ID+"/share", nil, "", nil)
+	expect("share a local collection", 409, "conflict", "POST", api+"/collections/"+localCol.ID+"/share", nil, n.Token, nil)
+	expect("share collection", 200, "", "POST", api+"/collections/"+remoteCol.ID+"/share", nil, n.Token, nil)
+	expect("undo collection share", 204, "", "DELETE", api+"/collections/"+remoteCol.ID+"/share", nil, n.Token, nil)
+	expect("undo collection share again", 404, "not_found", "DELETE", api+"/collections/"+remoteCol.ID+"/share", nil, n.Token, nil)
 
 	expect("delete without token", 401, "unauthorized", "DELETE", api+"/resources/"+id, nil, "", nil)
 	expect("delete", 204, "", "DELETE", api+"/resources/"+id, nil, n.Token, nil)

@@ -24,6 +24,7 @@ import (
 func (s *Server) collectionPageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+paths.Collections, s.page(s.collectionsPage))
 	mux.HandleFunc("GET "+paths.Collection, s.page(s.collectionPage))
+	mux.HandleFunc("POST "+paths.CollectionShare, s.page(s.collectionShareSubmit))
 	mux.HandleFunc("GET /editeur/nouvelle-collection", s.page(s.collectionNew))
 	mux.HandleFunc("POST /editeur/nouvelle-collection", s.page(s.collectionCreate))
 	mux.HandleFunc("GET /editeur/c/{id}", s.page(s.collectionEdit))
@@ -59,6 +60,8 @@ type collectionData struct {
 	CanEdit     bool
 	JSONLD      map[string]any
 	Created     bool
+	// Share is a copy's share form for editors (collection_share.go).
+	Share *shareView
 }
 
 // resolveItems looks each item up on this hub, in order.
@@ -113,6 +116,7 @@ func (s *Server) collectionPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Org = s.collectionCredit(r.Context(), c)
 	d.JSONLD = s.collectionLD(c, d.Items, d.Org)
+	d.Share = s.collectionShareState(r.Context(), p.User, c, r.URL.Query().Get("partage"))
 	p.Data = d
 	p.Meta.Canonical, p.Meta.Type = base.Collection(c.ID), "website"
 	if d.OriginURL != "" {

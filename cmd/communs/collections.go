@@ -41,6 +41,7 @@ func collectionCommand() *cli.Command {
 		Usage: "gérer les collections de ressources / manage collections of resources",
 		Subcommands: []*cli.Command{
 			collectionAddCommand(),
+			collectionShareCommand(),
 			leaf(&cli.Command{
 				Name: "list", Usage: "lister les collections, les plus récentes d'abord / list collections, newest first",
 				Flags: []cli.Flag{
