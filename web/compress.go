@@ -119,9 +119,9 @@ func (g *gzipWriter) Flush() {
 	if g.gz != nil {
 		_ = g.gz.Flush()
 	}
-	if f, ok := g.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	// Through the writers below (metrics, access log), which flush only
+	// by Unwrap.
+	_ = http.NewResponseController(g.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
