@@ -246,6 +246,13 @@ func (f *Federation) fetchPages(ctx context.Context, p state.Peer, next string, 
 			return false
 		}
 	}
+	// cur is the GET of page next, asked for ahead or not (outboxahead.go).
+	var cur *pageFetch
+	defer func() {
+		if cur != nil {
+			cur.close()
+		}
+	}()
 	for page := 0; next != "" && page < maxBackfillPages; page++ {
 		if blocked, _ := f.blocks.Blocked(ctx, hostname(p.Host)); blocked {
 			send(backfillPage{err: fmt.Errorf("backfill %s: stopped, its domain is blocked", p.ActorID)})
@@ -255,11 +262,31 @@ func (f *Federation) fetchPages(ctx context.Context, p state.Peer, next string, 
 			send(backfillPage{err: fmt.Errorf("backfill %s: outbox page %s on another host", p.ActorID, next)})
 			return
 		}
+		if cur != nil && cur.url != next {
+			// The page asked for ahead is not the one this page names.
+			cur.close()
+			cur = nil
+		}
+		if cur == nil {
+			cur = f.startPage(ctx, next)
+		}
+		resp, err := cur.wait()
+		if err != nil {
+			send(backfillPage{err: err})
+			return
+		}
+		var ahead *pageFetch
+		if link := nextLink(resp.Header); link != "" && hostOf(link) == p.Host && page+1 < maxBackfillPages {
+			ahead = f.startPage(ctx, link)
+		}
 		var raw struct {
 			Next         any              `json:"next"`
 			OrderedItems []map[string]any `json:"orderedItems"`
 		}
-		if err := f.getJSON(ctx, next, &raw); err != nil {
+		err = readJSON(resp, next, &raw)
+		cur.close()
+		cur = ahead
+		if err != nil {
 			send(backfillPage{err: err})
 			return
 		}

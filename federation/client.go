@@ -146,30 +146,47 @@ const maxFetchBody = 4 << 20
 // getJSON fetches an ActivityPub document with a signed GET (servers with
 // authorized fetch refuse unsigned ones).
 func (f *Federation) getJSON(ctx context.Context, rawURL string, out any) error {
-	u, err := absURL(rawURL)
+	resp, err := f.getSigned(ctx, rawURL)
 	if err != nil {
 		return err
 	}
+	defer resp.Body.Close()
+	return readJSON(resp, rawURL, out)
+}
+
+// getSigned sends getJSON's signed GET and returns the answer as soon as
+// its headers are in, a 200 (any other status is an error); the caller
+// reads the body with readJSON and closes it.
+func (f *Federation) getSigned(ctx context.Context, rawURL string) (*http.Response, error) {
+	u, err := absURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkScheme(u.Scheme, f.dev); err != nil {
-		return err
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Accept", `application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"`)
 	req.Header.Set("User-Agent", f.userAgent)
 	if err := signRequest(req, f.key, f.urls.key(), nil, f.now()); err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := f.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", rawURL, err)
+		return nil, fmt.Errorf("GET %s: %w", rawURL, err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return &fetchStatus{url: rawURL, status: resp.Status, code: resp.StatusCode}
+		resp.Body.Close()
+		return nil, &fetchStatus{url: rawURL, status: resp.Status, code: resp.StatusCode}
 	}
+	return resp, nil
+}
+
+// readJSON decodes a document of at most maxFetchBody bytes.
+func readJSON(resp *http.Response, rawURL string, out any) error {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody+1))
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", rawURL, err)

@@ -74,9 +74,17 @@ func wantsAS(r *http.Request) bool {
 }
 
 func writeAS(w http.ResponseWriter, status int, ctype string, v any) {
+	writeASHeader(w, status, ctype)
+	encodeAS(w, v)
+}
+
+func writeASHeader(w http.ResponseWriter, status int, ctype string) {
 	w.Header().Set("Content-Type", ctype+"; charset=utf-8")
 	w.Header().Set("Vary", "Accept")
 	w.WriteHeader(status)
+}
+
+func encodeAS(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
@@ -211,6 +219,16 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	nextPage := ""
+	if next != "" {
+		nextPage = f.urls.outbox() + "?page=1&after=" + next
+		// Sent before the items are rendered, so that a follower reading
+		// the whole outbox asks for the next page while this one is
+		// rendered (outboxahead.go).
+		w.Header().Set("Link", "<"+nextPage+`>; rel="next"`)
+		writeASHeader(w, http.StatusOK, contentTypeAS)
+		_ = http.NewResponseController(w).Flush()
+	}
 	items := []any{}
 	for _, res := range rs {
 		obj, err := resourceObject(f.urls, res)
@@ -228,9 +246,12 @@ func (f *Federation) outbox(w http.ResponseWriter, r *http.Request) error {
 		"@context": ldContext(), "id": f.urls.outbox() + "?" + q.Encode(), "type": "OrderedCollectionPage",
 		"partOf": f.urls.outbox(), "orderedItems": items,
 	}
-	if next != "" {
-		page["next"] = f.urls.outbox() + "?page=1&after=" + next
-	} else if cp := f.firstCollectionsPage(ctx); cp != "" {
+	if nextPage != "" {
+		page["next"] = nextPage
+		encodeAS(w, page) // headers already sent
+		return nil
+	}
+	if cp := f.firstCollectionsPage(ctx); cp != "" {
 		page["next"] = cp // then the collections (collections.go)
 	}
 	writeAS(w, http.StatusOK, contentTypeAS, page)

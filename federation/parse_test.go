@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -90,5 +91,24 @@ func TestUnhandledActivity(t *testing.T) {
 	err := f.apply(context.Background(), state.InboxItem{Seq: 1, ID: "https://a.example/like/1", Actor: "https://a.example/actor", Body: body})
 	if !errors.Is(err, errUnhandled) || !strings.Contains(err.Error(), `unhandled activity "Like"`) {
 		t.Fatalf("apply(Like) = %v, want an unhandled activity error", err)
+	}
+}
+
+func TestNextLink(t *testing.T) {
+	for _, tc := range []struct{ header, want string }{
+		{`<https://a.example/actor/outbox?page=1&after=x>; rel="next"`, "https://a.example/actor/outbox?page=1&after=x"},
+		{`<https://a.example/p1>; rel="prev", <https://a.example/p3>; rel=next`, "https://a.example/p3"},
+		{`<https://a.example/p1>; rel="prev"`, ""},
+		{`https://a.example/p3; rel="next"`, ""},
+		{`<https://a.example/p3>`, ""},
+		{``, ""},
+	} {
+		h := http.Header{}
+		if tc.header != "" {
+			h.Set("Link", tc.header)
+		}
+		if got := nextLink(h); got != tc.want {
+			t.Errorf("nextLink(%q) = %q, want %q", tc.header, got, tc.want)
+		}
 	}
 }

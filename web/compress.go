@@ -22,6 +22,16 @@ var compressible = map[string]bool{
 
 var gzipPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression); return w }}
 
+// fastGzip are the types gzipped at gzip.BestSpeed: ActivityPub documents
+// go between servers, and a backfill reads a hub's whole outbox (pages of
+// about 280 KB for 50 resources). At the default level gzip was 7 % of a
+// 100,000-resource backfill's CPU, on the origin's one page being rendered
+// while the follower waits for it; BestSpeed halves that for pages 17 % of
+// their size instead of 13 %.
+var fastGzip = map[string]bool{"application/activity+json": true, "application/ld+json": true}
+
+var fastGzipPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+
 // Compress gzips responses of compressible types for clients that accept
 // it.
 func Compress(next http.Handler) http.Handler {
@@ -53,6 +63,7 @@ type gzipWriter struct {
 	http.ResponseWriter
 	decided bool
 	gz      *gzip.Writer
+	pool    *sync.Pool // where gz goes back
 }
 
 func (g *gzipWriter) decide(status int) {
@@ -77,7 +88,11 @@ func (g *gzipWriter) decide(status int) {
 	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
 		h.Set("ETag", "W/"+et) // the bytes differ from the identity encoding
 	}
-	g.gz = gzipPool.Get().(*gzip.Writer)
+	g.pool = &gzipPool
+	if fastGzip[mt] {
+		g.pool = &fastGzipPool
+	}
+	g.gz = g.pool.Get().(*gzip.Writer)
 	g.gz.Reset(g.ResponseWriter)
 }
 
@@ -104,9 +119,9 @@ func (g *gzipWriter) Flush() {
 	if g.gz != nil {
 		_ = g.gz.Flush()
 	}
-	if f, ok := g.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+	// Through the writers below (metrics, access log), which flush only
+	// by Unwrap.
+	_ = http.NewResponseController(g.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the real writer.
@@ -116,6 +131,6 @@ func (g *gzipWriter) close() {
 	if g.gz != nil {
 		_ = g.gz.Close()
 		g.gz.Reset(nil)
-		gzipPool.Put(g.gz)
+		g.pool.Put(g.gz)
 	}
 }

@@ -66,6 +66,11 @@ func MarkdownHTML(src string) template.HTML {
 	return template.HTML(clean)
 }
 
+// emphasis drops the emphasis and code markers PlainText removes. Built
+// once: a Replacer per line was half of PlainText's time, which every
+// indexed resource and every federated object pays.
+var emphasis = strings.NewReplacer("**", "", "__", "", "`", "")
+
 // PlainText turns a description written in Markdown into the text a reader
 // sees: emphasis markers, heading hashes, list bullets and link targets go
 // away and whitespace collapses. Both engines index and snippet this text,
@@ -92,7 +97,7 @@ func PlainText(md string) string {
 			}
 		}
 		line = stripLinks(line)
-		line = strings.NewReplacer("**", "", "__", "", "`", "").Replace(line)
+		line = emphasis.Replace(line)
 		if line == "" {
 			continue
 		}

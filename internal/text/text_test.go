@@ -1,6 +1,9 @@
 package text
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPlainText(t *testing.T) {
 	for in, want := range map[string]string{
@@ -13,5 +16,15 @@ func TestPlainText(t *testing.T) {
 		if got := PlainText(in); got != want {
 			t.Errorf("PlainText(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// BenchmarkPlainText: every indexed resource and every federated object
+// turns its description into plain text.
+func BenchmarkPlainText(b *testing.B) {
+	md := strings.Repeat("## Objectifs\n\n- **Savoir** créer une [adresse](https://exemple.fr) de messagerie\n1. Ouvrir le `navigateur`\n\nUn paragraphe __assez__ long pour la fiche, avec des mots.\n", 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		PlainText(md)
 	}
 }

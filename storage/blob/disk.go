@@ -21,10 +21,10 @@ const (
 	// removes it. A live Put keeps writing, so its mtime stays fresh even
 	// for a slow multi-gigabyte upload.
 	staleTemp = time.Hour
-	copyBuf   = 1 << 20
+	copyBuf   = 256 << 10
 )
 
-// A pool keeps one 1 MiB buffer per concurrent Put instead of one per call.
+// A pool keeps the copy buffers of concurrent Puts instead of new ones per call.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
 
 // Disk stores blobs as files under one directory, at dir/ab/cd/<sha256>.
@@ -99,7 +99,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, wantSHA256 string) (blob no
 		}
 	}()
 
-	got, size, err := copyHashed(ctx, f, r, wantSHA256)
+	got, size, err := copyHashed(ctx, withWriteback(f), r, wantSHA256)
 	if err != nil {
 		return node.Blob{}, err
 	}
@@ -249,25 +249,4 @@ func (d *Disk) Walk(ctx context.Context, fn func(node.Blob) error) error {
 		return fmt.Errorf("walk blobs: %w", err)
 	}
 	return nil
-}
-
-// copyHashed copies r into the temporary file f while hashing it, and
-// returns the SHA-256, checked against want when one is declared, and the
-// size.
-func copyHashed(ctx context.Context, f io.Writer, r io.Reader, want string) (string, int64, error) {
-	src := newHashingReader(ctx, r, "")
-	bp := bufPool.Get().(*[]byte)
-	_, err := io.CopyBuffer(f, src, *bp)
-	bufPool.Put(bp)
-	if err != nil {
-		if src.err != nil {
-			return "", 0, fmt.Errorf("put blob: read source: %w", src.err)
-		}
-		return "", 0, fmt.Errorf("put blob: write temp file: %w", err)
-	}
-	got := src.sum()
-	if want != "" && got != want {
-		return "", 0, fmt.Errorf("put blob: %w", mismatch(want, got))
-	}
-	return got, src.n, nil
 }

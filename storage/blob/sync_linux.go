@@ -78,3 +78,23 @@ func rename(from, to string) error {
 	}
 	return nil
 }
+
+// withWriteback lets copyHashed start the file's writeback as it goes: by
+// the time the caller fsyncs, most bytes are already on their way to disk.
+func withWriteback(f *os.File) io.Writer { return writebackFile{f} }
+
+type writebackFile struct{ *os.File }
+
+// startWriteback asks the kernel to start writing [off, off+n) to disk
+// (sync_file_range SYNC_FILE_RANGE_WRITE) and does not wait for it. It is a
+// hint, not a guarantee: fsync still makes the file durable, so an error
+// only loses the head start.
+func (w writebackFile) startWriteback(off, n int64) {
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	})
+}
