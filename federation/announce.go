@@ -244,6 +244,32 @@ func (f *Federation) onAnnounce(ctx context.Context, act incoming) error {
 	return f.fetchShared(ctx, act.ObjectID, &sharer)
 }
 
+// sharedOrigin reads the origin actor of a shared object, which must be
+// on the object's host, records it as known, and reads the object's share
+// record (zero when none yet).
+func (f *Federation) sharedOrigin(ctx context.Context, object, origin string) (state.Peer, state.SharedCopy, error) {
+	originHost := hostOf(object)
+	fctx, cancel := context.WithTimeout(ctx, shareFetchTimeout)
+	originPeer, err := f.peerFor(fctx, origin)
+	cancel()
+	if err != nil {
+		return state.Peer{}, state.SharedCopy{}, fmt.Errorf("%w: origin actor %s: %w", errShareRefused, origin, err)
+	}
+	if originPeer.Host != originHost {
+		return state.Peer{}, state.SharedCopy{}, fmt.Errorf("%w: origin actor %s is not on %s", errShareRefused, origin, originHost)
+	}
+	if originPeer, err = f.knownOrigin(ctx, originPeer); err != nil {
+		return state.Peer{}, state.SharedCopy{}, err
+	}
+	f.share.mu.Lock()
+	rec, err := f.shareStore().GetSharedCopy(ctx, object)
+	f.share.mu.Unlock()
+	if err != nil && !errors.Is(err, node.ErrNotFound) {
+		return state.Peer{}, state.SharedCopy{}, err
+	}
+	return originPeer, rec, nil
+}
+
 // errGone is an origin answering 404 or 410 for a shared object.
 var errGone = errors.New("the object is gone from its origin")
 
@@ -317,26 +343,11 @@ func (f *Federation) fetchSharedObject(ctx context.Context, object string, share
 	if err := f.svc.Policy().Check(r.License); err != nil {
 		return fmt.Errorf("%w: object %s: %w", errShareRefused, object, err)
 	}
-	fctx, cancel := context.WithTimeout(ctx, shareFetchTimeout)
-	originPeer, err := f.peerFor(fctx, origin)
-	cancel()
+	originPeer, rec, err := f.sharedOrigin(ctx, object, origin)
 	if err != nil {
-		return fmt.Errorf("%w: origin actor %s: %w", errShareRefused, origin, err)
-	}
-	if originPeer.Host != originHost {
-		return fmt.Errorf("%w: origin actor %s is not on %s", errShareRefused, origin, originHost)
-	}
-	if originPeer, err = f.knownOrigin(ctx, originPeer); err != nil {
 		return err
 	}
 	followed := originPeer.Following == state.StateAccepted
-
-	f.share.mu.Lock()
-	rec, err := f.shareStore().GetSharedCopy(ctx, object)
-	f.share.mu.Unlock()
-	if err != nil && !errors.Is(err, node.ErrNotFound) {
-		return err
-	}
 	if sharer == nil && followed {
 		// Followed since: the origin's own activities keep it true.
 		return f.shareStore().DeleteSharedCopy(ctx, object)

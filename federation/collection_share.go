@@ -80,27 +80,11 @@ func (f *Federation) fetchSharedCollection(ctx context.Context, obj map[string]a
 	if !f.svc.KeepsCollections() {
 		return fmt.Errorf("%w: collection %s: this node keeps no collections", errShareRefused, object)
 	}
-	originHost := hostOf(object)
-	fctx, cancel := context.WithTimeout(ctx, shareFetchTimeout)
-	originPeer, err := f.peerFor(fctx, origin)
-	cancel()
+	originPeer, rec, err := f.sharedOrigin(ctx, object, origin)
 	if err != nil {
-		return fmt.Errorf("%w: origin actor %s: %w", errShareRefused, origin, err)
-	}
-	if originPeer.Host != originHost {
-		return fmt.Errorf("%w: origin actor %s is not on %s", errShareRefused, origin, originHost)
-	}
-	if originPeer, err = f.knownOrigin(ctx, originPeer); err != nil {
 		return err
 	}
 	followed := originPeer.Following == state.StateAccepted
-
-	f.share.mu.Lock()
-	rec, err := f.shareStore().GetSharedCopy(ctx, object)
-	f.share.mu.Unlock()
-	if err != nil && !errors.Is(err, node.ErrNotFound) {
-		return err
-	}
 	if sharer == nil && followed {
 		// Followed since: the origin's own activities keep it true.
 		return f.shareStore().DeleteSharedCopy(ctx, object)
@@ -114,7 +98,7 @@ func (f *Federation) fetchSharedCollection(ctx context.Context, obj map[string]a
 		if sharedBy, _, err = f.sharerOf(ctx, rec, via); err != nil {
 			return err
 		}
-		resolve = f.sharedItemResolver(originHost, via)
+		resolve = f.sharedItemResolver(hostOf(object), via)
 	}
 	before, gerr := f.svc.CollectionByOrigin(ctx, object)
 	if gerr != nil && !errors.Is(gerr, node.ErrNotFound) {

@@ -14,32 +14,8 @@ import (
 // (like share.go for resources). The share's "resource" field holds the
 // collection's id.
 
-// apiShareCollection shares a collection copy (POST): a second share
-// answers the first.
-func (s *Server) apiShareCollection(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editor(r)
-	if err != nil {
-		return err
-	}
-	sh, err := s.svc.ShareCollection(node.WithActor(r.Context(), u), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, shareJSON(sh))
-	return nil
-}
-
-// apiUnshareCollection takes a collection share back (DELETE).
-func (s *Server) apiUnshareCollection(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editor(r)
-	if err != nil {
-		return err
-	}
-	if _, err := s.svc.UnshareCollection(node.WithActor(r.Context(), u), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+func (s *Server) collectionShares() shareOps {
+	return shareOps{share: s.svc.ShareCollection, unshare: s.svc.UnshareCollection, page: paths.CollectionPath}
 }
 
 // collectionShareState is the share form's state for c, nil when the
@@ -57,31 +33,6 @@ func (s *Server) collectionShareState(ctx context.Context, u *node.User, c node.
 		done = ""
 	}
 	return &shareView{Shared: err == nil, Done: done}
-}
-
-// collectionShareSubmit takes the collection page's share form
-// (annuler=1: take it back).
-func (s *Server) collectionShareSubmit(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editorOrLogin(r)
-	if err != nil {
-		return err
-	}
-	if err := s.postedForm(w, r, 4<<10); err != nil {
-		return err
-	}
-	ctx := node.WithActor(r.Context(), u)
-	id, done := r.PathValue("id"), "ok"
-	if r.PostFormValue("annuler") == "1" {
-		done = "annule"
-		_, err = s.svc.UnshareCollection(ctx, id)
-	} else {
-		_, err = s.svc.ShareCollection(ctx, id)
-	}
-	if err != nil {
-		return err
-	}
-	http.Redirect(w, r, paths.CollectionPath(id)+"?partage="+done+"#partager", http.StatusSeeOther)
-	return nil
 }
 
 // ShareCollection shares a collection copy (POST

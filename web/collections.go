@@ -193,8 +193,8 @@ func (s *Server) collectionRoutes(mux routeMux) {
 	mux.HandleFunc("GET "+paths.APICollection, s.api(s.apiGetCollection))
 	mux.HandleFunc("PATCH "+paths.APICollection, s.api(s.apiPatchCollection))
 	mux.HandleFunc("DELETE "+paths.APICollection, s.api(s.apiDeleteCollection))
-	mux.HandleFunc("POST "+paths.APICollectionShare, s.api(s.apiShareCollection))
-	mux.HandleFunc("DELETE "+paths.APICollectionShare, s.api(s.apiUnshareCollection))
+	mux.HandleFunc("POST "+paths.APICollectionShare, s.api(s.apiShare(s.collectionShares())))
+	mux.HandleFunc("DELETE "+paths.APICollectionShare, s.api(s.apiUnshare(s.collectionShares())))
 }
 
 // maxCollectionOffset bounds how deep a list of collections pages.

@@ -26,31 +26,46 @@ func shareJSON(sh node.Share) ShareJSON {
 	return ShareJSON{Resource: sh.Resource, Object: sh.Object, Activity: sh.Activity, Shared: sh.Shared}
 }
 
+// shareOps is what the share routes act on: a resource copy (share.go) or
+// a collection copy (collection_share.go); the routes are the same.
+type shareOps struct {
+	share, unshare func(ctx context.Context, id string) (node.Share, error)
+	page           func(id string) string // where the form returns
+}
+
+func (s *Server) resourceShares() shareOps {
+	return shareOps{share: s.svc.ShareResource, unshare: s.svc.UnshareResource, page: paths.ResourcePath}
+}
+
 // apiShare shares a copy (POST): a second share answers the first.
-func (s *Server) apiShare(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editor(r)
-	if err != nil {
-		return err
+func (s *Server) apiShare(k shareOps) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.editor(r)
+		if err != nil {
+			return err
+		}
+		sh, err := k.share(node.WithActor(r.Context(), u), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, shareJSON(sh))
+		return nil
 	}
-	sh, err := s.svc.ShareResource(node.WithActor(r.Context(), u), r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, shareJSON(sh))
-	return nil
 }
 
 // apiUnshare takes a share back (DELETE).
-func (s *Server) apiUnshare(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editor(r)
-	if err != nil {
-		return err
+func (s *Server) apiUnshare(k shareOps) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.editor(r)
+		if err != nil {
+			return err
+		}
+		if _, err := k.unshare(node.WithActor(r.Context(), u), r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
-	if _, err := s.svc.UnshareResource(node.WithActor(r.Context(), u), r.PathValue("id")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
 }
 
 // shareView is the share form of a copy's page, for editors.
@@ -78,27 +93,29 @@ func (s *Server) shareState(ctx context.Context, u *node.User, res node.Resource
 }
 
 // shareSubmit takes the page's share form (annuler=1: take it back).
-func (s *Server) shareSubmit(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.editorOrLogin(r)
-	if err != nil {
-		return err
+func (s *Server) shareSubmit(k shareOps) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.editorOrLogin(r)
+		if err != nil {
+			return err
+		}
+		if err := s.postedForm(w, r, 4<<10); err != nil {
+			return err
+		}
+		ctx := node.WithActor(r.Context(), u)
+		id, done := r.PathValue("id"), "ok"
+		if r.PostFormValue("annuler") == "1" {
+			done = "annule"
+			_, err = k.unshare(ctx, id)
+		} else {
+			_, err = k.share(ctx, id)
+		}
+		if err != nil {
+			return err
+		}
+		http.Redirect(w, r, k.page(id)+"?partage="+done+"#partager", http.StatusSeeOther)
+		return nil
 	}
-	if err := s.postedForm(w, r, 4<<10); err != nil {
-		return err
-	}
-	ctx := node.WithActor(r.Context(), u)
-	id, done := r.PathValue("id"), "ok"
-	if r.PostFormValue("annuler") == "1" {
-		done = "annule"
-		_, err = s.svc.UnshareResource(ctx, id)
-	} else {
-		_, err = s.svc.ShareResource(ctx, id)
-	}
-	if err != nil {
-		return err
-	}
-	http.Redirect(w, r, paths.ResourcePath(id)+"?partage="+done+"#partager", http.StatusSeeOther)
-	return nil
 }
 
 // ShareResource shares a copy (POST /api/v1/resources/{id}/share); on the

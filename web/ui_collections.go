@@ -24,7 +24,7 @@ import (
 func (s *Server) collectionPageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+paths.Collections, s.page(s.collectionsPage))
 	mux.HandleFunc("GET "+paths.Collection, s.page(s.collectionPage))
-	mux.HandleFunc("POST "+paths.CollectionShare, s.page(s.collectionShareSubmit))
+	mux.HandleFunc("POST "+paths.CollectionShare, s.page(s.shareSubmit(s.collectionShares())))
 	mux.HandleFunc("GET /editeur/nouvelle-collection", s.page(s.collectionNew))
 	mux.HandleFunc("POST /editeur/nouvelle-collection", s.page(s.collectionCreate))
 	mux.HandleFunc("GET /editeur/c/{id}", s.page(s.collectionEdit))

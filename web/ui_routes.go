@@ -48,7 +48,7 @@ func (s *Server) uiRoutes(mux *http.ServeMux) {
 	s.collectionPageRoutes(mux)
 	mux.HandleFunc("GET "+paths.Feed, s.page(s.atomFeed))
 	mux.HandleFunc("POST "+paths.ResourceReport, s.page(s.reportSubmit))
-	mux.HandleFunc("POST "+paths.ResourceShare, s.page(s.shareSubmit))
+	mux.HandleFunc("POST "+paths.ResourceShare, s.page(s.shareSubmit(s.resourceShares())))
 	mux.HandleFunc("POST "+paths.ResourceAdapt, s.page(s.uiAdapt))
 	mux.HandleFunc("GET /connexion", s.loginPage)
 	mux.HandleFunc("POST /connexion", s.page(s.loginSubmit))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,18 +9,52 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/communs-numerique/communs/internal/app"
+	"github.com/communs-numerique/communs/node"
 	"github.com/communs-numerique/communs/web"
 )
 
+// shared says what a share command shares: a resource copy or a
+// collection copy, through the admin socket's client or the service.
+type shared struct {
+	usage          string
+	share          func(cl *web.Client, ctx context.Context, id string) (node.Share, error)
+	unshare        func(cl *web.Client, ctx context.Context, id string) error
+	serviceShare   func(svc *node.Service, ctx context.Context, id string) (node.Share, error)
+	serviceUnshare func(svc *node.Service, ctx context.Context, id string) (node.Share, error)
+}
+
 // resourceShareCommand is `communs resource share ID [--undo]`: it shares
 // a copy received from another hub with this hub's followers (an
-// ActivityPub Announce), or takes the share back. Through the running
-// node's admin socket when it answers; else on the data folder, the
-// Announce then leaving with the delivery queue when the node starts.
+// ActivityPub Announce), or takes the share back.
 func resourceShareCommand() *cli.Command {
+	return shareCommand(shared{
+		usage:          "partager une copie reçue d'un autre hub avec les hubs abonnés / share a copy received from another hub with the following hubs",
+		share:          (*web.Client).ShareResource,
+		unshare:        (*web.Client).UnshareResource,
+		serviceShare:   (*node.Service).ShareResource,
+		serviceUnshare: (*node.Service).UnshareResource,
+	})
+}
+
+// collectionShareCommand is `communs collection share ID [--undo]`: the
+// same for a collection copy (an Announce of its origin id).
+func collectionShareCommand() *cli.Command {
+	return shareCommand(shared{
+		usage:          "partager une collection reçue d'un autre hub avec les hubs abonnés / share a collection received from another hub with the following hubs",
+		share:          (*web.Client).ShareCollection,
+		unshare:        (*web.Client).UnshareCollection,
+		serviceShare:   (*node.Service).ShareCollection,
+		serviceUnshare: (*node.Service).UnshareCollection,
+	})
+}
+
+// shareCommand goes through the running node's admin socket when it
+// answers; else it works on the data folder, the Announce then leaving
+// with the delivery queue when the node starts.
+func shareCommand(k shared) *cli.Command {
 	return leaf(&cli.Command{
 		Name:      "share",
-		Usage:     "partager une copie reçue d'un autre hub avec les hubs abonnés / share a copy received from another hub with the following hubs",
+		Usage:     k.usage,
 		ArgsUsage: "ID",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "undo", Usage: "annuler le partage / take the share back"}},
 		Action: func(c *cli.Context) error {
@@ -35,12 +70,12 @@ func resourceShareCommand() *cli.Command {
 			if _, err := os.Stat(sock); err == nil {
 				if cl := web.NewSocketClient(sock); cl.Ping(c.Context) == nil {
 					if undo {
-						if err := cl.UnshareResource(c.Context, id); err != nil {
+						if err := k.unshare(cl, c.Context, id); err != nil {
 							return err
 						}
 						return printUnshared(c, id)
 					}
-					sh, err := cl.ShareResource(c.Context, id)
+					sh, err := k.share(cl, c.Context, id)
 					if err != nil {
 						return err
 					}
@@ -64,12 +99,12 @@ func resourceShareCommand() *cli.Command {
 				return fmt.Errorf("federation is off: %s", why)
 			}
 			if undo {
-				if _, err := svc.UnshareResource(c.Context, id); err != nil {
+				if _, err := k.serviceUnshare(svc, c.Context, id); err != nil {
 					return err
 				}
 				return printUnshared(c, id)
 			}
-			sh, err := svc.ShareResource(c.Context, id)
+			sh, err := k.serviceShare(svc, c.Context, id)
 			if err != nil {
 				return err
 			}
