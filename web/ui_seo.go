@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -49,8 +50,12 @@ func (s *Server) robots(w http.ResponseWriter, r *http.Request) {
 func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	limit := s.sitemapLimit()
-	// Room for the home and browse pages in the single-file case.
-	fixed := []string{s.publicURL + "/", s.publicURL + "/ressources", s.publicURL + "/guide", s.publicURL + "/hub"}
+	// The hub's own pages: home, browse, organisations and collections.
+	fixed, err := s.sitemapPages(ctx, limit)
+	if err != nil {
+		s.sitemapError(w, r, err)
+		return
+	}
 	// Find the cursors where each part of limit resources begins, reading
 	// the catalog in pages that divide limit so that a page boundary falls
 	// on each part boundary.
@@ -76,7 +81,7 @@ func (s *Server) sitemap(w http.ResponseWriter, r *http.Request) {
 	if n+len(fixed) <= limit {
 		bw.WriteString(`<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
 		for _, u := range fixed {
-			writeURL(bw, u, time.Time{})
+			writeURL(bw, u.loc, u.mod)
 		}
 		s.writeResourceURLs(r, bw, "", limit)
 		bw.WriteString("</urlset>\n")
@@ -99,14 +104,60 @@ func (s *Server) sitemapPart(w http.ResponseWriter, r *http.Request) {
 	bw := s.xmlStart(w)
 	bw.WriteString(`<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">` + "\n")
 	if q.Get("partie") == "accueil" {
-		for _, p := range []string{"/", "/ressources", "/guide", "/hub"} {
-			writeURL(bw, s.publicURL+p, time.Time{})
+		pages, err := s.sitemapPages(r.Context(), s.sitemapLimit())
+		if err != nil {
+			s.log.Warn("sitemap cut short", "err", err)
+		}
+		for _, u := range pages {
+			writeURL(bw, u.loc, u.mod)
 		}
 	} else {
 		s.writeResourceURLs(r, bw, q.Get("apres"), s.sitemapLimit())
 	}
 	bw.WriteString("</urlset>\n")
 	bw.Flush()
+}
+
+// sitemapURL is one page of the sitemap and its last change (zero: none
+// given).
+type sitemapURL struct {
+	loc string
+	mod time.Time
+}
+
+// sitemapPages lists the hub's pages other than resources: the home and
+// browse pages, the member organisations' pages and the local
+// collections (a copy's canonical page is its origin's), at most limit in
+// all so they fit in one file of the sitemap.
+func (s *Server) sitemapPages(ctx context.Context, limit int) ([]sitemapURL, error) {
+	var out []sitemapURL
+	for _, p := range []string{"/", "/ressources", "/guide", "/hub", paths.Collections} {
+		out = append(out, sitemapURL{loc: s.publicURL + p})
+	}
+	orgs, err := s.svc.Organisations(ctx)
+	if err != nil {
+		return out, err
+	}
+	for _, o := range orgs {
+		if len(out) >= limit {
+			return out, nil
+		}
+		out = append(out, sitemapURL{loc: paths.Base(s.publicURL).Organisation(o.Slug)})
+	}
+	for offset := 0; s.svc.KeepsCollections() && len(out) < limit; {
+		cs, _, err := s.svc.ListCollections(ctx, node.ListCollectionsQuery{Origin: "local", Offset: offset, Limit: min(100, limit-len(out))})
+		if err != nil {
+			return out, err
+		}
+		for _, c := range cs {
+			out = append(out, sitemapURL{loc: paths.Base(s.publicURL).Collection(c.ID), mod: c.Updated})
+		}
+		if len(cs) == 0 {
+			break
+		}
+		offset += len(cs)
+	}
+	return out, nil
 }
 
 // listPage is the largest page the service serves (100) that divides
