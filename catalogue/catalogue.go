@@ -347,6 +347,16 @@ func (h *Handler) dataset(r *node.Resource) obj {
 	if hasLicence {
 		d["dct:license"] = id(licence.URL)
 	}
+	// An adaptation's attribution chain, oldest first (DCAT-AP
+	// dct:source: "a related Dataset from which the described Dataset is
+	// derived").
+	if len(r.BasedOn) > 0 {
+		sources := []any{}
+		for _, src := range r.BasedOn {
+			sources = append(sources, id(src.URL))
+		}
+		d["dct:source"] = sources
+	}
 	keywords := []any{}
 	themes := []any{id(euThemeEDUC)}
 	for _, t := range r.Themes {

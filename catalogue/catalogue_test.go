@@ -236,3 +236,47 @@ func TestCatalogueDCATAP(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptationSource: an adaptation's dataset names the dataset it
+// derives from as dct:source; its source names none.
+func TestAdaptationSource(t *testing.T) {
+	n := testnode.Start(t, testnode.Options{Hub: "hinaura"})
+	ctx := context.Background()
+	src, err := n.Service.Publish(ctx, node.Resource{Metadata: node.Metadata{Title: "Kit source", Kind: "workshop-kit", License: "CC-BY-4.0", Language: "fr"}}, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcURL := n.URL + "/r/" + src.ID
+	ad, err := n.Service.Adapt(ctx, src.ID, node.AdaptOptions{Title: "Kit adapté", SourceURL: srcURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, doc := fetch(t, n.URL+"/catalogue.jsonld")
+	if status != http.StatusOK {
+		t.Fatalf("catalogue: %d", status)
+	}
+	found := 0
+	for _, d := range byType(t, doc)["dcat:Dataset"] {
+		var sources []string
+		if list, ok := d["dct:source"].([]any); ok {
+			for _, s := range list {
+				sources = append(sources, iri(s))
+			}
+		}
+		switch d["@id"] {
+		case n.URL + "/r/" + ad.ID:
+			found++
+			if len(sources) != 1 || sources[0] != srcURL {
+				t.Errorf("adaptation's dct:source = %v, want [%s]", sources, srcURL)
+			}
+		case srcURL:
+			found++
+			if len(sources) != 0 {
+				t.Errorf("source's dct:source = %v, want none", sources)
+			}
+		}
+	}
+	if found != 2 {
+		t.Fatalf("found %d of the two datasets", found)
+	}
+}

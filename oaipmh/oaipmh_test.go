@@ -67,6 +67,7 @@ type record struct {
 		Identifier []string `xml:"identifier"`
 		Language   []string `xml:"language"`
 		Rights     []string `xml:"rights"`
+		Source     []string `xml:"source"`
 		Date       []string `xml:"date"`
 	} `xml:"metadata>dc"`
 }
@@ -526,5 +527,26 @@ func TestDeletedThenRecreated(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("%s listed %d times", oid, n)
+	}
+}
+
+// TestAdaptationNamesItsSource: an adaptation's record names the resource
+// it derives from as dc:source, and a resource that is no adaptation has
+// none.
+func TestAdaptationNamesItsSource(t *testing.T) {
+	h := startHub(t)
+	host := h.host(t)
+	srcURL := h.n.URL + "/r/" + h.ids[0]
+	ad, err := h.n.Service.Adapt(context.Background(), h.ids[0], node.AdaptOptions{Title: "Adaptation pour Gap", SourceURL: srcURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := get(t, h.oai, "verb=GetRecord&metadataPrefix=oai_dc&identifier="+url.QueryEscape("oai:"+host+":"+ad.ID))
+	if a.Get == nil || a.Get.DC == nil || !slices.Equal(a.Get.DC.Source, []string{srcURL}) {
+		t.Fatalf("adaptation's record: %+v, want dc:source %s", a.Get, srcURL)
+	}
+	a = get(t, h.oai, "verb=GetRecord&metadataPrefix=oai_dc&identifier="+url.QueryEscape("oai:"+host+":"+h.ids[0]))
+	if a.Get == nil || a.Get.DC == nil || len(a.Get.DC.Source) != 0 {
+		t.Fatalf("source's record: %+v, want no dc:source", a.Get)
 	}
 }

@@ -337,5 +337,11 @@ func (h *Handler) dublinCore(x *xw, r *node.Resource) {
 	} else if r.License != "" {
 		dc("rights", r.License, "")
 	}
+	// An adaptation names what it derives from: the whole attribution
+	// chain, oldest first (DCMI: "a related resource from which the
+	// described resource is derived").
+	for _, src := range r.BasedOn {
+		dc("source", src.URL, "")
+	}
 	x.b.WriteString("</oai_dc:dc>\n")
 }
