@@ -281,27 +281,6 @@ func (s *Service) checkItems(ctx context.Context, items []CollectionItem) error 
 	return nil
 }
 
-// freeCollectionID finds an unused collection id from a slug.
-func (s *Service) freeCollectionID(ctx context.Context, base string) (string, error) {
-	if base == "" {
-		return "", invalid("title", "required")
-	}
-	for i := 1; i < 1000; i++ {
-		id := base
-		if i > 1 {
-			id = fmt.Sprintf("%s-%d", base, i)
-		}
-		_, err := s.colls.GetCollection(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			return id, nil
-		}
-		if err != nil {
-			return "", err
-		}
-	}
-	return "", fmt.Errorf("no free collection id for %q: %w", base, ErrConflict)
-}
-
 // CreateCollection validates and stores a new local collection. Its id
 // comes from the title (like a resource's) unless given; the context's
 // actor owns it (their organisation), with the ownership rules of
@@ -331,7 +310,10 @@ func (s *Service) CreateCollection(ctx context.Context, c Collection) (Collectio
 		if c.Title == "" {
 			return Collection{}, invalid("title", "required")
 		}
-		id, err := s.freeCollectionID(ctx, Slugify(c.Title))
+		id, err := freeID(ctx, Slugify(c.Title), func(ctx context.Context, id string) error {
+			_, err := s.colls.GetCollection(ctx, id)
+			return err
+		})
 		if err != nil {
 			return Collection{}, err
 		}

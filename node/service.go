@@ -287,7 +287,10 @@ func (s *Service) prepare(ctx context.Context, r *Resource) error {
 	r.Origin = ""
 	r.OrganisationName, r.OrganisationURL = "", "" // a copy's fields, never a local resource's
 	if r.ID == "" {
-		id, err := s.freeID(ctx, Slugify(r.Title))
+		id, err := freeID(ctx, Slugify(r.Title), func(ctx context.Context, id string) error {
+			_, err := s.catalog.Get(ctx, id)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -299,8 +302,10 @@ func (s *Service) prepare(ctx context.Context, r *Resource) error {
 	return s.policy.Check(r.License)
 }
 
-// freeID finds an unused id from a slug by adding -2, -3, ...
-func (s *Service) freeID(ctx context.Context, base string) (string, error) {
+// freeID finds an unused id from a slug by adding -2, -3, ...: lookup
+// answers ErrNotFound for a free id (resources and collections each have
+// their own).
+func freeID(ctx context.Context, base string, lookup func(context.Context, string) error) (string, error) {
 	if base == "" {
 		return "", invalid("title", "required")
 	}
@@ -309,7 +314,7 @@ func (s *Service) freeID(ctx context.Context, base string) (string, error) {
 		if i > 1 {
 			id = fmt.Sprintf("%s-%d", base, i)
 		}
-		_, err := s.catalog.Get(ctx, id)
+		err := lookup(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			return id, nil
 		}
