@@ -18,13 +18,7 @@ func TestBrowserAdaptFlow(t *testing.T) {
 	n, _ := adaptFixture(t)
 	base := n.URL
 	ctx := b.Tab(t)
-	browsertest.Do(t, ctx, "log in as bob",
-		chromedp.Navigate(base+"/connexion"),
-		chromedp.SendKeys(chromedp.ID("name"), "bob"),
-		chromedp.SendKeys(chromedp.ID("password"), "mot-de-passe-bob"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible("main"),
-	)
+	browserLogin(t, ctx, base, "bob", "mot-de-passe-bob")
 	checkAxe(t, b, ctx, base+"/r/kit-sa", "/r/kit-sa with the adapt form")
 	browsertest.Do(t, ctx, "name the adaptation", chromedp.SendKeys(chromedp.ID("adapt-title"), "Kit séniors de la médiathèque"))
 	browsertest.Navigating(t, ctx, "adapt", chromedp.Click(chromedp.CSS(`form[action="/r/kit-sa/adapter"] button[type=submit]`)))

@@ -68,10 +68,18 @@ func location(t *testing.T, ctx context.Context) string {
 
 func login(t *testing.T, ctx context.Context, base string) {
 	t.Helper()
-	browsertest.Do(t, ctx, "log in",
+	browserLogin(t, ctx, base, "editor", editorPassword)
+}
+
+// browserLogin logs name in through the form and waits for the editor's home,
+// which only a session reaches: waiting for any element of the login page
+// itself would let the next navigation race the form's answer.
+func browserLogin(t *testing.T, ctx context.Context, base, name, password string) {
+	t.Helper()
+	browsertest.Do(t, ctx, "log in as "+name,
 		chromedp.Navigate(base+"/connexion"),
-		chromedp.SendKeys(chromedp.ID("name"), "editor"),
-		chromedp.SendKeys(chromedp.ID("password"), editorPassword),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Submit(chromedp.ID("password")),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/editeur/nouveau"]`)),
 	)

@@ -74,13 +74,7 @@ func TestBrowserCollectionPages(t *testing.T) {
 	browsertest.Do(t, tab, "French", chromedp.Navigate(base+"/langue/fr?retour=/"))
 
 	// The editor, as alice.
-	browsertest.Do(t, tab, "log in as alice",
-		chromedp.Navigate(base+"/connexion"),
-		chromedp.SendKeys(chromedp.ID("name"), "alice"),
-		chromedp.SendKeys(chromedp.ID("password"), "mot-de-passe-alice"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible("main"),
-	)
+	browserLogin(t, tab, base, "alice", "mot-de-passe-alice")
 	for _, w := range widths {
 		browsertest.Do(t, tab, "viewport "+w.name, chromedp.EmulateViewport(w.width, w.height))
 		checkAxe(t, b, tab, base+"/editeur/nouvelle-collection", "new collection form at "+w.name)

@@ -19,13 +19,7 @@ func TestBrowserEditorReports(t *testing.T) {
 	addEditorReports(t, f)
 	base := f.n.URL
 	ctx := b.Tab(t)
-	browsertest.Do(t, ctx, "log in as root",
-		chromedp.Navigate(base+"/connexion"),
-		chromedp.SendKeys(chromedp.ID("name"), "root"),
-		chromedp.SendKeys(chromedp.ID("password"), "mot-de-passe-root"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible("main"),
-	)
+	browserLogin(t, ctx, base, "root", "mot-de-passe-root")
 	for _, w := range []struct {
 		name          string
 		width, height int64

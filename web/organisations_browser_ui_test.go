@@ -40,13 +40,7 @@ func TestBrowserOrganisationPage(t *testing.T) {
 	browsertest.Do(t, ctx, "French", chromedp.Navigate(base+"/langue/fr?retour=/"))
 
 	// The refusal page of an editor of another organisation.
-	browsertest.Do(t, ctx, "log in as bob",
-		chromedp.Navigate(base+"/connexion"),
-		chromedp.SendKeys(chromedp.ID("name"), "bob"),
-		chromedp.SendKeys(chromedp.ID("password"), "mot-de-passe-bob"),
-		chromedp.Submit(chromedp.ID("password")),
-		chromedp.WaitVisible("main"),
-	)
+	browserLogin(t, ctx, base, "bob", "mot-de-passe-bob")
 	checkAxe(t, b, ctx, base+"/editeur/r/kit-alice", "/editeur/r/kit-alice refused to bob")
 	if got := text(t, ctx, ".error-detail"); got == "" {
 		t.Errorf("refusal page without the sentence naming the owner")
