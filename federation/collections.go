@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -84,21 +83,7 @@ func collectionObject(u urls, c node.Collection, items []collectionItem) (map[st
 		ct.AppendXMLSchemaString(string(text.MarkdownHTML(c.Description)))
 		col.SetActivityStreamsContent(ct)
 	}
-	link := streams.NewActivityStreamsUrlProperty()
-	link.AppendIRI(mustURL(objectID))
-	col.SetActivityStreamsUrl(link)
-	by := streams.NewActivityStreamsAttributedToProperty()
-	by.AppendIRI(mustURL(u.actor()))
-	col.SetActivityStreamsAttributedTo(by)
-	to := streams.NewActivityStreamsToProperty()
-	to.AppendIRI(mustURL(asPublic))
-	col.SetActivityStreamsTo(to)
-	cc := streams.NewActivityStreamsCcProperty()
-	cc.AppendIRI(mustURL(u.followers()))
-	col.SetActivityStreamsCc(cc)
-	pub := streams.NewActivityStreamsPublishedProperty()
-	pub.Set(c.Created.UTC().Truncate(time.Second))
-	col.SetActivityStreamsPublished(pub)
+	u.address(col, objectID, c.Created)
 	total := streams.NewActivityStreamsTotalItemsProperty()
 	total.Set(len(items))
 	col.SetActivityStreamsTotalItems(total)
@@ -126,8 +111,7 @@ func collectionObject(u urls, c node.Collection, items []collectionItem) (map[st
 	m["dateModified"] = c.Updated.UTC().Truncate(time.Second).Format(time.RFC3339)
 	m["source"] = map[string]any{"content": c.Description, "mediaType": "text/markdown"}
 	if c.Organisation != "" {
-		m["organisation"] = map[string]any{"type": "Organization", "name": cmp.Or(c.OrganisationName, c.Organisation),
-			"url": paths.Base(u.base).Organisation(c.Organisation)}
+		m["organisation"] = u.organisation(c.Organisation, c.OrganisationName)
 	}
 	return m, nil
 }

@@ -224,21 +224,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	c := streams.NewActivityStreamsContentProperty()
 	c.AppendXMLSchemaString(content)
 	p.SetActivityStreamsContent(c)
-	link := streams.NewActivityStreamsUrlProperty()
-	link.AppendIRI(mustURL(objectID))
-	p.SetActivityStreamsUrl(link)
-	by := streams.NewActivityStreamsAttributedToProperty()
-	by.AppendIRI(mustURL(u.actor()))
-	p.SetActivityStreamsAttributedTo(by)
-	to := streams.NewActivityStreamsToProperty()
-	to.AppendIRI(mustURL(asPublic))
-	p.SetActivityStreamsTo(to)
-	cc := streams.NewActivityStreamsCcProperty()
-	cc.AppendIRI(mustURL(u.followers()))
-	p.SetActivityStreamsCc(cc)
-	pub := streams.NewActivityStreamsPublishedProperty()
-	pub.Set(r.Created.UTC().Truncate(time.Second))
-	p.SetActivityStreamsPublished(pub)
+	u.address(p, objectID, r.Created)
 	// AS2 updated only once the kit changed (and never in a Create, see
 	// activity): GoToSocial and Mastodon show a post with one as edited,
 	// GoToSocial even when it equals published. Communs nodes read
@@ -291,8 +277,7 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	if r.Organisation != "" {
 		// The member organisation of this hub that made the kit, and its
 		// page here: another hub credits "par NAME (hub)".
-		m["organisation"] = map[string]any{"type": "Organization", "name": cmp.Or(r.OrganisationName, r.Organisation),
-			"url": paths.Base(u.base).Organisation(r.Organisation)}
+		m["organisation"] = u.organisation(r.Organisation, r.OrganisationName)
 	}
 	basedOnTerms(m, r.BasedOn) // adaptations.go
 	return m, nil
@@ -356,4 +341,40 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// published is what a kit's Note and a Collection share: a public object
+// of this hub, its page at objectID, sent to its followers.
+type published interface {
+	SetActivityStreamsUrl(vocab.ActivityStreamsUrlProperty)
+	SetActivityStreamsAttributedTo(vocab.ActivityStreamsAttributedToProperty)
+	SetActivityStreamsTo(vocab.ActivityStreamsToProperty)
+	SetActivityStreamsCc(vocab.ActivityStreamsCcProperty)
+	SetActivityStreamsPublished(vocab.ActivityStreamsPublishedProperty)
+}
+
+// address sets o's page, author (this hub), audience (public, cc the
+// followers) and publication date.
+func (u urls) address(o published, objectID string, created time.Time) {
+	link := streams.NewActivityStreamsUrlProperty()
+	link.AppendIRI(mustURL(objectID))
+	o.SetActivityStreamsUrl(link)
+	by := streams.NewActivityStreamsAttributedToProperty()
+	by.AppendIRI(mustURL(u.actor()))
+	o.SetActivityStreamsAttributedTo(by)
+	to := streams.NewActivityStreamsToProperty()
+	to.AppendIRI(mustURL(asPublic))
+	o.SetActivityStreamsTo(to)
+	cc := streams.NewActivityStreamsCcProperty()
+	cc.AppendIRI(mustURL(u.followers()))
+	o.SetActivityStreamsCc(cc)
+	pub := streams.NewActivityStreamsPublishedProperty()
+	pub.Set(created.UTC().Truncate(time.Second))
+	o.SetActivityStreamsPublished(pub)
+}
+
+// organisation is the member organisation of this hub that made an
+// object, with its page here: another hub credits "par NAME (hub)".
+func (u urls) organisation(slug, name string) map[string]any {
+	return map[string]any{"type": "Organization", "name": cmp.Or(name, slug), "url": paths.Base(u.base).Organisation(slug)}
 }
