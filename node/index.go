@@ -81,3 +81,10 @@ type Index interface {
 type SettingsChecker interface {
 	CheckSettings(ctx context.Context) error
 }
+
+// Compacter is an optional interface of an Index that reorganises itself
+// after a bulk load to search faster (the embedded engine merges its
+// segments). A rebuild calls it; wrappers forward it.
+type Compacter interface {
+	Compact(ctx context.Context) error
+}

@@ -213,6 +213,19 @@ func (ix *Indexer) rebuild(ctx context.Context, progress func(done, total int)) 
 		}
 		cursor = next
 	}
+	if c, ok := ix.index.(Compacter); ok {
+		// A rebuilt index is searched far more than it is written:
+		// worth its reorganisation now rather than after the next writes.
+		start := time.Now()
+		if err := c.Compact(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			ix.log.Warn("search index rebuilt but not compacted; searches are slower until the next compaction", "err", err)
+		} else {
+			ix.log.Info("search index compacted", "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
 	if err := ix.feed.SetCursor(ctx, indexCursor, last); err != nil {
 		return err
 	}

@@ -186,3 +186,37 @@ func TestRebuildIfEmptySkipsCatalogWhenIndexed(t *testing.T) {
 		t.Fatalf("the catalog was counted %d times at start-up with a full index", src.counts)
 	}
 }
+
+// compactSpy is an engine that counts the compactions asked of it.
+type compactSpy struct {
+	node.Index
+	compactions int
+	docs        int // documents indexed when compaction was asked
+}
+
+func (c *compactSpy) Compact(ctx context.Context) error {
+	c.compactions++
+	c.docs, _ = c.Index.Count(ctx)
+	return c.Index.(node.Compacter).Compact(ctx)
+}
+
+// TestRebuildCompactsTheIndex: a rebuilt index is compacted once, after
+// every document is in it (a compaction midway would be redone).
+func TestRebuildCompactsTheIndex(t *testing.T) {
+	dir := t.TempDir()
+	const n = 1100
+	cat := seeded(t, dir, n)
+	defer cat.Close()
+	idx, err := embedded.Open(filepath.Join(dir, "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	spy := &compactSpy{Index: idx}
+	if err := node.NewIndexer(cat, spy, "embedded", quiet).Rebuild(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if spy.compactions != 1 || spy.docs != n {
+		t.Errorf("rebuild compacted %d times, with %d of %d documents indexed; want once, with all", spy.compactions, spy.docs, n)
+	}
+}

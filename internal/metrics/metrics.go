@@ -337,6 +337,13 @@ func (b *countedBatch) Commit(ctx context.Context) error {
 }
 
 // CheckSettings forwards to the engine when it can check its settings.
+func (t *timedIndex) Compact(ctx context.Context) error {
+	if c, ok := t.Index.(node.Compacter); ok {
+		return c.Compact(ctx)
+	}
+	return nil
+}
+
 func (t *timedIndex) CheckSettings(ctx context.Context) error {
 	if c, ok := t.Index.(node.SettingsChecker); ok {
 		return c.CheckSettings(ctx)

@@ -49,6 +49,7 @@ type Index struct {
 	// (slow) index tokenizer.
 	frChain, enChain, rawChain chain
 	caches                     segCaches
+	compaction                 compactor
 }
 
 var _ node.Index = (*Index)(nil)
@@ -76,6 +77,7 @@ func Open(dir string) (*Index, error) {
 		idx.Close()
 		return nil, errors.New("embedded search: analyzers not registered")
 	}
+	x.startCompactor()
 	return x, nil
 }
 
@@ -135,6 +137,7 @@ func (x *Index) Upsert(ctx context.Context, rs []node.Resource) error {
 		if err := x.idx.Batch(b); err != nil {
 			return fmt.Errorf("embedded search: index batch: %w", err)
 		}
+		x.wrote(b.Size())
 		b.Reset()
 		return nil
 	}
@@ -176,6 +179,7 @@ func (x *Index) Delete(ctx context.Context, ids []string) error {
 		if err := x.idx.Batch(b); err != nil {
 			return fmt.Errorf("embedded search: delete batch: %w", err)
 		}
+		x.wrote(b.Size())
 	}
 	return nil
 }
@@ -217,6 +221,7 @@ func (x *Index) Reset(context.Context) error {
 
 // Close releases the index. Later calls fail with node.ErrUnavailable.
 func (x *Index) Close() error {
+	x.stopCompactor()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.idx == nil {

@@ -189,10 +189,18 @@ func plan(words []word) *textPlan {
 				&expandQuery{field: fieldBodyRaw, term: w.raw, fuzziness: w.typos, boost: boostFuzzyBody, dfa: w.dfa, skip: w.sameStem})
 		}
 		if w.prefix && utf8.RuneCountInString(w.raw) >= minPrefix {
-			ex = append(ex,
-				&expandQuery{field: fieldTitleRaw, term: w.raw, prefix: true, boost: boostPrefixTitle, skip: w.sameStem},
-				&expandQuery{field: fieldHeadRaw, term: w.raw, prefix: true, boost: boostPrefixHead, skip: w.sameStem},
+			pt := &expandQuery{field: fieldTitleRaw, term: w.raw, prefix: true, boost: boostPrefixTitle, skip: w.sameStem}
+			ph := &expandQuery{field: fieldHeadRaw, term: w.raw, prefix: true, boost: boostPrefixHead, skip: w.sameStem}
+			ex = append(ex, pt, ph,
 				&expandQuery{field: fieldBodyRaw, term: w.raw, prefix: true, boost: boostPrefixBody, skip: w.sameStem})
+			// A completion of the word being typed is the word for
+			// Meilisearch (a prefix match costs no typo), so it counts
+			// for the attribute tiers too: "sm" finds the titles with
+			// "smartphone" first, and when they fill the page the far
+			// larger set of documents mentioning it in their body is
+			// never scored.
+			h = append(h, pt, ph)
+			t = append(t, pt)
 		}
 		for _, e := range ex {
 			c = append(c, e)
