@@ -281,7 +281,7 @@ func TestCrop(t *testing.T) {
 	words := x.parse("sextorsion")
 	long := strings.Repeat("avant ", 40) + "la sextorsion est un chantage " + strings.Repeat("après ", 40)
 	toks := []span{}
-	marks := x.matches(long, x.fr, words, &toks)
+	marks := x.matches(long, x.fr, words, queryInitials(words), &toks)
 	got := crop(long, toks, marks)
 	if !strings.HasPrefix(got, "…") || !strings.HasSuffix(got, "…") || !strings.Contains(got, "<mark>sextorsion</mark>") {
 		t.Errorf("crop = %q", got)
@@ -291,7 +291,7 @@ func TestCrop(t *testing.T) {
 	}
 	short := "la sextorsion"
 	toks = nil
-	marks = x.matches(short, x.fr, words, &toks)
+	marks = x.matches(short, x.fr, words, queryInitials(words), &toks)
 	if got := crop(short, toks, marks); got != "la <mark>sextorsion</mark>" {
 		t.Errorf("crop of a short text = %q", got)
 	}

@@ -26,12 +26,13 @@ func (x *Index) highlight(words []word, s *stored) map[string]string {
 	if docLanguage(s.Language) == "en" {
 		lang = x.en
 	}
+	in := queryInitials(words)
 	out := map[string]string{
-		"title":   search.MarkHTML(s.Title, x.matches(s.Title, lang, words, nil)),
-		"summary": search.MarkHTML(s.Summary, x.matches(s.Summary, lang, words, nil)),
+		"title":   search.MarkHTML(s.Title, x.matches(s.Title, lang, words, in, nil)),
+		"summary": search.MarkHTML(s.Summary, x.matches(s.Summary, lang, words, in, nil)),
 	}
 	var toks []span
-	spans := x.matches(s.Description, lang, words, &toks)
+	spans := x.matches(s.Description, lang, words, in, &toks)
 	if len(spans) > 0 {
 		out["description"] = crop(s.Description, toks, spans)
 	}
@@ -44,9 +45,10 @@ type span = search.Span
 // is not nil it receives the spans of all the words of text, for cropping.
 //
 // Words are split with a plain rune scan rather than bleve's UAX #29
-// segmenter, and only words sharing their first two letters with a query
-// form are stemmed: on a page of hits this was most of the search time.
-func (x *Index) matches(text string, lang analysis.Analyzer, words []word, toks *[]span) []span {
+// segmenter, only words starting like a query form are analysed (in can
+// tell from the first byte), and only those sharing their first two letters
+// with one are stemmed: on a page of hits this was most of the search time.
+func (x *Index) matches(text string, lang analysis.Analyzer, words []word, in *initials, toks *[]span) []span {
 	if text == "" {
 		return nil
 	}
@@ -54,9 +56,15 @@ func (x *Index) matches(text string, lang analysis.Analyzer, words []word, toks 
 	if toks != nil {
 		*toks = spans
 	}
-	raws := x.rawForms(text, spans)
+	var cands []span
+	for _, sp := range spans {
+		if in.mayMatch(text[sp.Start:sp.End]) {
+			cands = append(cands, sp)
+		}
+	}
+	raws := x.rawForms(text, cands)
 	var out []span
-	for i, sp := range spans {
+	for i, sp := range cands {
 		raw := raws[i]
 		if raw == "" {
 			continue
@@ -102,6 +110,46 @@ func (w word) matches(raw, stem string, hasStem bool) bool {
 		return a == b && withinDistance(raw, w.raw, w.typos)
 	}
 	return false
+}
+
+// initials holds the first bytes of a query's forms (raw words and stems).
+// A word of a document matches a query word when it is the same word, has
+// the same stem, completes it or is within its typo budget, and in every
+// case starts with the same letter (stemmers only change endings, and a
+// typo on the first letter is not tolerated): a word starting otherwise
+// need not be analysed at all, which spares most of a description.
+type initials [256]bool
+
+func queryInitials(words []word) *initials {
+	var in initials
+	for _, w := range words {
+		if w.raw != "" {
+			in[w.raw[0]] = true
+		}
+		for _, s := range w.stems {
+			if s != "" {
+				in[s[0]] = true
+			}
+		}
+	}
+	return &in
+}
+
+// mayMatch reports whether a word of a text may match. Its raw form starts
+// with its first byte lower-cased, except when it starts with a non-ASCII
+// letter (folded: "É" reads "e") or carries an apostrophe (elided:
+// "l'arnaque" reads "arnaque"); those are analysed in full.
+func (in *initials) mayMatch(w string) bool {
+	c := w[0]
+	// 0xE2 starts "’" (and other punctuation: analysing a few words too
+	// many is harmless).
+	if c >= utf8.RuneSelf || strings.IndexByte(w, '\'') >= 0 || strings.IndexByte(w, 0xE2) >= 0 {
+		return true
+	}
+	if 'A' <= c && c <= 'Z' {
+		c += 'a' - 'A'
+	}
+	return in[c]
 }
 
 // rawForms is x.rawChain.run with a fast path for ASCII words (most words,
@@ -196,10 +244,15 @@ func (c chain) run(text string, spans []span) []string {
 // letters, digits and combining marks, joined across an apostrophe, a dot
 // or a colon between two of them ("l’arnaque", "impots.gouv.fr").
 func wordSpans(text string) []span {
-	var out []span
+	// About one word per seven bytes in French prose: one allocation
+	// instead of a dozen growing a description's spans.
+	out := make([]span, 0, len(text)/7+1)
 	start := -1
 	for i := 0; i < len(text); {
-		r, size := utf8.DecodeRuneInString(text[i:])
+		r, size := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(text[i:])
+		}
 		switch {
 		case isWordRune(r):
 			if start < 0 {
@@ -224,6 +277,9 @@ func wordSpans(text string) []span {
 }
 
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) || r == '_'
 }
 
