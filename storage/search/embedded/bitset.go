@@ -73,3 +73,48 @@ func (b bitset) each(fn func(uint32)) {
 		}
 	}
 }
+
+// andNot removes the members of o from b.
+func (b bitset) andNot(o bitset) {
+	for i := range min(len(b), len(o)) {
+		b[i] &^= o[i]
+	}
+}
+
+// nextFrom returns the first member of b at least i.
+func (b bitset) nextFrom(i uint64) (uint32, bool) {
+	w := i >> 6
+	if w >= uint64(len(b)) {
+		return 0, false
+	}
+	if m := b[w] >> (i & 63); m != 0 {
+		return uint32(i + uint64(bits.TrailingZeros64(m))), true
+	}
+	for w++; w < uint64(len(b)); w++ {
+		if b[w] != 0 {
+			return uint32(w<<6 + uint64(bits.TrailingZeros64(b[w]))), true
+		}
+	}
+	return 0, false
+}
+
+// prevFrom returns the last member of b at most i.
+func (b bitset) prevFrom(i uint64) (uint32, bool) {
+	w := i >> 6
+	if w >= uint64(len(b)) {
+		if len(b) == 0 {
+			return 0, false
+		}
+		w, i = uint64(len(b)-1), uint64(len(b))*64-1
+	}
+	if m := b[w] << (63 - i&63); m != 0 {
+		return uint32(i - uint64(bits.LeadingZeros64(m))), true
+	}
+	for w > 0 {
+		w--
+		if b[w] != 0 {
+			return uint32(w<<6 + 63 - uint64(bits.LeadingZeros64(b[w]))), true
+		}
+	}
+	return 0, false
+}

@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -161,16 +162,32 @@ type textPlan struct {
 	pairs   []query.Query
 	leaves  []leaf
 	expands []*expandQuery
+	// words has, per word, the terms it matches by the tier where they
+	// start to count, so each tier's set of documents can be read from
+	// postings before any scoring.
+	words []wordTerms
 }
 
 // leaf is an exact term of a field.
 type leaf struct{ field, term string }
 
+// wordTerms are the terms a word matches: title ones count in every tier,
+// head ones from the title-or-summary tier on, rest ones only where
+// anywhere counts. Expansions are resolved against the snapshot.
+type wordTerms struct {
+	title, head, rest       []leaf
+	titleEx, headEx, restEx []*expandQuery
+}
+
 func plan(words []word) *textPlan {
 	p := &textPlan{}
 	for _, w := range words {
 		var c, h, t []query.Query
+		var wt wordTerms
 		for _, s := range w.stems {
+			wt.title = append(wt.title, leaf{fieldTitle, s})
+			wt.head = append(wt.head, leaf{fieldSummary, s})
+			wt.rest = append(wt.rest, leaf{fieldDescription, s})
 			c = append(c,
 				termQuery(s, fieldTitle, boostTitle),
 				termQuery(s, fieldSummary, boostSummary),
@@ -187,12 +204,15 @@ func plan(words []word) *textPlan {
 				&expandQuery{field: fieldTitleRaw, term: w.raw, fuzziness: w.typos, boost: boostFuzzyTitle, dfa: w.dfa, skip: w.sameStem},
 				&expandQuery{field: fieldHeadRaw, term: w.raw, fuzziness: w.typos, boost: boostFuzzyHead, dfa: w.dfa, skip: w.sameStem},
 				&expandQuery{field: fieldBodyRaw, term: w.raw, fuzziness: w.typos, boost: boostFuzzyBody, dfa: w.dfa, skip: w.sameStem})
+			wt.restEx = append(wt.restEx, ex...)
 		}
 		if w.prefix && utf8.RuneCountInString(w.raw) >= minPrefix {
 			pt := &expandQuery{field: fieldTitleRaw, term: w.raw, prefix: true, boost: boostPrefixTitle, skip: w.sameStem}
 			ph := &expandQuery{field: fieldHeadRaw, term: w.raw, prefix: true, boost: boostPrefixHead, skip: w.sameStem}
-			ex = append(ex, pt, ph,
-				&expandQuery{field: fieldBodyRaw, term: w.raw, prefix: true, boost: boostPrefixBody, skip: w.sameStem})
+			pb := &expandQuery{field: fieldBodyRaw, term: w.raw, prefix: true, boost: boostPrefixBody, skip: w.sameStem}
+			ex = append(ex, pt, ph, pb)
+			wt.titleEx, wt.headEx = append(wt.titleEx, pt), append(wt.headEx, ph)
+			wt.restEx = append(wt.restEx, pb)
 			// A completion of the word being typed is the word for
 			// Meilisearch (a prefix match costs no typo), so it counts
 			// for the attribute tiers too: "sm" finds the titles with
@@ -206,6 +226,7 @@ func plan(words []word) *textPlan {
 			c = append(c, e)
 		}
 		p.expands = append(p.expands, ex...)
+		p.words = append(p.words, wt)
 		p.clauses = append(p.clauses, query.NewDisjunctionQuery(c))
 		p.head = append(p.head, query.NewDisjunctionQuery(h))
 		p.title = append(p.title, query.NewDisjunctionQuery(t))
@@ -221,11 +242,29 @@ func plan(words []word) *textPlan {
 	return p
 }
 
+// tierQuery is the query of a ranking tier: the words it must match, and
+// the pairs of neighbouring words that add a bonus when they match too.
+type tierQuery struct {
+	must  []query.Query
+	pairs []query.Query
+}
+
+// query is the tier as one bleve query, for stepping through its matches.
+func (t tierQuery) query() query.Query {
+	if len(t.pairs) == 0 {
+		if len(t.must) == 1 {
+			return t.must[0]
+		}
+		return query.NewConjunctionQuery(t.must)
+	}
+	return query.NewBooleanQuery(t.must, t.pairs, nil)
+}
+
 // any matches documents having any of the words; bleve's coordination
 // factor ranks them by the share of words they have. A pair bonus lifts
 // documents where the words stand together ("aide aux démarches en ligne"
 // over a title with "en ligne" and a description with "démarches").
-func (p *textPlan) any() query.Query {
+func (p *textPlan) any() tierQuery {
 	var q query.Query = p.clauses[0]
 	if len(p.clauses) > 1 {
 		q = query.NewDisjunctionQuery(p.clauses)
@@ -236,7 +275,7 @@ func (p *textPlan) any() query.Query {
 // all matches documents having every word: Meilisearch's "words" rule puts
 // them first, and they are usually far fewer than those having any word,
 // so scoring them first is also what keeps common words cheap.
-func (p *textPlan) all() query.Query { return p.withPairs(p.clauses) }
+func (p *textPlan) all() tierQuery { return p.withPairs(p.clauses) }
 
 // headAll matches documents having every word as typed (or its stem) in
 // their title or summary. Under Meilisearch's rules (words, typo,
@@ -244,19 +283,47 @@ func (p *textPlan) all() query.Query { return p.withPairs(p.clauses) }
 // fill the page the far larger set of documents that only mention the
 // words in their description need not be scored at all: for a common word
 // ("numérique") that is most of the index.
-func (p *textPlan) headAll() query.Query { return p.withPairs(p.head) }
+func (p *textPlan) headAll() tierQuery { return p.withPairs(p.head) }
 
 // titleAll is headAll for the title alone.
-func (p *textPlan) titleAll() query.Query { return p.withPairs(p.title) }
+func (p *textPlan) titleAll() tierQuery { return p.withPairs(p.title) }
 
-func (p *textPlan) withPairs(must []query.Query) query.Query {
-	if len(p.pairs) == 0 {
-		if len(must) == 1 {
-			return must[0]
-		}
-		return query.NewConjunctionQuery(must)
+func (p *textPlan) withPairs(must []query.Query) tierQuery {
+	return tierQuery{must: must, pairs: p.pairs}
+}
+
+// jumpers returns the scorers of a tier for advancing from one candidate
+// to the next: the must part and the pairs apart, normalised together and
+// added up exactly as bleve's boolean searcher scores them (its own
+// Advance loses the pairs' bonus of documents after a skipped one).
+func (t tierQuery) jumpers(ctx context.Context, r index.IndexReader, m mapping.IndexMapping) (must, pairs bsearch.Searcher, err error) {
+	if len(t.pairs) == 0 {
+		must, err = t.query().Searcher(ctx, r, m, bsearch.SearcherOptions{})
+		return must, nil, err
 	}
-	return query.NewBooleanQuery(must, p.pairs, nil)
+	must, err = query.NewConjunctionQuery(t.must).Searcher(ctx, r, m, bsearch.SearcherOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	pairs, err = query.NewDisjunctionQuery(t.pairs).Searcher(ctx, r, m, bsearch.SearcherOptions{})
+	if err != nil {
+		must.Close()
+		return nil, nil, err
+	}
+	if _, none := pairs.(*searcher.MatchNoneSearcher); none {
+		pairs.Close()
+		pairs = nil
+	}
+	sum := must.Weight()
+	if pairs != nil {
+		sum += pairs.Weight()
+	}
+	norm := 1 / math.Sqrt(sum)
+	must.SetQueryNorm(norm)
+	if pairs != nil {
+		pairs.SetQueryNorm(norm)
+	}
+	return must, pairs, nil
 }
 
 func termQuery(term, field string, boost float64) query.Query {

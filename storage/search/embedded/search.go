@@ -14,7 +14,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	bsearch "github.com/blevesearch/bleve/v2/search"
-	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 	segment "github.com/blevesearch/scorch_segment_api/v2"
 
@@ -139,7 +138,10 @@ type execution struct {
 	// documents when there is none); main the ones passing the filters too.
 	text []bitset
 	main []bitset
-	top  topN
+	// tiers holds, per ranking tier, the documents of each segment the
+	// tier's query matches (read from postings, see textSet).
+	tiers [][]bitset
+	top   topN
 }
 
 // live is the set of a segment's documents that are not deleted.
@@ -228,93 +230,176 @@ func (e *execution) match(ctx context.Context, x *Index, reader index.IndexReade
 	// Tiers, each scored only when the ones before do not fill the pages
 	// asked for: every word in the title; in the title or the summary;
 	// anywhere; any word (for a single word, "anywhere" is "any").
-	tiers := []query.Query{p.titleAll(), p.headAll(), p.all()}
+	tiers := []tierQuery{p.titleAll(), p.headAll(), p.all()}
 	if len(e.words) == 1 {
-		tiers = []query.Query{p.titleAll(), p.headAll(), p.any()}
+		tiers = []tierQuery{p.titleAll(), p.headAll(), p.any()}
 	} else {
 		tiers = append(tiers, p.any())
 	}
-	var seen []bitset
+	// Each tier scores only its own documents that pass the filters and
+	// that no tier before had: known from postings before scoring, so an
+	// empty tier costs nothing and a tier's scorer jumps from one of its
+	// documents to the next instead of walking every posting of its terms.
+	covered := make([]bitset, len(e.segs))
+	for i, s := range e.segs {
+		covered[i] = newBitset(s.Segment().Count())
+	}
 	passing := 0
 	for tier, q := range tiers {
-		found, err := e.scan(ctx, x, reader, q, tier, seen)
-		if err != nil {
-			return err
-		}
-		passing += found.passing
-		if passing >= keep {
-			return nil
-		}
-		if seen == nil {
-			seen = found.seen
-		} else {
-			for i := range seen {
-				seen[i].or(found.seen[i])
+		cands := make([]bitset, len(e.segs))
+		n, matched := 0, 0
+		for i := range e.segs {
+			c := e.tiers[tier][i].clone()
+			matched += c.count()
+			for _, a := range e.allowed {
+				c.and(a[i])
 			}
+			c.andNot(covered[i])
+			n += c.count()
+			cands[i] = c
+		}
+		if n > 0 {
+			// Stepping through a conjunction leapfrogs over every
+			// posting of its words; jumping lands on its documents
+			// only. Through a disjunction, jumping costs more per
+			// document than stepping: it pays when it skips at least
+			// half of them.
+			conjunction := len(e.words) > 1 && tier < 3
+			jump := conjunction || n*2 < matched
+			found, err := e.scan(ctx, x, reader, q, tier, cands, jump)
+			if err != nil {
+				return err
+			}
+			passing += found
+			if passing >= keep {
+				return nil
+			}
+		}
+		for i := range covered {
+			covered[i].or(e.tiers[tier][i])
 		}
 	}
 	return nil
 }
 
-// textSet reads the documents matching the text from the postings of every
-// term the query can match, without scoring: a union of bitmaps, where
-// iterating the matches through bleve would cost as much as scoring them.
-// The segments' postings stay valid while the reader is open.
+// textSet reads the documents matching the text, and those of each
+// ranking tier, from the postings of every term the query can match,
+// without scoring: per word, a union of bitmaps for the terms counting in
+// the title tier, then the title-or-summary tier, then anywhere; across
+// words, intersections (every word) and the union (any word). Iterating
+// the matches through bleve would cost as much as scoring them. The
+// segments' postings stay valid while the reader is open.
 func (e *execution) textSet(reader index.IndexReader, p *textPlan) error {
-	leaves := slices.Clone(p.leaves)
-	for _, ex := range p.expands {
-		cands, err := ex.expansions(reader)
-		if err != nil {
+	resolve := func(ls []leaf, exs []*expandQuery) ([]leaf, error) {
+		out := slices.Clone(ls)
+		for _, ex := range exs {
+			cands, err := ex.expansions(reader)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cands {
+				out = append(out, leaf{ex.field, c.term})
+			}
+		}
+		return out, nil
+	}
+	type groups struct{ title, head, rest []leaf }
+	gs := make([]groups, len(p.words))
+	for w, wt := range p.words {
+		var err error
+		if gs[w].title, err = resolve(wt.title, wt.titleEx); err != nil {
 			return err
 		}
-		for _, c := range cands {
-			leaves = append(leaves, leaf{ex.field, c.term})
+		if gs[w].head, err = resolve(wt.head, wt.headEx); err != nil {
+			return err
+		}
+		if gs[w].rest, err = resolve(wt.rest, wt.restEx); err != nil {
+			return err
 		}
 	}
-	slices.SortFunc(leaves, func(a, b leaf) int {
-		if c := strings.Compare(a.field, b.field); c != 0 {
-			return c
-		}
-		return strings.Compare(a.term, b.term)
-	})
-	leaves = slices.Compact(leaves)
+	tiers := 4
+	if len(p.words) == 1 {
+		tiers = 3 // "every word anywhere" is "any word"
+	}
+	e.tiers = make([][]bitset, tiers)
+	for k := range e.tiers {
+		e.tiers[k] = make([]bitset, len(e.segs))
+	}
 	for i, seg := range e.segs {
+		n := seg.Segment().Count()
+		dicts := map[string]segment.TermDictionary{}
 		rb := roaring.New()
-		var dict segment.TermDictionary
-		field := ""
-		for _, l := range leaves {
-			if dict == nil || l.field != field {
-				d, err := seg.Segment().Dictionary(l.field)
+		add := func(ls []leaf) error {
+			for _, l := range ls {
+				dict := dicts[l.field]
+				if dict == nil {
+					d, err := seg.Segment().Dictionary(l.field)
+					if err != nil {
+						return err
+					}
+					dict, dicts[l.field] = d, d
+				}
+				pl, err := dict.PostingsList([]byte(l.term), nil, nil)
 				if err != nil {
 					return err
 				}
-				dict, field = d, l.field
+				if o, ok := pl.(interface{ OrInto(*roaring.Bitmap) }); ok {
+					o.OrInto(rb)
+					continue
+				}
+				it := pl.Iterator(false, false, false, nil)
+				for {
+					p, err := it.Next()
+					if err != nil {
+						return err
+					}
+					if p == nil {
+						break
+					}
+					rb.Add(uint32(p.Number()))
+				}
 			}
-			pl, err := dict.PostingsList([]byte(l.term), nil, nil)
-			if err != nil {
+			return nil
+		}
+		dense := func() bitset {
+			b := newBitset(n)
+			rb.WriteDenseTo(b)
+			return b
+		}
+		text := newBitset(n)
+		var title, head, all bitset
+		for w := range gs {
+			rb.Clear()
+			if err := add(gs[w].title); err != nil {
 				return err
 			}
-			if o, ok := pl.(interface{ OrInto(*roaring.Bitmap) }); ok {
-				o.OrInto(rb)
-				continue
+			t := dense()
+			if err := add(gs[w].head); err != nil {
+				return err
 			}
-			it := pl.Iterator(false, false, false, nil)
-			for {
-				p, err := it.Next()
-				if err != nil {
-					return err
-				}
-				if p == nil {
-					break
-				}
-				rb.Add(uint32(p.Number()))
+			h := dense()
+			if err := add(gs[w].rest); err != nil {
+				return err
+			}
+			a := dense()
+			text.or(a)
+			if w == 0 {
+				title, head, all = t, h, a
+			} else {
+				title.and(t)
+				head.and(h)
+				all.and(a)
 			}
 		}
-		bs := live(seg)
-		text := newBitset(seg.Segment().Count())
-		rb.WriteDenseTo(text)
-		text.and(bs)
+		lv := live(seg)
+		for _, b := range []bitset{text, title, head, all} {
+			b.and(lv)
+		}
 		e.text[i] = text
+		e.tiers[0][i], e.tiers[1][i], e.tiers[2][i] = title, head, all
+		if tiers == 4 {
+			e.tiers[3][i] = text
+		}
 	}
 	return nil
 }
@@ -325,15 +410,9 @@ func (e *execution) textSet(reader index.IndexReader, p *textPlan) error {
 // the parallel path on small indexes.
 var parallelFrom uint64 = 20000
 
-// scanned is what scoring a query found.
-type scanned struct {
-	seen    []bitset // every document matched (for the next tier to skip)
-	passing int      // documents matched that pass the filters
-}
-
-// scan scores q and offers the documents passing the filters, and not in
-// skip, to e.top in the given tier.
-func (e *execution) scan(ctx context.Context, x *Index, reader index.IndexReader, q query.Query, tier int, skip []bitset) (scanned, error) {
+// scan scores q on the documents in cands and offers them to e.top in the
+// given tier; it returns how many it offered.
+func (e *execution) scan(ctx context.Context, x *Index, reader index.IndexReader, q tierQuery, tier int, cands []bitset, jump bool) (int, error) {
 	var total uint64
 	if n := len(e.segs); n > 0 {
 		total = e.offsets[n-1] + e.segs[n-1].Segment().Count()
@@ -346,55 +425,63 @@ func (e *execution) scan(ctx context.Context, x *Index, reader index.IndexReader
 	}
 	parts := make([]matchPart, len(bounds)-1)
 	if len(parts) == 1 {
-		parts[0] = e.scanRange(ctx, x, reader, q, tier, skip, bounds[0], bounds[1])
+		parts[0] = e.scanRange(ctx, x, reader, q, tier, cands, jump, bounds[0], bounds[1])
 	} else {
 		var wg sync.WaitGroup
 		for i := range parts {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				parts[i] = e.scanRange(ctx, x, reader, q, tier, skip, bounds[i], bounds[i+1])
+				parts[i] = e.scanRange(ctx, x, reader, q, tier, cands, jump, bounds[i], bounds[i+1])
 			}()
 		}
 		wg.Wait()
 	}
-	out := scanned{seen: make([]bitset, len(e.segs))}
-	for i, s := range e.segs {
-		out.seen[i] = newBitset(s.Segment().Count())
-	}
 	keep := search.Offset(e.q) + e.q.PerPage
+	offered := 0
 	for _, p := range parts {
 		if p.err != nil {
-			return out, p.err
+			return offered, p.err
 		}
-		for i, bs := range p.seen {
-			out.seen[i].or(bs)
-		}
-		out.passing += p.passing
+		offered += p.offered
 		for _, d := range p.top.h {
 			e.top.offer(d, keep)
 		}
 	}
-	return out, nil
+	return offered, nil
 }
 
 type matchPart struct {
-	seen    []bitset
-	passing int
+	offered int
 	top     topN
 	err     error
 }
 
-// scanRange scores q on the documents numbered [lo, hi).
-func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexReader, q query.Query, tier int, skip []bitset, lo, hi uint64) (p matchPart) {
-	p.seen = make([]bitset, len(e.segs))
-	for i, s := range e.segs {
-		p.seen[i] = newBitset(s.Segment().Count())
-	}
-	s, err := q.Searcher(ctx, reader, x.idx.Mapping(), bsearch.SearcherOptions{})
-	if err != nil {
-		p.err = searchErr(ctx, err)
+// scanRange scores q on the candidates numbered [lo, hi). With jump, the
+// scorer is advanced from one candidate to the next: bleve's disjunctions
+// and conjunctions then skip whole runs of postings that only documents of
+// earlier tiers, or filtered out, have. Without, it steps through its
+// matches, which is cheaper per document when most are candidates.
+func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexReader, q tierQuery, tier int, cands []bitset, jump bool, lo, hi uint64) (p matchPart) {
+	first, ok := e.nextCandidate(cands, lo, hi)
+	if !ok {
 		return p
+	}
+	if jump {
+		p.err = e.jump(ctx, x, reader, q, tier, cands, first, hi, &p.top, &p.offered)
+	} else {
+		p.err = e.step(ctx, x, reader, q, tier, cands, first, hi, &p.top, &p.offered)
+	}
+	if p.err != nil {
+		p.err = searchErr(ctx, p.err)
+	}
+	return p
+}
+
+func (e *execution) step(ctx context.Context, x *Index, reader index.IndexReader, q tierQuery, tier int, cands []bitset, first, hi uint64, top *topN, offered *int) error {
+	s, err := q.query().Searcher(ctx, reader, x.idx.Mapping(), bsearch.SearcherOptions{})
+	if err != nil {
+		return err
 	}
 	defer s.Close()
 	sctx := &bsearch.SearchContext{
@@ -402,13 +489,20 @@ func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexR
 		IndexReader:       reader,
 	}
 	keep := search.Offset(e.q) + e.q.PerPage
-	var d *bsearch.DocumentMatch
-	if lo > 0 {
-		d, err = s.Advance(sctx, index.NewIndexInternalID(nil, lo))
-	} else {
-		d, err = s.Next(sctx)
+	// The last candidate below hi: past it, nothing more is offered.
+	last := first
+	for seg := e.segmentOf(hi - 1); seg >= 0; seg-- {
+		top := hi - 1 - e.offsets[seg]
+		if n := e.segs[seg].Segment().Count(); top >= n {
+			top = n - 1
+		}
+		if local, ok := cands[seg].prevFrom(top); ok {
+			last = e.offsets[seg] + uint64(local)
+			break
+		}
 	}
-	seg := 0
+	d, err := s.Advance(sctx, index.NewIndexInternalID(nil, first))
+	seg := e.segmentOf(first)
 	for n := 0; d != nil && err == nil; n++ {
 		if n&1023 == 1023 {
 			if err = ctx.Err(); err != nil {
@@ -416,7 +510,7 @@ func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexR
 			}
 		}
 		g := d.IndexInternalID.Value()
-		if g >= hi {
+		if g > last {
 			break
 		}
 		// Matches come in document number order, so the segment only
@@ -425,18 +519,95 @@ func (e *execution) scanRange(ctx context.Context, x *Index, reader index.IndexR
 			seg++
 		}
 		local := uint32(g - e.offsets[seg])
-		p.seen[seg].set(local)
-		if (skip == nil || !skip[seg].has(local)) && e.passes(seg, local) {
-			p.passing++
-			p.top.offer(docRef{seg: seg, local: local, score: d.Score, tier: tier, key: e.caches[seg].keys[local]}, keep)
+		if cands[seg].has(local) {
+			*offered++
+			top.offer(docRef{seg: seg, local: local, score: d.Score, tier: tier, key: e.caches[seg].keys[local]}, keep)
 		}
 		sctx.DocumentMatchPool.Put(d)
 		d, err = s.Next(sctx)
 	}
+	return err
+}
+
+func (e *execution) jump(ctx context.Context, x *Index, reader index.IndexReader, q tierQuery, tier int, cands []bitset, next, hi uint64, top *topN, offered *int) error {
+	s, pairs, err := q.jumpers(ctx, reader, x.idx.Mapping())
 	if err != nil {
-		p.err = searchErr(ctx, err)
+		return err
 	}
-	return p
+	defer s.Close()
+	size := s.DocumentMatchPoolSize()
+	if pairs != nil {
+		defer pairs.Close()
+		size += pairs.DocumentMatchPoolSize()
+	}
+	sctx := &bsearch.SearchContext{
+		DocumentMatchPool: bsearch.NewDocumentMatchPool(size, 0),
+		IndexReader:       reader,
+	}
+	keep := search.Offset(e.q) + e.q.PerPage
+	var pd *bsearch.DocumentMatch // the pairs' current match
+	for n, ok := 0, true; ok; n++ {
+		if n&1023 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		d, err := s.Advance(sctx, index.NewIndexInternalID(nil, next))
+		if err != nil || d == nil {
+			return err
+		}
+		g := d.IndexInternalID.Value()
+		seg := e.segmentOf(g)
+		local := uint32(g - e.offsets[seg])
+		if g < hi && cands[seg].has(local) {
+			score := d.Score
+			if pairs != nil {
+				if pd != nil && pd.IndexInternalID.Value() < g {
+					sctx.DocumentMatchPool.Put(pd)
+					pd = nil
+				}
+				if pd == nil {
+					if pd, err = pairs.Advance(sctx, index.NewIndexInternalID(nil, g)); err != nil {
+						return err
+					}
+				}
+				if pd != nil && pd.IndexInternalID.Value() == g {
+					score += pd.Score
+				}
+			}
+			*offered++
+			top.offer(docRef{seg: seg, local: local, score: score, tier: tier, key: e.caches[seg].keys[local]}, keep)
+			g++
+		}
+		sctx.DocumentMatchPool.Put(d)
+		next, ok = e.nextCandidate(cands, g, hi)
+	}
+	return nil
+}
+
+// segmentOf returns the segment holding the document numbered g.
+func (e *execution) segmentOf(g uint64) int {
+	seg, _ := slices.BinarySearch(e.offsets, g+1)
+	return seg - 1
+}
+
+// nextCandidate returns the first candidate numbered at least from and
+// below hi.
+func (e *execution) nextCandidate(cands []bitset, from, hi uint64) (uint64, bool) {
+	if from >= hi {
+		return 0, false
+	}
+	for seg := e.segmentOf(from); seg < len(cands); seg++ {
+		start := uint64(0)
+		if from > e.offsets[seg] {
+			start = from - e.offsets[seg]
+		}
+		if local, ok := cands[seg].nextFrom(start); ok {
+			g := e.offsets[seg] + uint64(local)
+			return g, g < hi
+		}
+	}
+	return 0, false
 }
 
 // facets counts, for each facet, the documents matching the text and the
