@@ -95,6 +95,12 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 			b.Fatal(err)
 		}
 	}
+	// What `communs index rebuild` does after writing every document.
+	compactStart := time.Now()
+	if err := x.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	compact := time.Since(compactStart)
 	build := time.Since(start)
 	// A node searches an index it reopened: in-memory segments are gone.
 	if err := x.Close(); err != nil {
@@ -133,6 +139,8 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 	pt := scalePoint{docs: n, build: build, p50: at(0.50), p99: at(0.99),
 		rss: rssMiB(b), cpuQuery: cpu.Seconds() * 1000 / float64(len(lat))}
 	b.ReportMetric(build.Seconds(), "build-s")
+	b.ReportMetric(compact.Seconds(), "compact-s")
+	b.ReportMetric(peakRSSMiB(b), "peak-RSS-MiB")
 	b.ReportMetric(pt.p50, "p50-ms")
 	b.ReportMetric(pt.p99, "p99-ms")
 	b.ReportMetric(pt.cpuQuery, "CPU-ms/query")
@@ -153,6 +161,22 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 // rssMiB is this process's resident memory now, after a collection.
+// peakRSSMiB is the process's peak resident memory so far (VmHWM): builds
+// and compactions included.
+func peakRSSMiB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 func rssMiB(b *testing.B) float64 {
 	runtime.GC()
 	data, err := os.ReadFile("/proc/self/status")
