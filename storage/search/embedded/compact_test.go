@@ -62,7 +62,7 @@ func searchAll(t *testing.T, x *Index) []string {
 }
 
 func TestCompactMergesSegmentsAndKeepsResults(t *testing.T) {
-	x := compactFixture(t, 3000)
+	x := compactFixture(t, 1500)
 	before := segmentCount(t, x)
 	if before < 2 {
 		t.Fatalf("fixture has %d segment; the test needs several", before)
@@ -80,8 +80,8 @@ func TestCompactMergesSegmentsAndKeepsResults(t *testing.T) {
 			t.Errorf("results changed by compaction:\nbefore %s\nafter  %s", want[i], got[i])
 		}
 	}
-	if n, _ := x.Count(context.Background()); n != 3000 {
-		t.Errorf("Count after Compact = %d, want 3000", n)
+	if n, _ := x.Count(context.Background()); n != 1500 {
+		t.Errorf("Count after Compact = %d, want 1500", n)
 	}
 }
 
@@ -120,5 +120,43 @@ func TestCompactWaitsForWritesToStop(t *testing.T) {
 	}
 	if x.compaction.written.Load() != int64(len(rs)) {
 		t.Errorf("writes since compaction = %d, want %d", x.compaction.written.Load(), len(rs))
+	}
+}
+
+// TestCloseDuringCompaction: stopping the node while a merge runs ends the
+// merge, and the index reopens whole.
+func TestCloseDuringCompaction(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := corpus.Synthetic(corpus.MustLoad(t), 1500, 5)
+	for i := 0; i < len(rs); i += 150 {
+		if err := x.Upsert(context.Background(), rs[i:i+150]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- x.Compact(context.Background()) }()
+	if err := x.Close(); err != nil {
+		t.Fatalf("Close during compaction: %v", err)
+	}
+	select {
+	case <-done: // finished or stopped: either is fine
+	case <-time.After(time.Minute):
+		t.Fatal("Compact still running a minute after Close")
+	}
+	x, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if n, err := x.Count(context.Background()); err != nil || n != len(rs) {
+		t.Errorf("after reopening: %d documents (%v), want %d", n, err, len(rs))
+	}
+	res, err := x.Search(context.Background(), node.Query{Text: "arnaque"})
+	if err != nil || res.Total == 0 {
+		t.Errorf("search after reopening: %v, %d hits", err, res.Total)
 	}
 }

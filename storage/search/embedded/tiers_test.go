@@ -102,7 +102,7 @@ func plainPage(t *testing.T, x *Index, q node.Query) []string {
 }
 
 func TestTiersMatchAPlainScan(t *testing.T) {
-	x := compactFixture(t, 3000)
+	x := compactFixture(t, 1500)
 	queries := append(slices.Clone(benchQueries),
 		node.Query{Text: "creer son compte", Page: 2},
 		node.Query{Text: "atelier", Filters: map[string][]string{"kind": {"workshop-kit"}}, Page: 4},
