@@ -126,3 +126,46 @@ func freqs(tf index.TokenFrequencies) string {
 	}
 	return out
 }
+
+// BenchmarkAnalyse: mapping and analysing documents, each field with its
+// named analyser (plain) or with the shared analysis (shared).
+func BenchmarkAnalyse(b *testing.B) {
+	x, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer x.Close()
+	rs := corpus.Synthetic(corpus.MustLoad(b), 2000, 9)
+	ds := make([]*document, len(rs))
+	for i, r := range rs {
+		if ds[i], err = newDocument(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m := x.idx.Mapping()
+	for _, share := range []bool{false, true} {
+		name := "plain"
+		if share {
+			name = "shared"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				for i, d := range ds {
+					doc := blevedoc.NewDocument(rs[i].ID)
+					if err := m.MapDocument(doc, d); err != nil {
+						b.Fatal(err)
+					}
+					if share {
+						x.shared.share(doc)
+					}
+					doc.VisitFields(func(f index.Field) {
+						if f.Options().IsIndexed() {
+							f.Analyze()
+						}
+					})
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(ds)), "µs/doc")
+		})
+	}
+}
