@@ -2,8 +2,12 @@ package embedded
 
 import (
 	"reflect"
+	"sync"
+	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
+	"github.com/blevesearch/bleve/v2/analysis/token/porter"
 	blevedoc "github.com/blevesearch/bleve/v2/document"
 )
 
@@ -57,14 +61,68 @@ func newSharedAnalyzers(fr, en, raw, frPairs, enPairs analysis.Analyzer) *shared
 		fr: fr, en: en, raw: raw, frPairs: frPairs, enPairs: enPairs,
 		tokenizer:  draw.Tokenizer,
 		rawFilters: draw.TokenFilters,
-		frAll:      dfr.TokenFilters,
-		enAll:      den.TokenFilters,
+		frAll:      withStemCache(dfr.TokenFilters),
+		enAll:      withStemCache(den.TokenFilters),
 		pairs:      pairFilter{},
 	}
 	if n := len(draw.TokenFilters); len(dfr.TokenFilters) >= n && sameTypes(dfr.TokenFilters[:n], draw.TokenFilters) {
-		s.frRest = dfr.TokenFilters[n:]
+		s.frRest = s.frAll[n:]
 	}
 	return s
+}
+
+// withStemCache is filters with each stemmer remembering its stems.
+func withStemCache(filters []analysis.TokenFilter) []analysis.TokenFilter {
+	out := make([]analysis.TokenFilter, len(filters))
+	for i, f := range filters {
+		switch f.(type) {
+		case *fr.FrenchLightStemmerFilter, *porter.PorterStemmer:
+			out[i] = &cachedStemmer{inner: f}
+		default:
+			out[i] = f
+		}
+	}
+	return out
+}
+
+// Stemming a word converts it to runes and back, for every occurrence of
+// every word: a fifth of the analysis. Words repeat (a few thousand make
+// most of any text), so stems are remembered, up to maxStems words of at
+// most maxStemmed bytes: whatever the texts, the cache stays within a few
+// megabytes. A stemmer depends on the word alone, so a remembered stem is
+// the one it would give.
+const (
+	maxStems   = 50_000
+	maxStemmed = 32
+)
+
+// cachedStemmer is a stemmer and the stems it gave.
+type cachedStemmer struct {
+	inner analysis.TokenFilter
+	stems sync.Map // word -> stem, both strings
+	n     atomic.Int64
+}
+
+func (c *cachedStemmer) Filter(in analysis.TokenStream) analysis.TokenStream {
+	for i, t := range in {
+		if t.KeyWord || len(t.Term) > maxStemmed {
+			c.inner.Filter(in[i : i+1])
+			continue
+		}
+		if v, ok := c.stems.Load(string(t.Term)); ok {
+			// A copy: the token's term is its own to change.
+			t.Term = []byte(v.(string))
+			continue
+		}
+		word := string(t.Term)
+		c.inner.Filter(in[i : i+1])
+		if c.n.Load() < maxStems {
+			if _, loaded := c.stems.LoadOrStore(word, string(t.Term)); !loaded {
+				c.n.Add(1)
+			}
+		}
+	}
+	return in
 }
 
 // sameTypes reports whether two filter lists hold filters of the same

@@ -3,6 +3,7 @@ package embedded
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -167,5 +168,46 @@ func BenchmarkAnalyse(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*len(ds)), "µs/doc")
 		})
+	}
+}
+
+// TestStemCache: a remembered stem is the stemmer's, the cache stops
+// growing at maxStems words and never keeps long words.
+func TestStemCache(t *testing.T) {
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for _, chain := range []struct {
+		name  string
+		plain chain
+		all   []analysis.TokenFilter
+	}{{"fr", x.frChain, x.shared.frAll}, {"en", x.enChain, x.shared.enAll}} {
+		plain := chain.plain[len(chain.plain)-1]
+		c, ok := chain.all[len(chain.all)-1].(*cachedStemmer)
+		if !ok {
+			t.Fatalf("%s: the stemmer is not cached", chain.name)
+		}
+		long := strings.Repeat("démarches", 10)
+		words := []string{"démarches", "demarches", "chevaux", "kits'", long, long}
+		for i := range maxStems + 100 {
+			words = append(words, fmt.Sprintf("mot%dees", i), "ordinateurs")
+		}
+		for pass := range 2 {
+			for _, w := range words {
+				want := plain.Filter(analysis.TokenStream{{Term: []byte(w)}})[0].Term
+				got := c.Filter(analysis.TokenStream{{Term: []byte(w)}})[0].Term
+				if string(got) != string(want) {
+					t.Fatalf("%s pass %d: %q stems to %q, want %q", chain.name, pass, w, got, want)
+				}
+			}
+		}
+		if n := c.n.Load(); n != maxStems {
+			t.Errorf("%s: %d stems kept, want at most %d", chain.name, n, maxStems)
+		}
+		if _, ok := c.stems.Load(long); ok {
+			t.Errorf("%s: a %d-byte word was kept", chain.name, len(long))
+		}
 	}
 }
