@@ -3,7 +3,6 @@ package embedded
 import (
 	"reflect"
 	"sync"
-	"sync/atomic"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/lang/fr"
@@ -96,11 +95,13 @@ const (
 	maxStemmed = 32
 )
 
-// cachedStemmer is a stemmer and the stems it gave.
+// cachedStemmer is a stemmer and the stems it gave. A plain map under a
+// read lock: sync.Map boxes each looked-up word in an interface, which
+// cost as much as the stemming it saved.
 type cachedStemmer struct {
 	inner analysis.TokenFilter
-	stems sync.Map // word -> stem, both strings
-	n     atomic.Int64
+	mu    sync.RWMutex
+	stems map[string]string // word -> stem
 }
 
 func (c *cachedStemmer) Filter(in analysis.TokenStream) analysis.TokenStream {
@@ -109,18 +110,24 @@ func (c *cachedStemmer) Filter(in analysis.TokenStream) analysis.TokenStream {
 			c.inner.Filter(in[i : i+1])
 			continue
 		}
-		if v, ok := c.stems.Load(string(t.Term)); ok {
+		c.mu.RLock()
+		stem, ok := c.stems[string(t.Term)]
+		c.mu.RUnlock()
+		if ok {
 			// A copy: the token's term is its own to change.
-			t.Term = []byte(v.(string))
+			t.Term = []byte(stem)
 			continue
 		}
 		word := string(t.Term)
 		c.inner.Filter(in[i : i+1])
-		if c.n.Load() < maxStems {
-			if _, loaded := c.stems.LoadOrStore(word, string(t.Term)); !loaded {
-				c.n.Add(1)
-			}
+		c.mu.Lock()
+		if c.stems == nil {
+			c.stems = make(map[string]string)
 		}
+		if len(c.stems) < maxStems {
+			c.stems[word] = string(t.Term)
+		}
+		c.mu.Unlock()
 	}
 	return in
 }
