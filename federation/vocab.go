@@ -309,7 +309,7 @@ func contentHTML(u urls, r node.Resource, link string) string {
 	if r.Summary != "" {
 		b.WriteString("<p>" + html.EscapeString(r.Summary) + "</p>")
 	}
-	if d := plainStart(r.Description, 500); d != "" {
+	if d := text.PlainText(r.Description); d != "" {
 		if len(d) > 500 {
 			d = strings.TrimSpace(d[:strings.LastIndex(d[:500], " ")+1]) + "…"
 		}
@@ -328,30 +328,6 @@ func contentHTML(u urls, r node.Resource, link string) string {
 		b.WriteString("</p>")
 	}
 	return b.String()
-}
-
-// plainStart is text.PlainText(md) when that is at most n bytes long,
-// else a longer prefix of it: the plain text of enough leading lines of md
-// to pass n bytes. PlainText reads md line by line and joins the lines'
-// words with single spaces, so the plain text of the first lines is the
-// start of the whole one (TestPlainStart, FuzzPlainStart). A post shows
-// 500 bytes of a description that can be 100 times longer.
-func plainStart(md string, n int) string {
-	cut := 0
-	for {
-		next := max(4*n, 2*cut)
-		if next >= len(md) {
-			return text.PlainText(md)
-		}
-		i := strings.IndexByte(md[next:], '\n')
-		if i < 0 {
-			return text.PlainText(md)
-		}
-		cut = next + i + 1
-		if d := text.PlainText(md[:cut]); len(d) > n {
-			return d
-		}
-	}
 }
 
 func nonNil(s []string) []string {
