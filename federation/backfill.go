@@ -59,8 +59,8 @@ func (f *Federation) Backfill(ctx context.Context, actorID string) (int, error) 
 }
 
 // backfill pages the outbox from its first page, or, with resume, from the
-// page the peer's record names. Each saved page moves that mark, so a
-// stop loses at most one page of work.
+// page the peer's record names. Each save moves that mark, so a stop loses
+// at most one save's pages of work (backfillGroup).
 func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) (int, error) {
 	p, err := f.peers.GetPeer(ctx, actorID)
 	if err != nil {
@@ -105,21 +105,34 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 	// a stop of the node.
 	defer func() { stop(); <-fetched }()
 	for pg := range pages {
+		// The pages already read wait in pages: they are saved with this
+		// one, in one transaction, when the saves fall behind the reads.
+		group := readyPages(pg, pages, backfillGroup)
 		// An unfollow or a block during a long backfill stops it: its
 		// copies were just removed and must not come back. Checked before
-		// each page is saved, whatever was read ahead.
+		// each group of pages is saved, whatever was read ahead.
 		if cur, err := f.peers.GetPeer(ctx, actorID); err != nil || cur.Following != state.StateAccepted {
 			return n, fmt.Errorf("backfill %s: stopped, this hub no longer follows it", actorID)
 		}
 		if blocked, _ := f.blocks.Blocked(ctx, hostname(p.Host)); blocked {
 			return n, fmt.Errorf("backfill %s: stopped, its domain is blocked", actorID)
 		}
-		if pg.err != nil {
-			return n, pg.err
+		// An error ends the group (the reader sends nothing after it): the
+		// pages read before it are saved first.
+		var pageErr error
+		if last := group[len(group)-1]; last.err != nil {
+			pageErr, group = last.err, group[:len(group)-1]
 		}
-		// One transaction per page: a hub of 10,000 kits arrives in 200
-		// disk syncs, not 10,000.
-		errs, err := f.saveCopies(ctx, p, pg.items)
+		if len(group) == 0 {
+			return n, pageErr
+		}
+		var items []node.RemoteItem
+		for _, g := range group {
+			items = append(items, g.items...)
+		}
+		// One transaction per page, or per group of pages: a hub of
+		// 10,000 kits arrives in at most 200 disk syncs, not 10,000.
+		errs, err := f.saveCopies(ctx, p, items)
 		if err != nil {
 			return n, err
 		}
@@ -128,25 +141,30 @@ func (f *Federation) backfill(ctx context.Context, actorID string, resume bool) 
 				continue
 			}
 			if e != nil {
-				f.log.Info("backfill: resource skipped", "object", pg.items[i].Resource.Origin, "err", e)
+				f.log.Info("backfill: resource skipped", "object", items[i].Resource.Origin, "err", e)
 				continue
 			}
 			n++
 		}
-		for _, it := range pg.items {
+		for _, it := range items {
 			listed[it.Resource.Origin] = true
 		}
-		for _, obj := range pg.collections {
-			listed[idOf(obj)] = true
-			if err := f.saveCollection(ctx, p, obj); err != nil {
-				f.log.Info("backfill: collection skipped", "object", idOf(obj), "err", err)
+		for _, g := range group {
+			for _, obj := range g.collections {
+				listed[idOf(obj)] = true
+				if err := f.saveCollection(ctx, p, obj); err != nil {
+					f.log.Info("backfill: collection skipped", "object", idOf(obj), "err", err)
+				}
 			}
 		}
-		next = pg.next
+		next = group[len(group)-1].next
 		if next != "" {
 			if err := f.markBackfill(ctx, p.ActorID, next, false); err != nil {
 				return n, err
 			}
+		}
+		if pageErr != nil {
+			return n, pageErr
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -221,6 +239,28 @@ func (f *Federation) dropUnlisted(ctx context.Context, p state.Peer, listed map[
 // saves: enough to keep a read under way while a page is saved, few
 // enough that an unfollow stops it within a few pages' reads.
 const backfillAhead = 4
+
+// backfillGroup is how many pages already read a backfill saves in one
+// transaction: a stop loses at most that many pages of work.
+const backfillGroup = backfillAhead
+
+// readyPages is first and the pages that wait behind it in pages, up to
+// max in all, stopping after a page that ends the reading (an error).
+func readyPages(first backfillPage, pages <-chan backfillPage, max int) []backfillPage {
+	group := []backfillPage{first}
+	for len(group) < max && group[len(group)-1].err == nil {
+		select {
+		case pg, ok := <-pages:
+			if !ok {
+				return group
+			}
+			group = append(group, pg)
+		default:
+			return group
+		}
+	}
+	return group
+}
 
 // backfillPage is one outbox page read and parsed, or the error that
 // ended the reading; next is the page after it ("" for the last).

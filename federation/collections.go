@@ -167,36 +167,36 @@ func createCollectionID(u urls, c node.Collection) string {
 }
 
 // publishCollectionChange is publishChange for a collection's change.
-func (f *Federation) publishCollectionChange(ctx context.Context, ch node.Change, inboxes []string) error {
+func (f *Federation) publishCollectionChange(ctx context.Context, ch node.Change, inboxes []string) (bool, error) {
 	key := announceKey(ch.Collection)
 	announced, err := f.announced.Announced(ctx, key)
 	if err != nil {
-		return err
+		return false, err
 	}
 	c, err := f.svc.GetCollection(ctx, ch.Collection)
 	if errors.Is(err, node.ErrNotFound) {
 		if !announced {
-			return nil
+			return false, nil
 		}
 		tomb := map[string]any{"id": f.urls.collection(ch.Collection), "type": "Tombstone", "formerType": "Collection", "slug": ch.Collection}
 		act, err := activity("Delete", f.urls.activity("delete", newID()), f.urls.actor(), tomb, []string{asPublic}, []string{f.urls.followers()})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := f.enqueue(ctx, act, inboxes); err != nil {
-			return err
+			return false, err
 		}
-		return f.announced.SetAnnounced(ctx, key, false)
+		return true, f.announced.SetAnnounced(ctx, key, false)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !c.Local() {
-		return nil
+		return false, nil
 	}
 	obj, err := f.collectionDoc(ctx, c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	kind, id := "Create", createCollectionID(f.urls, c)
 	if announced {
@@ -204,15 +204,15 @@ func (f *Federation) publishCollectionChange(ctx context.Context, ch node.Change
 	}
 	act, err := activity(kind, id, f.urls.actor(), obj, []string{asPublic}, []string{f.urls.followers()})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if err := f.enqueue(ctx, act, inboxes); err != nil {
-		return err
+		return false, err
 	}
 	if !announced {
-		return f.announced.SetAnnounced(ctx, key, true)
+		return true, f.announced.SetAnnounced(ctx, key, true)
 	}
-	return nil
+	return true, nil
 }
 
 // isCollectionObject says whether an embedded object is a collection.

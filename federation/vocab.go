@@ -216,32 +216,26 @@ func resourceObject(u urls, r node.Resource) (map[string]any, error) {
 	if !r.Local() {
 		return nil, fmt.Errorf("resource %s comes from %s: only local resources are federated", r.ID, r.Origin)
 	}
-	p := streams.NewActivityStreamsNote()
-	p.SetJSONLDId(idProp(objectID))
 	// The summary travels as schema:abstract for Communs nodes and inside
 	// the content for people.
 	content := contentHTML(u, r, objectID)
-	c := streams.NewActivityStreamsContentProperty()
-	c.AppendXMLSchemaString(content)
-	p.SetActivityStreamsContent(c)
-	u.address(p, objectID, r.Created)
+	// The Note's AS2 terms, as go-fed wrote them (TestResourceObjectAsGoFed)
+	// at several times the CPU: its id and page, its author (this hub), its
+	// audience (public, cc the followers) and its dates.
+	m := map[string]any{"@context": ldContext(), "type": "Note", "id": iri(objectID), "content": content,
+		"url": iri(objectID), "attributedTo": iri(u.actor()), "to": iri(asPublic), "cc": iri(u.followers()),
+		"published": r.Created.UTC().Truncate(time.Second).Format(time.RFC3339)}
 	// AS2 updated only once the kit changed (and never in a Create, see
 	// activity): GoToSocial and Mastodon show a post with one as edited,
 	// GoToSocial even when it equals published. Communs nodes read
 	// schema:dateModified, always set.
 	if updated := r.Updated.UTC().Truncate(time.Second); updated.After(r.Created.UTC().Truncate(time.Second)) {
-		upd := streams.NewActivityStreamsUpdatedProperty()
-		upd.Set(updated)
-		p.SetActivityStreamsUpdated(upd)
+		m["updated"] = updated.Format(time.RFC3339)
 	}
 	files := make([]any, 0, len(r.Files))
 	for _, f := range r.Files {
 		files = append(files, map[string]any{"type": "Document", "name": f.Name, "mediaType": f.MediaType,
 			"url": u.file(r.ID, f.Name), "size": f.Size, "digest": "sha-256:" + f.SHA256})
-	}
-	m, err := serialize(p)
-	if err != nil {
-		return nil, err
 	}
 	var tags []any
 	for _, t := range r.Themes {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
+	blevedoc "github.com/blevesearch/bleve/v2/document"
 
 	"github.com/communs-numerique/communs/node"
 )
@@ -50,6 +51,9 @@ type Index struct {
 	frChain, enChain, rawChain chain
 	caches                     segCaches
 	compaction                 compactor
+	// shared analyses each text of a document once for all its fields
+	// (shared.go); nil when the analysers are not the known chains.
+	shared *sharedAnalyzers
 }
 
 var _ node.Index = (*Index)(nil)
@@ -77,6 +81,7 @@ func Open(dir string) (*Index, error) {
 		idx.Close()
 		return nil, errors.New("embedded search: analyzers not registered")
 	}
+	x.shared = newSharedAnalyzers(x.fr, x.en, x.raw, m.AnalyzerNamed(analyzerFRPairs), m.AnalyzerNamed(analyzerENPairs))
 	x.startCompactor()
 	return x, nil
 }
@@ -127,6 +132,7 @@ func (x *Index) Upsert(ctx context.Context, rs []node.Resource) error {
 		return errClosed
 	}
 	b := x.idx.NewBatch()
+	m := x.idx.Mapping()
 	flush := func() error {
 		if b.Size() == 0 {
 			return nil
@@ -149,7 +155,16 @@ func (x *Index) Upsert(ctx context.Context, rs []node.Resource) error {
 		if err != nil {
 			return fmt.Errorf("embedded search: %w", err)
 		}
-		if err := b.Index(r.ID, d); err != nil {
+		// What Batch.Index does, with the text fields' analysers
+		// replaced by shared ones.
+		doc := blevedoc.NewDocument(r.ID)
+		if err := m.MapDocument(doc, d); err != nil {
+			return fmt.Errorf("embedded search: analyse %s: %w", r.ID, err)
+		}
+		if x.shared != nil {
+			x.shared.share(doc)
+		}
+		if err := b.IndexAdvanced(doc); err != nil {
 			return fmt.Errorf("embedded search: analyse %s: %w", r.ID, err)
 		}
 		if b.Size() >= batchSize {
