@@ -84,6 +84,27 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 	}
 	ctx := context.Background()
 	const chunk = 10_000
+	// Peak anonymous and file-backed memory while building and
+	// compacting: the file-backed part is the segments mapped in memory,
+	// which the kernel can drop under pressure; the anonymous part is
+	// what the process holds.
+	var peakAnon, peakFile float64
+	sampled := make(chan struct{})
+	stopSampling := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			anon, file := rssSplitMiB(b)
+			peakAnon, peakFile = max(peakAnon, anon), max(peakFile, file)
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	start := time.Now()
 	for done := 0; done < n; done += chunk {
 		rs := corpus.Synthetic(base, min(chunk, n-done), uint64(done)+42)
@@ -102,6 +123,8 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 	}
 	compact := time.Since(compactStart)
 	build := time.Since(start)
+	close(stopSampling)
+	<-sampled
 	// A node searches an index it reopened: in-memory segments are gone.
 	if err := x.Close(); err != nil {
 		b.Fatal(err)
@@ -141,6 +164,8 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 	b.ReportMetric(build.Seconds(), "build-s")
 	b.ReportMetric(compact.Seconds(), "compact-s")
 	b.ReportMetric(peakRSSMiB(b), "peak-RSS-MiB")
+	b.ReportMetric(peakAnon, "build-peak-anon-MiB")
+	b.ReportMetric(peakFile, "build-peak-file-MiB")
 	b.ReportMetric(pt.p50, "p50-ms")
 	b.ReportMetric(pt.p99, "p99-ms")
 	b.ReportMetric(pt.cpuQuery, "CPU-ms/query")
@@ -175,6 +200,30 @@ func peakRSSMiB(b *testing.B) float64 {
 		}
 	}
 	return 0
+}
+
+// rssSplitMiB is the process's resident memory now, anonymous and
+// file-backed.
+func rssSplitMiB(b *testing.B) (anon, file float64) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Error(err)
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+		switch name {
+		case "RssAnon":
+			anon = kb / 1024
+		case "RssFile":
+			file = kb / 1024
+		}
+	}
+	return anon, file
 }
 
 func rssMiB(b *testing.B) float64 {
