@@ -66,18 +66,11 @@ func startBenchNode(b *testing.B, extraEnv []string, args ...string) *benchNode 
 // peakRSS reads the process's high-water mark of resident memory, in MiB.
 func peakRSS(b *testing.B, pid int) float64 {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := testenv.ReadMemory(pid)
 	if err != nil {
-		b.Fatalf("read RSS: %v", err)
+		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmHWM in /proc status")
-	return 0
+	return m.Peak
 }
 
 func (n *benchNode) do(b *testing.B, method, path, ctype string, body io.Reader, size int64) *http.Response {
@@ -459,24 +452,11 @@ func BenchmarkSearchHTTP(b *testing.B) {
 // segments, which the kernel can drop under pressure), in MiB.
 func rssParts(b *testing.B, pid int) (anon, file float64) {
 	b.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := testenv.ReadMemory(pid)
 	if err != nil {
-		b.Fatalf("read RSS: %v", err)
+		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-		switch name {
-		case "RssAnon":
-			anon = kb / 1024
-		case "RssFile":
-			file = kb / 1024
-		}
-	}
-	return anon, file
+	return m.Anon, m.File
 }
 
 // cpuTicks is the process's user and system CPU time, in clock ticks

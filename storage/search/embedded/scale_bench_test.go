@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/communs-numerique/communs/internal/corpus"
+	"github.com/communs-numerique/communs/internal/testenv"
 	"github.com/communs-numerique/communs/node"
 )
 
@@ -96,8 +97,9 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			anon, file := rssSplitMiB(b)
-			peakAnon, peakFile = max(peakAnon, anon), max(peakFile, file)
+			if m, err := testenv.ReadMemory(0); err == nil {
+				peakAnon, peakFile = max(peakAnon, m.Anon), max(peakFile, m.File)
+			}
 			select {
 			case <-stopSampling:
 				return
@@ -163,7 +165,9 @@ func scaleRun(b *testing.B, base []node.Resource, n int) scalePoint {
 		rss: rssMiB(b), cpuQuery: cpu.Seconds() * 1000 / float64(len(lat))}
 	b.ReportMetric(build.Seconds(), "build-s")
 	b.ReportMetric(compact.Seconds(), "compact-s")
-	b.ReportMetric(peakRSSMiB(b), "peak-RSS-MiB")
+	if m, err := testenv.ReadMemory(0); err == nil {
+		b.ReportMetric(m.Peak, "peak-RSS-MiB")
+	}
 	b.ReportMetric(peakAnon, "build-peak-anon-MiB")
 	b.ReportMetric(peakFile, "build-peak-file-MiB")
 	b.ReportMetric(pt.p50, "p50-ms")
@@ -186,60 +190,13 @@ func processCPU(b *testing.B) time.Duration {
 }
 
 // rssMiB is this process's resident memory now, after a collection.
-// peakRSSMiB is the process's peak resident memory so far (VmHWM): builds
-// and compactions included.
-func peakRSSMiB(b *testing.B) float64 {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
-// rssSplitMiB is the process's resident memory now, anonymous and
-// file-backed.
-func rssSplitMiB(b *testing.B) (anon, file float64) {
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Error(err)
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
-		switch name {
-		case "RssAnon":
-			anon = kb / 1024
-		case "RssFile":
-			file = kb / 1024
-		}
-	}
-	return anon, file
-}
-
 func rssMiB(b *testing.B) float64 {
 	runtime.GC()
-	data, err := os.ReadFile("/proc/self/status")
+	m, err := testenv.ReadMemory(0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	b.Fatal("no VmRSS in /proc status")
-	return 0
+	return m.RSS
 }
 
 // drawScale draws latency (p50, p99) and resident memory against the

@@ -62,22 +62,10 @@ func (x *Index) Search(ctx context.Context, q node.Query) (node.Results, error) 
 		return node.Results{}, fmt.Errorf("embedded search: unexpected index reader %T", reader)
 	}
 
-	e := &execution{q: q, words: x.parse(q.Text), segs: snap.Segments()}
-	e.sort = q.Sort
-	if len(e.words) == 0 {
-		// Nothing to rank by (no text, or only stop words).
-		e.sort = search.SortNewest
+	e, err := x.newExecution(q, snap)
+	if err != nil {
+		return node.Results{}, err
 	}
-	if e.caches, err = x.caches.get(e.segs); err != nil {
-		return node.Results{}, fmt.Errorf("embedded search: %w", err)
-	}
-	e.offsets = make([]uint64, len(e.segs))
-	var running uint64
-	for i, s := range e.segs {
-		e.offsets[i] = running
-		running += s.Segment().Count()
-	}
-	e.filters()
 	if err := e.match(ctx, x, reader); err != nil {
 		return node.Results{}, err
 	}
@@ -142,6 +130,29 @@ type execution struct {
 	// tier's query matches (read from postings, see textSet).
 	tiers [][]bitset
 	top   topN
+}
+
+// newExecution prepares a search of q over a snapshot: its words, the
+// segments' caches and numbering, and the filters' bitsets.
+func (x *Index) newExecution(q node.Query, snap *scorch.IndexSnapshot) (*execution, error) {
+	e := &execution{q: q, words: x.parse(q.Text), segs: snap.Segments()}
+	e.sort = q.Sort
+	if len(e.words) == 0 {
+		// Nothing to rank by (no text, or only stop words).
+		e.sort = search.SortNewest
+	}
+	var err error
+	if e.caches, err = x.caches.get(e.segs); err != nil {
+		return nil, fmt.Errorf("embedded search: %w", err)
+	}
+	e.offsets = make([]uint64, len(e.segs))
+	var running uint64
+	for i, s := range e.segs {
+		e.offsets[i] = running
+		running += s.Segment().Count()
+	}
+	e.filters()
+	return e, nil
 }
 
 // live is the set of a segment's documents that are not deleted.

@@ -32,17 +32,10 @@ func plainPage(t *testing.T, x *Index, q node.Query) []string {
 	}
 	defer reader.Close()
 	snap := reader.(*scorch.IndexSnapshot)
-	e := &execution{q: q, words: x.parse(q.Text), segs: snap.Segments()}
-	if e.caches, err = x.caches.get(e.segs); err != nil {
+	e, err := x.newExecution(q, snap)
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.offsets = make([]uint64, len(e.segs))
-	var running uint64
-	for i, s := range e.segs {
-		e.offsets[i] = running
-		running += s.Segment().Count()
-	}
-	e.filters()
 	p := plan(e.words)
 	tiers := []tierQuery{p.titleAll(), p.headAll(), p.all()}
 	if len(e.words) == 1 {
