@@ -336,7 +336,7 @@ func (b *countedBatch) Commit(ctx context.Context) error {
 	return b.c.note("put", b.BlobBatch.Commit(ctx))
 }
 
-// CheckSettings forwards to the engine when it can check its settings.
+// Compact forwards to the engine when it can compact itself.
 func (t *timedIndex) Compact(ctx context.Context) error {
 	if c, ok := t.Index.(node.Compacter); ok {
 		return c.Compact(ctx)
@@ -344,6 +344,7 @@ func (t *timedIndex) Compact(ctx context.Context) error {
 	return nil
 }
 
+// CheckSettings forwards to the engine when it can check its settings.
 func (t *timedIndex) CheckSettings(ctx context.Context) error {
 	if c, ok := t.Index.(node.SettingsChecker); ok {
 		return c.CheckSettings(ctx)

@@ -148,7 +148,7 @@ func typoBudget(w string) int {
 }
 
 // textPlan is a text query in the pieces the executor runs separately: the
-// set of matching documents is read straight from postings (leaves), and
+// set of matching documents is read straight from postings (words), and
 // only the best documents are scored, first among those having every word
 // (all), then among those having any (any).
 type textPlan struct {
@@ -158,10 +158,8 @@ type textPlan struct {
 	head []query.Query
 	// title is the same for the title alone, which the attribute rule puts
 	// before the summary.
-	title   []query.Query
-	pairs   []query.Query
-	leaves  []leaf
-	expands []*expandQuery
+	title []query.Query
+	pairs []query.Query
 	// words has, per word, the terms it matches by the tier where they
 	// start to count, so each tier's set of documents can be read from
 	// postings before any scoring.
@@ -194,9 +192,6 @@ func plan(words []word) *textPlan {
 				termQuery(s, fieldDescription, boostDescription))
 			h = append(h, termQuery(s, fieldTitle, boostTitle), termQuery(s, fieldSummary, boostSummary))
 			t = append(t, termQuery(s, fieldTitle, boostTitle))
-			for _, f := range []string{fieldTitle, fieldSummary, fieldDescription} {
-				p.leaves = append(p.leaves, leaf{f, s})
-			}
 		}
 		var ex []*expandQuery
 		if w.typos > 0 {
@@ -225,7 +220,6 @@ func plan(words []word) *textPlan {
 		for _, e := range ex {
 			c = append(c, e)
 		}
-		p.expands = append(p.expands, ex...)
 		p.words = append(p.words, wt)
 		p.clauses = append(p.clauses, query.NewDisjunctionQuery(c))
 		p.head = append(p.head, query.NewDisjunctionQuery(h))
@@ -258,6 +252,23 @@ func (t tierQuery) query() query.Query {
 		return query.NewConjunctionQuery(t.must)
 	}
 	return query.NewBooleanQuery(t.must, t.pairs, nil)
+}
+
+// tiers are the ranking tiers in order: every word in the title; in the
+// title or the summary; anywhere; any word. For a single word "anywhere"
+// is "any", so there are three.
+func (p *textPlan) tiers() []tierQuery {
+	if p.tierCount() == 3 {
+		return []tierQuery{p.titleAll(), p.headAll(), p.any()}
+	}
+	return []tierQuery{p.titleAll(), p.headAll(), p.all(), p.any()}
+}
+
+func (p *textPlan) tierCount() int {
+	if len(p.words) == 1 {
+		return 3
+	}
+	return 4
 }
 
 // any matches documents having any of the words; bleve's coordination

@@ -239,14 +239,8 @@ func (e *execution) match(ctx context.Context, x *Index, reader index.IndexReade
 	}
 	keep := search.Offset(e.q) + e.q.PerPage
 	// Tiers, each scored only when the ones before do not fill the pages
-	// asked for: every word in the title; in the title or the summary;
-	// anywhere; any word (for a single word, "anywhere" is "any").
-	tiers := []tierQuery{p.titleAll(), p.headAll(), p.all()}
-	if len(e.words) == 1 {
-		tiers = []tierQuery{p.titleAll(), p.headAll(), p.any()}
-	} else {
-		tiers = append(tiers, p.any())
-	}
+	// asked for.
+	tiers := p.tiers()
 	// Each tier scores only its own documents that pass the filters and
 	// that no tier before had: known from postings before scoring, so an
 	// empty tier costs nothing and a tier's scorer jumps from one of its
@@ -328,10 +322,7 @@ func (e *execution) textSet(reader index.IndexReader, p *textPlan) error {
 			return err
 		}
 	}
-	tiers := 4
-	if len(p.words) == 1 {
-		tiers = 3 // "every word anywhere" is "any word"
-	}
+	tiers := p.tierCount()
 	e.tiers = make([][]bitset, tiers)
 	for k := range e.tiers {
 		e.tiers[k] = make([]bitset, len(e.segs))

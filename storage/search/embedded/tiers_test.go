@@ -37,12 +37,7 @@ func plainPage(t *testing.T, x *Index, q node.Query) []string {
 		t.Fatal(err)
 	}
 	p := plan(e.words)
-	tiers := []tierQuery{p.titleAll(), p.headAll(), p.all()}
-	if len(e.words) == 1 {
-		tiers = []tierQuery{p.titleAll(), p.headAll(), p.any()}
-	} else {
-		tiers = append(tiers, p.any())
-	}
+	tiers := p.tiers()
 	placed := map[uint64]bool{}
 	var all []docRef
 	for tier, tq := range tiers {
