@@ -33,23 +33,7 @@ func TestBrowserCollectionShareForm(t *testing.T) {
 	page := n.URL + "/collections/" + cp.ID
 	ctx := b.Tab(t)
 	login(t, ctx, n.URL)
-	for _, w := range []struct {
-		name          string
-		width, height int64
-	}{{"320", 320, 640}, {"desktop", 1280, 900}} {
-		browsertest.Do(t, ctx, "viewport "+w.name, chromedp.EmulateViewport(w.width, w.height))
-		checkAxe(t, b, ctx, page, "collection copy with the share form at "+w.name)
-		if sw := eval[int](t, ctx, `document.documentElement.scrollWidth`); sw > int(w.width) {
-			t.Errorf("collection copy page is %d px wide on a %d px screen", sw, w.width)
-		}
-	}
-	browsertest.Do(t, ctx, "share by keyboard",
-		chromedp.Focus(chromedp.CSS(`form#partager button[type=submit]`)),
-		chromedp.KeyEvent("\r"),
-		chromedp.WaitVisible(chromedp.CSS(`form#partager .notice`)))
-	if got := text(t, ctx, "form#partager .notice"); got != "Collection partagée avec les hubs abonnés." {
-		t.Errorf("after sharing: notice %q", got)
-	}
+	shareByKeyboard(t, b, ctx, page, "Collection partagée avec les hubs abonnés.")
 	if shared(sharer.fakeSharer) != 1 {
 		t.Fatalf("the button shared %d collections, want 1", shared(sharer.fakeSharer))
 	}
